@@ -1,0 +1,3 @@
+from collaborlog.cli import main
+
+main()

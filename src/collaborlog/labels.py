@@ -1,0 +1,84 @@
+"""Labels: per line (a field or a rule) or per session (a label file), carried up to sequences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from collaborlog.config import LineLabels, SessionLabels
+from collaborlog.errors import ConfigError, DataError
+from collaborlog.records import ANOMALOUS, NORMAL, UNLABELLED, LogFrame, Sequence
+
+_TRUE = {"1", "true", "anomaly", "anomalous", "abnormal", "yes"}
+_FALSE = {"0", "false", "normal", "no"}
+
+
+@dataclass
+class LabelStats:
+    unknown_sessions: int = 0
+    """Sessions named in the label file that never occur in the log (skipped)."""
+    unlabelled_sequences: int = 0
+    """Sequences with no label; they are kept but left out of every metric."""
+
+
+def apply_line_labels(frame: LogFrame, rule: LineLabels) -> None:
+    """Set ``frame.label`` from a field: normal when its value is a normal value, else anomalous."""
+    if rule.field not in frame.fields:
+        raise ConfigError(f"label field {rule.field!r} is not among the log's fields {sorted(frame.fields)}")
+    values = np.asarray(frame.fields[rule.field], dtype=object)
+    normal = np.isin(values, list(rule.normal_values))
+    if rule.anomalous_values is None:
+        labels = np.where(normal, NORMAL, ANOMALOUS)
+    else:
+        anomalous = np.isin(values, list(rule.anomalous_values))
+        labels = np.where(anomalous, ANOMALOUS, np.where(normal, NORMAL, UNLABELLED))
+    # A line that did not match the format has no label field: its label is unknown.
+    labels[~frame.matched] = UNLABELLED
+    frame.label = labels.astype(np.int8)
+
+
+def read_session_labels(path: Path, rule: SessionLabels) -> dict[str, int]:
+    """Read a CSV mapping session id to 0/1 (``true``/``false`` and ``Anomaly``/``Normal`` work too)."""
+    if not Path(path).is_file():
+        raise DataError(f"label file {path} does not exist")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace")
+    except (ValueError, pd.errors.ParserError) as err:
+        raise DataError(f"cannot read label file {path}: {err}") from None
+    for col in (rule.id_column, rule.label_column):
+        if col not in table.columns:
+            raise DataError(f"label file {path} has no column {col!r}; its columns are {list(table.columns)}")
+    out: dict[str, int] = {}
+    for sid, raw in zip(table[rule.id_column], table[rule.label_column]):
+        value = raw.strip().lower()
+        if value in _TRUE:
+            out[sid] = ANOMALOUS
+        elif value in _FALSE:
+            out[sid] = NORMAL
+        else:
+            raise DataError(f"label file {path}: session {sid!r} has label {raw!r}; expected 0/1, true/false or Normal/Anomaly")
+    return out
+
+
+def label_from_lines(frame: LogFrame, sequences: list[Sequence]) -> list[Sequence]:
+    """A sequence is anomalous when any line is, normal when all lines are known normal, else unknown."""
+    out = []
+    for s in sequences:
+        lab = frame.label[s.lines]
+        if (lab == ANOMALOUS).any():
+            label = ANOMALOUS
+        elif (lab == NORMAL).all():
+            label = NORMAL
+        else:
+            label = UNLABELLED
+        out.append(replace(s, label=label))
+    return out
+
+
+def label_from_sessions(sequences: list[Sequence], labels: dict[str, int], stats: LabelStats) -> list[Sequence]:
+    known = {s.id for s in sequences}
+    stats.unknown_sessions = sum(1 for sid in labels if sid not in known)
+    return [replace(s, label=labels.get(s.id, UNLABELLED)) for s in sequences]
