@@ -117,3 +117,20 @@ def sequence_embeddings(sequences: list[Sequence], line_message: np.ndarray, mes
     """The mean of each sequence's line vectors, as float32 rows."""
     m = sequence_matrix(sequences, line_message, message_vectors.shape[0])
     return np.asarray(m @ message_vectors, dtype=np.float32)
+
+
+class LineEmbeddings:
+    """Every line of a log as a row into ``message_vectors`` (one vector per distinct masked message)."""
+
+    def __init__(self, line_message: np.ndarray, messages: list[str], message_vectors: np.ndarray) -> None:
+        self.line_message = line_message
+        self.messages = messages
+        self.message_vectors = message_vectors
+
+    def of_sequences(self, sequences: list[Sequence]) -> np.ndarray:
+        return sequence_embeddings(sequences, self.line_message, self.message_vectors)
+
+
+def embed_lines(masked_index: np.ndarray, messages: list[str], encoder: Encoder, cache: EmbeddingCache) -> LineEmbeddings:
+    """Embed each distinct masked message once; lines point at their message's vector."""
+    return LineEmbeddings(masked_index, messages, embed_messages(messages, encoder, cache))

@@ -55,9 +55,11 @@ class SentenceTransformerEncoder:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         try:
+            import transformers
             from sentence_transformers import SentenceTransformer
         except ImportError:
             raise MissingDependencyError("sentence-transformers", "Embedding log lines") from None
+        transformers.utils.logging.disable_progress_bar()
         self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
         self._batch_size = batch_size
         digest = hashlib.sha256()

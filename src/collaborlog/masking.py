@@ -15,13 +15,14 @@ _BLOCK = MaskRule(regex=r"blk_-?\d+", mask="BLK")
 _IP = MaskRule(regex=r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])", mask="IP")
 _PORT = MaskRule(regex=r"(?<=<IP>:)\d{1,5}\b", mask="PORT")
 _PATH = MaskRule(regex=r"(?<![\w/<>])(?:/[\w.\-$@~+]+)+/?", mask="PATH")
+_UUID = MaskRule(regex=r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", mask="UUID")
 _HEX = MaskRule(regex=r"\b(?:0[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,})\b", mask="HEX")
 _NUM = MaskRule(regex=r"(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)?(?![A-Za-z0-9])", mask="NUM")
 _BGL_NODE = MaskRule(regex=r"R\d{2}-M\d-[LN][\dA-F](?:-[A-Z]:J\d{2}-U\d{2}|-I:J18-U\d{2})?", mask="NODE")
 
 PRESETS: dict[str, tuple[MaskRule, ...]] = {
-    "default": (_BLOCK, _IP, _PORT, _PATH, _HEX, _NUM),
-    "bgl": (_BGL_NODE, _BLOCK, _IP, _PORT, _PATH, _HEX, _NUM),
+    "default": (_BLOCK, _UUID, _IP, _PORT, _PATH, _HEX, _NUM),
+    "bgl": (_BGL_NODE, _BLOCK, _UUID, _IP, _PORT, _PATH, _HEX, _NUM),
     "none": (),
 }
 

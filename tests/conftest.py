@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from collaborlog.dataset import find_data_dir
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    # Tests never write to the user's home.
+    monkeypatch.setenv("COLLABORLOG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    found = find_data_dir(os.environ.get("COLLABORLOG_DATA_DIR"))
+    if found is None or not (found / "SOURCES.md").is_file():
+        pytest.skip("the shared loghub data folder is not available")
+    return found
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from collaborlog.encoders import EncoderConfig, build_encoder
+
+    return build_encoder(EncoderConfig(kind="minilm"))
