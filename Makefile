@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/collaborlog summary hdfs
+	$(BIN)/collaborlog evaluate --config configs/hdfs-evolved.yaml
 
 test: setup
 	$(BIN)/python -m pytest
@@ -24,6 +25,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/ingest_embed.py
 	$(BIN)/python benchmarks/parsing_accuracy.py
+	$(BIN)/python benchmarks/fast_path.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

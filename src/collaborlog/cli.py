@@ -82,6 +82,60 @@ def convert_logevol(
         console.print(f"wrote {path}")
 
 
+@app.command()
+def evaluate(
+    config: Path = typer.Option(..., "--config", help="An experiment YAML file (see configs/)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    output: Optional[Path] = typer.Option(None, "--output", help="Results folder (default: the config's output, else results/<name>)."),
+) -> None:
+    """Run the fast-path evaluation an experiment file describes; print the table, write JSON, Markdown and plots."""
+    from collaborlog.evaluation import load_experiment, markdown, run_evaluation, write_report
+
+    cfg, config_dir = load_experiment(config)
+    report = run_evaluation(cfg, config_dir, data_dir)
+    folder = output or Path(cfg.output or f"results/{cfg.name}")
+    written = write_report(report, folder)
+    print(markdown(report))
+    console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+@app.command()
+def evolve(
+    dataset: str = typer.Argument(..., help="A preset name or a dataset YAML file."),
+    out: Path = typer.Option(..., "--out", help="Folder to write session_test.jsonl and evolution.json into."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    seed: int = typer.Option(0, help="Random seed: the same seed gives the same rewrite."),
+    template_ratio: float = typer.Option(0.5, help="Share of templates reworded."),
+    sequence_ratio: float = typer.Option(0.2, help="Share of sequences whose event flow changes."),
+    formats: bool = typer.Option(False, "--formats", help="Also change variable formats (ids, addresses, paths)."),
+    upgrade: bool = typer.Option(False, "--upgrade", help="Whole-version upgrade: every template and format changes."),
+) -> None:
+    """Rewrite a dataset's test split as a later software version would log it (labels kept)."""
+    from collections import Counter
+
+    from collaborlog.dataset import load_dataset, resolve_config
+    from collaborlog.logevol import write_sessions_jsonl
+    from collaborlog.simulator import EvolutionConfig
+    from collaborlog.simulator import evolve as simulate
+
+    cfg, config_dir = resolve_config(dataset)
+    ds = load_dataset(cfg, _base(data_dir, config_dir))
+    evo_cfg = EvolutionConfig(seed=seed, template_ratio=template_ratio, sequence_ratio=sequence_ratio,
+                              formats=formats, upgrade=upgrade)
+    result = simulate(ds.log, ds.splits.test, evo_cfg, cfg.parser)
+    out.mkdir(parents=True, exist_ok=True)
+    write_sessions_jsonl(out / "session_test.jsonl", [
+        {"id": s.id, "label": s.label, "Content": [result.log.content[i] for i in s.lines],
+         "line_labels": result.log.label[s.lines].tolist(), "changes": list(result.changes.get(s.id, ()))}
+        for s in result.sequences])
+    counts = Counter(c for v in result.changes.values() for c in v)
+    summary = {"dataset": cfg.name, "config": evo_cfg.model_dump(), "sequences": len(result.sequences),
+               "changed": int(result.changed().sum()), "changes": dict(counts)}
+    (out / "evolution.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    console.print(f"{summary['changed']:,} of {summary['sequences']:,} test sequences changed: {dict(counts)}")
+    console.print(f"wrote {out / 'session_test.jsonl'} and {out / 'evolution.json'}")
+
+
 def main() -> None:
     try:
         app()

@@ -146,20 +146,14 @@ def _label(frame: LogFrame, cfg: DatasetConfig, base: Path | None, seqs: list[Se
 
 def _load_logevol(cfg: DatasetConfig, base: Path | None) -> Dataset:
     root = _resolve(cfg.source.path, base)
-    parts: dict[str, list[logevol.LogevolSession]] = {
-        split: logevol.read_split(root, cfg.source.system or "", split, cfg.source.allow_pickle)
-        for split in logevol.SPLITS
-    }
     content: list[str] = []
     line_labels: list[int] = []
     seqs: dict[str, list[Sequence]] = {}
-    for split, sessions in parts.items():
-        seqs[split] = []
-        for s in sessions:
-            lines = np.arange(len(content), len(content) + len(s.content), dtype=np.int64)
-            content.extend(s.content)
-            line_labels.extend(s.line_labels)
-            seqs[split].append(Sequence(id=s.id, lines=lines, label=s.label, start=float(lines[0]) if lines.size else 0.0))
+    for split in logevol.SPLITS:
+        sessions = logevol.read_split(root, cfg.source.system or "", split, cfg.source.allow_pickle)
+        part_content, part_labels, seqs[split] = logevol.to_frame(sessions, start_line=len(content))
+        content.extend(part_content)
+        line_labels.extend(part_labels)
     n = len(content)
     frame = LogFrame(
         content=content, timestamp=np.full(n, np.nan), label=np.asarray(line_labels, dtype=np.int8),

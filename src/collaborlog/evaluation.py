@@ -26,7 +26,9 @@ from collaborlog.embeddings import EmbeddingCache, default_cache_dir
 from collaborlog.encoders import EncoderConfig, build_encoder
 from collaborlog.features import Featurizer, SequenceFeatures
 from collaborlog.metrics import Scores, score
-from collaborlog.records import Sequence
+from collaborlog.errors import ConfigError
+from collaborlog.logevol import read_sessions_jsonl, to_frame
+from collaborlog.records import LogFrame, ReadStats, Sequence
 from collaborlog.simulator import EvolutionConfig, evolve
 from collaborlog.small_model import SmallModel, SmallModelConfig
 from collaborlog.templates import TemplateMiner
@@ -48,6 +50,8 @@ class ExperimentConfig(BaseModel):
     small_model: SmallModelConfig = Field(default_factory=SmallModelConfig)
     evolve: EvolutionConfig | None = None
     """Rewrite the test split with the log-evolution simulator before testing."""
+    test_sessions: str | None = None
+    """Test on these sessions instead (a JSON Lines file, e.g. written by ``collaborlog evolve``)."""
     baseline: BaselineKind = "decision_tree"
     quantiles: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
     output: str | None = None
@@ -92,7 +96,20 @@ def prepare(config: ExperimentConfig, config_dir: Path | None, data_dir: Path | 
     train = featurizer.transform(dataset.log, dataset.splits.train)
     valid = featurizer.transform(dataset.log, dataset.splits.valid)
     test_sequences, changed, original = dataset.splits.test, None, None
-    if config.evolve is not None:
+    if config.evolve is not None and config.test_sessions is not None:
+        raise ConfigError("give either evolve or test_sessions, not both")
+    if config.test_sessions is not None:
+        path = Path(config.test_sessions)
+        path = path if path.is_absolute() or config_dir is None else config_dir / path
+        sessions = read_sessions_jsonl(path)
+        content, labels, test_sequences = to_frame(sessions)
+        frame = LogFrame(content, np.full(len(content), np.nan), np.asarray(labels, np.int8), {},
+                         np.ones(len(content), bool), ReadStats(lines=len(content)))
+        test = featurizer.transform(frame, test_sequences)
+        changed = np.array([bool(s.changes) for s in sessions], dtype=bool) if any(s.changes for s in sessions) else None
+        if changed is not None:
+            original = featurizer.transform(dataset.log, dataset.splits.test)
+    elif config.evolve is not None:
         original = featurizer.transform(dataset.log, dataset.splits.test)
         evolved = evolve(dataset.log, dataset.splits.test, config.evolve, ds_cfg.parser)
         test = featurizer.transform(evolved.log, evolved.sequences)
@@ -126,42 +143,84 @@ class SeedResult:
     fit_seconds: float
 
 
+def _defined_f1(s: Scores) -> float | None:
+    """F1, or ``None`` where it is undefined (no anomaly in the subset and none predicted)."""
+    return None if s.tp + s.fp + s.fn == 0 else s.f1
+
+
 def _subset_scores(y: np.ndarray, p: np.ndarray, mask: np.ndarray, seed: int) -> Scores:
     keep = mask & (y >= 0)
     return score(y[keep], p[keep], seed=seed)
+
+
+@dataclass
+class FastPath:
+    """The fitted models of one seed."""
+
+    small_model: SmallModel
+    coordinator: Coordinator
+    baseline: EventCountBaseline
+    fit_seconds: float
+
+
+@dataclass
+class TestPredictions:
+    """Everything predicted for the test split; computed without reading a test label."""
+
+    sm_verdict: np.ndarray
+    losses: np.ndarray
+    to_llm: np.ndarray
+    baseline_verdict: np.ndarray
+    seconds: dict[str, float]
+
+
+def fit_fast_path(config: ExperimentConfig, data: Prepared, seed: int) -> FastPath:
+    """Fit the small model (k on validation), the coordinator and the baseline on the history."""
+    y = data.y
+    t0 = time.perf_counter()
+    sm = SmallModel(config.small_model.model_copy(update={"seed": seed})).fit(
+        data.train.vectors, y["train"], [s.id for s in data.dataset.splits.train], data.valid.vectors, y["valid"])
+    coordinator = Coordinator(config.coordinator.model_copy(update={"seed": seed})).fit(data.train.vectors, data.valid.vectors)
+    fit_seconds = time.perf_counter() - t0
+    baseline = EventCountBaseline(config.baseline, seed).fit(data.train.templates, y["train"])
+    return FastPath(sm, coordinator, baseline, fit_seconds)
+
+
+def predict_test(models: FastPath, test: SequenceFeatures) -> TestPredictions:
+    """Route and judge the test features. Takes features only: no label can reach it."""
+    n = max(len(test.vectors), 1)
+    t = time.perf_counter()
+    sm_out = models.small_model.predict(test.vectors)
+    t_sm = (time.perf_counter() - t) / n
+    t = time.perf_counter()
+    losses, routes = models.coordinator.route(test.vectors)
+    t_route = (time.perf_counter() - t) / n
+    t = time.perf_counter()
+    base = models.baseline.predict(test.templates)
+    t_base = (time.perf_counter() - t) / n
+    return TestPredictions(sm_out.verdict, losses, np.array([r is Route.LLM for r in routes], dtype=bool), base,
+                           {"small_model": t_sm, "route": t_route, "baseline": t_base})
 
 
 def evaluate_seed(config: ExperimentConfig, data: Prepared, seed: int) -> SeedResult:
     """Fit the fast path under ``seed`` and score every system on the test split."""
     y = data.y
     labelled = y["test"] >= 0
-    t0 = time.perf_counter()
-    sm = SmallModel(config.small_model.model_copy(update={"seed": seed})).fit(
-        data.train.vectors, y["train"], [s.id for s in data.dataset.splits.train], data.valid.vectors, y["valid"])
-    coordinator = Coordinator(config.coordinator.model_copy(update={"seed": seed})).fit(data.train.vectors, data.valid.vectors)
-    fit_seconds = time.perf_counter() - t0
-
-    # Predictions first; test labels are not touched until scoring below.
-    t = time.perf_counter()
-    sm_out = sm.predict(data.test.vectors)
-    t_sm = (time.perf_counter() - t) / max(len(y["test"]), 1)
-    t = time.perf_counter()
-    losses, routes = coordinator.route(data.test.vectors)
-    t_route = (time.perf_counter() - t) / max(len(y["test"]), 1)
-    to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
-    t = time.perf_counter()
-    baseline = EventCountBaseline(config.baseline, seed).fit(data.train.templates, y["train"])
-    base_pred = baseline.predict(data.test.templates)
-    t_base = (time.perf_counter() - t) / max(len(y["test"]), 1)
-
+    models = fit_fast_path(config, data, seed)
+    sm, coordinator = models.small_model, models.coordinator
+    pred = predict_test(models, data.test)
+    # Scoring: the only place test labels are read.
+    sm_verdict, losses, to_llm, base_pred = pred.sm_verdict, pred.losses, pred.to_llm, pred.baseline_verdict
+    t_sm, t_route, t_base = pred.seconds["small_model"], pred.seconds["route"], pred.seconds["baseline"]
+    fit_seconds = models.fit_seconds
     yt = y["test"]
     rows = [
-        SystemRow("small model alone", _subset_scores(yt, sm_out.verdict, labelled, seed),
+        SystemRow("small model alone", _subset_scores(yt, sm_verdict, labelled, seed),
                   seconds_per_sequence=data.seconds_per_sequence + t_sm),
-        SystemRow("coordinator + small model on both routes", _subset_scores(yt, sm_out.verdict, labelled, seed),
+        SystemRow("coordinator + small model on both routes", _subset_scores(yt, sm_verdict, labelled, seed),
                   llm_share=float(to_llm.mean()) if len(to_llm) else 0.0,
-                  per_route={Route.SMALL_MODEL.value: _subset_scores(yt, sm_out.verdict, ~to_llm, seed),
-                             Route.LLM.value: _subset_scores(yt, sm_out.verdict, to_llm, seed)},
+                  per_route={Route.SMALL_MODEL.value: _subset_scores(yt, sm_verdict, ~to_llm, seed),
+                             Route.LLM.value: _subset_scores(yt, sm_verdict, to_llm, seed)},
                   seconds_per_sequence=data.seconds_per_sequence + t_sm + t_route),
         SystemRow(f"baseline: event counts + {config.baseline.replace('_', ' ')}",
                   _subset_scores(yt, base_pred, labelled, seed), seconds_per_sequence=data.seconds_per_sequence + t_base),
@@ -172,8 +231,8 @@ def evaluate_seed(config: ExperimentConfig, data: Prepared, seed: int) -> SeedRe
         routed = losses > tau
         tau_rows.append({
             "quantile": q, "tau": tau, "llm_share": float(routed.mean()),
-            "sm_f1_routed": _subset_scores(yt, sm_out.verdict, routed, seed).f1,
-            "sm_f1_not_routed": _subset_scores(yt, sm_out.verdict, ~routed, seed).f1,
+            "sm_f1_routed": _defined_f1(_subset_scores(yt, sm_verdict, routed, seed)),
+            "sm_f1_not_routed": _defined_f1(_subset_scores(yt, sm_verdict, ~routed, seed)),
             "anomalies_routed": int(((yt == 1) & routed).sum()),
         })
     k_rows = []
@@ -194,8 +253,8 @@ def evaluate_seed(config: ExperimentConfig, data: Prepared, seed: int) -> SeedRe
             "unchanged_routed_to_llm": float(to_llm[~changed].mean()) if (~changed).any() else 0.0,
             "sm_f1_original_test": _subset_scores(yt, original, labelled, seed).f1,
             "sm_f1_evolved_test": rows[0].scores.f1,
-            "sm_f1_changed": _subset_scores(yt, sm_out.verdict, changed, seed).f1,
-            "sm_f1_unchanged": _subset_scores(yt, sm_out.verdict, ~changed, seed).f1,
+            "sm_f1_changed": _subset_scores(yt, sm_verdict, changed, seed).f1,
+            "sm_f1_unchanged": _subset_scores(yt, sm_verdict, ~changed, seed).f1,
         }
     return SeedResult(seed, sm.k_, coordinator.tau_, rows, tau_rows, k_rows, evolution, fit_seconds)
 
@@ -216,6 +275,10 @@ def run_evaluation(config: ExperimentConfig, config_dir: Path | None = None, dat
     splits = {name: {"sequences": int(len(y)), "anomalies": int((y == 1).sum())} for name, y in data.y.items()}
     results = [evaluate_seed(config, data, seed) for seed in config.seeds]
     return Report(config.name, config.model_dump(mode="json"), {"name": data.dataset.name, "splits": splits}, results)
+
+
+def _opt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
 
 
 def _fmt(s: Scores) -> str:
@@ -242,7 +305,7 @@ def markdown(report: Report) -> str:
             out += ["", "Evolution: " + ", ".join(f"{k} = {v:.3f}" if isinstance(v, float) else f"{k} = {v}"
                                                   for k, v in r.evolution.items())]
         out += ["", "| tau quantile | LLM share | SM F1 routed | SM F1 not routed | anomalies routed |", "|---|---|---|---|---|"]
-        out += [f"| {t['quantile']} | {t['llm_share']:.1%} | {t['sm_f1_routed']:.3f} | {t['sm_f1_not_routed']:.3f} | "
+        out += [f"| {t['quantile']} | {t['llm_share']:.1%} | {_opt(t['sm_f1_routed'])} | {_opt(t['sm_f1_not_routed'])} | "
                 f"{t['anomalies_routed']} |" for t in r.tau_sensitivity]
         out += ["", "| k | valid F1 | test F1 |", "|---|---|---|"]
         out += [f"| {k['k']} | {k['valid_f1']:.3f} | {k['test_f1']:.3f} |" for k in r.k_sensitivity]
@@ -261,8 +324,11 @@ def plot(report: Report, folder: Path) -> list[Path]:
     q = [t["quantile"] for t in r.tau_sensitivity]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(q, [t["llm_share"] for t in r.tau_sensitivity], "o-", label="share routed to the LLM")
-    ax.plot(q, [t["sm_f1_routed"] for t in r.tau_sensitivity], "s--", label="SM F1 on routed")
-    ax.plot(q, [t["sm_f1_not_routed"] for t in r.tau_sensitivity], "^--", label="SM F1 on not routed")
+    nan = float("nan")
+    ax.plot(q, [nan if t["sm_f1_routed"] is None else t["sm_f1_routed"] for t in r.tau_sensitivity],
+            "s--", label="SM F1 on routed (gaps: no anomaly there)")
+    ax.plot(q, [nan if t["sm_f1_not_routed"] is None else t["sm_f1_not_routed"] for t in r.tau_sensitivity],
+            "^--", label="SM F1 on not routed")
     ax.set_xlabel("tau quantile of validation loss")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{report.name}: coordinator threshold")

@@ -16,7 +16,10 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from collaborlog.errors import DataError
+from collaborlog.records import Sequence
 
 SYSTEMS = ("spark2", "spark3", "hadoop2", "hadoop3")
 SPLITS = ("train", "valid", "test")
@@ -36,6 +39,8 @@ class LogevolSession:
     content: list[str]
     templates: list[str]
     line_labels: list[int]
+    changes: tuple[str, ...] = ()
+    """What the log-evolution simulator changed (sessions it wrote only)."""
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -62,7 +67,8 @@ def _session(sid: object, record: object, where: str) -> LogevolSession:
     line_labels = [_as_int(v) for v in per_line] if per_line is not None else [-1] * len(content)
     if len(line_labels) != len(content):
         line_labels = [-1] * len(content)
-    return LogevolSession(str(sid), _as_int(record["label"]), content, templates, line_labels)
+    changes = tuple(str(c) for c in record.get("changes", ()))
+    return LogevolSession(str(sid), _as_int(record["label"]), content, templates, line_labels, changes)
 
 
 def _pickle_path(root: Path, system: str, split: str) -> Path:
@@ -83,7 +89,8 @@ def _read_pickle(path: Path) -> list[LogevolSession]:
     return [_session(sid, rec, str(path)) for sid, rec in data.items()]
 
 
-def _read_jsonl(path: Path) -> list[LogevolSession]:
+def read_sessions_jsonl(path: Path) -> list[LogevolSession]:
+    """Sessions from a JSON Lines file of ``{"id", "label", "Content", "line_labels"}`` rows."""
     out = []
     with open(path, encoding="utf-8", errors="replace") as fh:
         for number, line in enumerate(fh, start=1):
@@ -103,7 +110,7 @@ def read_split(root: Path, system: str, split: str, allow_pickle: bool = False) 
         raise DataError(f"unknown LOGEVOL system {system!r}; expected one of {SYSTEMS}")
     jsonl = _jsonl_path(root, system, split)
     if jsonl.is_file():
-        return _read_jsonl(jsonl)
+        return read_sessions_jsonl(jsonl)
     pkl = _pickle_path(root, system, split)
     if not pkl.is_file():
         raise DataError(
@@ -118,6 +125,28 @@ def read_split(root: Path, system: str, split: str, allow_pickle: bool = False) 
     return _read_pickle(pkl)
 
 
+def write_sessions_jsonl(path: Path, rows: list[dict]) -> None:
+    """Write session rows as JSON Lines, atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def to_frame(sessions: list[LogevolSession], start_line: int = 0) -> tuple[list[str], list[int], list[Sequence]]:
+    """Concatenate sessions into lines; returns contents, per-line labels and sequences over them."""
+    content: list[str] = []
+    labels: list[int] = []
+    seqs: list[Sequence] = []
+    for s in sessions:
+        lines = np.arange(start_line + len(content), start_line + len(content) + len(s.content), dtype=np.int64)
+        content.extend(s.content)
+        labels.extend(s.line_labels)
+        seqs.append(Sequence(id=s.id, lines=lines, label=s.label, start=float(lines[0]) if lines.size else 0.0))
+    return content, labels, seqs
+
+
 def convert(root: Path) -> list[Path]:
     """Write ``session_*.jsonl`` beside every ``session_*.pkl`` under ``root`` (atomically); returns them."""
     written = []
@@ -128,13 +157,9 @@ def convert(root: Path) -> list[Path]:
                 continue
             sessions = _read_pickle(pkl)
             target = _jsonl_path(root, system, split)
-            tmp = target.with_suffix(".jsonl.tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
-                for s in sessions:
-                    row = {"id": s.id, "label": s.label, "Content": s.content,
-                           "templates": s.templates, "line_labels": s.line_labels}
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            os.replace(tmp, target)
+            write_sessions_jsonl(target, [
+                {"id": s.id, "label": s.label, "Content": s.content, "templates": s.templates,
+                 "line_labels": s.line_labels} for s in sessions])
             written.append(target)
     if not written:
         raise DataError(f"no session_*.pkl files under {root}/{{{','.join(SYSTEMS)}}}")

@@ -40,6 +40,9 @@ class SmallModelConfig(BaseModel):
     batch_size: int = Field(default=256, gt=1)
     lr: float = Field(default=1e-3, gt=0)
     temperature: float = Field(default=0.1, gt=0)
+    noise: float = Field(default=0.2, ge=0)
+    """Gaussian input noise during training, as a share of the mean input norm: smooths the map so
+    that a slightly reworded sequence lands near its original instead of off the learned manifold."""
     k_candidates: tuple[int, ...] = (1, 3, 5, 7, 9)
     k: int | None = None
     """Fixed ``k``; ``None`` picks the best of ``k_candidates`` on the validation split."""
@@ -155,13 +158,17 @@ class SmallModel:
         # Class-balanced sampling: each class is drawn about equally often.
         weights = (1.0 / counts)[yt]
         steps = max(1, int(np.ceil(len(x) / cfg.batch_size)))
+        sigma = cfg.noise * float(xt.norm(dim=1).mean()) / np.sqrt(xt.shape[1])
         opt = torch.optim.Adam(self.net_.parameters(), lr=cfg.lr)
         self.net_.train()
         for _ in range(epochs):
             for _ in range(steps):
                 idx = torch.multinomial(weights, min(cfg.batch_size, len(x)), replacement=True, generator=gen)
                 opt.zero_grad()
-                loss = supervised_contrastive_loss(self.net_(xt[idx]), yt[idx], cfg.temperature)
+                batch = xt[idx]
+                if sigma > 0:
+                    batch = batch + sigma * torch.randn(batch.shape, generator=gen)
+                loss = supervised_contrastive_loss(self.net_(batch), yt[idx], cfg.temperature)
                 loss.backward()
                 opt.step()
 
