@@ -216,6 +216,22 @@ class SmallModel:
             memory_sources=self.memory_sources_,
         )
 
+    def nearest_by_label(self, x: np.ndarray, depth: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Memory rows of the nearest normal and the nearest anomalous sequence (-1 if none within ``depth``)."""
+        depth = min(depth, len(self.memory_labels_))
+        _, rows = self.index_.search(self.project(x), depth)
+        out = np.full((len(x), 2), -1, dtype=np.int64)
+        for i, row in enumerate(rows):
+            for r in row:
+                if r < 0:
+                    continue
+                label = int(self.memory_labels_[r])
+                if out[i, label] < 0:
+                    out[i, label] = r
+                if (out[i] >= 0).all():
+                    break
+        return out[:, 0], out[:, 1]
+
     # -- adaptive evolve mechanism ----------------------------------------------------------
     def learn(self, x: np.ndarray, y: np.ndarray, ids: list[str], replay: int = 1024,
               epochs: int = 5, seed: int = 0) -> None:

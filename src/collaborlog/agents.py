@@ -1,0 +1,161 @@
+"""The Evol-CoT agents that judge the sequences the coordinator routes to the LLM.
+
+1. **Evol Detect** shows the aligned differences between the sequence and its most similar
+   historical sequence. If the LLM says it is an evolved version, the verdict inherits that
+   sequence's label and the pair is recorded as an evolution relation.
+2. Otherwise the **AD agent** judges it: *certain* (the neighbours' labels agree) with the
+   neighbours as few-shot examples; *uncertain* (they disagree) with the nearest normal and the
+   nearest abnormal history as contrast.
+
+Any failure (timeout, server error, unreadable answer, spent budget) ends in the small model's
+verdict, marked with why: no sequence is left without a verdict.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import Enum
+
+from collaborlog.answers import AnswerError, parse_evol, parse_state
+from collaborlog.governor import BudgetExceeded, Governor
+from collaborlog.llm_backends import ChatRequest, LLMConfig, LLMError
+from collaborlog.prompts import EVOL_SCHEMA, STATE_SCHEMA, PromptTemplate, collapse, render_diff, render_sequence
+
+
+class Branch(str, Enum):
+    SMALL_MODEL = "small_model"
+    EVOL_DETECT = "evol_detect"
+    AD_CERTAIN = "ad_certain"
+    AD_UNCERTAIN = "ad_uncertain"
+    FALLBACK = "fallback"
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """A labelled historical sequence shown to the LLM."""
+
+    id: str
+    label: int
+    messages: tuple[str, ...]
+    similarity: float = 0.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the LLM stage knows of one routed sequence; no label of the sequence itself."""
+
+    messages: tuple[str, ...]
+    neighbours: tuple[HistoryItem, ...]
+    nearest_normal: HistoryItem | None
+    nearest_abnormal: HistoryItem | None
+    sm_verdict: int
+    sm_certain: bool
+
+    def pattern(self) -> tuple[str, ...]:
+        """The sequence's message pattern (repeats collapsed): equal patterns get one judgement."""
+        return tuple(collapse(list(self.messages)))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: int
+    branch: Branch
+    reason: str
+    compared_with: tuple[str, ...] = ()
+    """Ids of the historical sequences shown to the LLM."""
+    evolved_from: str | None = None
+    """Evol Detect: the historical sequence this one evolved from."""
+    fallback: str | None = None
+    """Why the small model's verdict was used, when it was."""
+    failures: int = 0
+
+
+@dataclass
+class EvolCoT:
+    """Runs the agents for routed sequences through a :class:`Governor`."""
+
+    governor: Governor
+    prompts: dict[str, PromptTemplate]
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    examples: int = 3
+    """How many distinct neighbours the certain AD agent shows."""
+
+    def _request(self, name: str, schema: dict, **values: str) -> ChatRequest:
+        system, user = self.prompts[name].render(**values)
+        return ChatRequest(system, user, schema, self.llm.max_tokens, self.llm.temperature, self.llm.top_p)
+
+    def evol_detect(self, ev: Evidence, old: HistoryItem) -> tuple[bool, str]:
+        request = self._request("evol_detect", EVOL_SCHEMA, diff=render_diff(list(old.messages), list(ev.messages)))
+        answer = self.governor.ask(request, Branch.EVOL_DETECT.value)
+        try:
+            parsed = parse_evol(answer.text)
+        except AnswerError:
+            self.governor.mark_unparsed(Branch.EVOL_DETECT.value)
+            raise
+        return parsed.is_evol, parsed.reason
+
+    def detect_anomaly(self, ev: Evidence) -> tuple[Branch, int, str, tuple[str, ...]]:
+        contrast = ev.nearest_normal is not None and ev.nearest_abnormal is not None
+        if ev.sm_certain or not contrast:
+            shown: list[HistoryItem] = []
+            for n in ev.neighbours:
+                if all(n.messages != s.messages for s in shown):
+                    shown.append(n)
+                if len(shown) == self.examples:
+                    break
+            examples = "\n\n".join(
+                f"Example {i + 1} ({'Abnormal' if n.label == 1 else 'Normal'}):\n{render_sequence(list(n.messages))}"
+                for i, n in enumerate(shown))
+            branch, ids = Branch.AD_CERTAIN, tuple(n.id for n in shown)
+            request = self._request("ad_certain", STATE_SCHEMA, examples=examples,
+                                    sequence=render_sequence(list(ev.messages)))
+        else:
+            assert ev.nearest_normal is not None and ev.nearest_abnormal is not None
+            branch, ids = Branch.AD_UNCERTAIN, (ev.nearest_normal.id, ev.nearest_abnormal.id)
+            request = self._request("ad_uncertain", STATE_SCHEMA,
+                                    normal=render_sequence(list(ev.nearest_normal.messages)),
+                                    abnormal=render_sequence(list(ev.nearest_abnormal.messages)),
+                                    sequence=render_sequence(list(ev.messages)))
+        answer = self.governor.ask(request, branch.value)
+        try:
+            parsed = parse_state(answer.text)
+        except AnswerError:
+            self.governor.mark_unparsed(branch.value)
+            raise
+        return branch, int(parsed.anomalous), parsed.reason, ids
+
+    def judge(self, ev: Evidence) -> Judgement:
+        """One verdict for one routed sequence; never raises for an LLM failure."""
+        failures = 0
+        if ev.neighbours:
+            old = ev.neighbours[0]
+            try:
+                is_evol, reason = self.evol_detect(ev, old)
+                if is_evol:
+                    return Judgement(old.label, Branch.EVOL_DETECT, reason, (old.id,), evolved_from=old.id)
+            except BudgetExceeded as err:
+                return self._fallback(ev, str(err), failures)
+            except (LLMError, AnswerError):
+                failures += 1
+        try:
+            branch, verdict, reason, ids = self.detect_anomaly(ev)
+            return Judgement(verdict, branch, reason, ids, failures=failures)
+        except BudgetExceeded as err:
+            return self._fallback(ev, str(err), failures)
+        except (LLMError, AnswerError) as err:
+            return self._fallback(ev, f"LLM failed: {err}", failures + 1)
+
+    @staticmethod
+    def _fallback(ev: Evidence, why: str, failures: int) -> Judgement:
+        return Judgement(ev.sm_verdict, Branch.FALLBACK, "", fallback=why, failures=failures)
+
+    def judge_many(self, evidence: list[Evidence]) -> list[Judgement]:
+        """Judge a batch: equal message patterns are judged once, distinct ones concurrently."""
+        first: dict[tuple[str, ...], int] = {}
+        for i, ev in enumerate(evidence):
+            first.setdefault(ev.pattern(), i)
+        unique = list(first.values())
+        with ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
+            results = dict(zip(unique, pool.map(lambda i: self.judge(evidence[i]), unique)))
+        return [results[first[ev.pattern()]] for ev in evidence]

@@ -1,0 +1,109 @@
+"""Robust parsing of the LLM's JSON answers.
+
+Tolerates code fences, text around the JSON, ``"True"``/``true``/``"yes"``, and key case or
+spacing (``isEvol``, ``system_state``). Anything else raises :class:`AnswerError`, which the
+caller counts as a failure; it never crashes the run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from collaborlog.errors import CollaborLogError
+
+_TRUE = {"true", "yes", "y", "1", "evolved"}
+_FALSE = {"false", "no", "n", "0", "not evolved"}
+_ABNORMAL = {"abnormal", "anomalous", "anomaly", "anormal", "error", "failure"}
+_NORMAL = {"normal", "ok", "healthy"}
+
+
+class AnswerError(CollaborLogError):
+    """The LLM's answer could not be read."""
+
+
+@dataclass(frozen=True)
+class EvolAnswer:
+    is_evol: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class StateAnswer:
+    anomalous: bool
+    reason: str
+
+
+def _norm_key(key: str) -> str:
+    return re.sub(r"[\s_\-]", "", key).lower()
+
+
+def _json_object(text: str) -> dict | None:
+    text = re.sub(r"```(?:json)?", "", text)
+    start = text.find("{")
+    while start != -1:
+        depth, in_str, escape = 0, False, False
+        for i in range(start, len(text)):
+            ch = text[i]
+            if in_str:
+                escape = ch == "\\" and not escape
+                if ch == '"' and not escape:
+                    in_str = False
+                continue
+            if ch == '"':
+                in_str = True
+            elif ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    try:
+                        value = json.loads(text[start:i + 1])
+                    except json.JSONDecodeError:
+                        break
+                    if isinstance(value, dict):
+                        return {_norm_key(k): v for k, v in value.items()}
+                    break
+        start = text.find("{", start + 1)
+    return None
+
+
+def _field(text: str, data: dict | None, key: str) -> object:
+    if data is not None and key in data:
+        return data[key]
+    # Fall back to a key-value pair in broken JSON: "IsEvol": "yes"
+    spaced = r"[\s_\-]*".join(re.escape(ch) for ch in key)
+    m = re.search(r'"?' + spaced + r'"?\s*[:=]\s*"?([A-Za-z0-9 ]+)"?', text, flags=re.IGNORECASE)
+    return m.group(1).strip() if m else None
+
+
+def _reason(text: str, data: dict | None) -> str:
+    value = _field(text, data, "reason")
+    return str(value).strip() if value is not None else ""
+
+
+def parse_evol(text: str) -> EvolAnswer:
+    data = _json_object(text)
+    value = _field(text, data, "isevol")
+    if isinstance(value, bool):
+        return EvolAnswer(value, _reason(text, data))
+    word = str(value).strip().lower() if value is not None else ""
+    if word in _TRUE:
+        return EvolAnswer(True, _reason(text, data))
+    if word in _FALSE:
+        return EvolAnswer(False, _reason(text, data))
+    raise AnswerError(f"no IsEvol true/false in the answer: {text[:200]!r}")
+
+
+def parse_state(text: str) -> StateAnswer:
+    data = _json_object(text)
+    value = _field(text, data, "systemstate")
+    if value is None:
+        value = _field(text, data, "state")
+    word = str(value).strip().lower() if value is not None else ""
+    if word in _ABNORMAL:
+        return StateAnswer(True, _reason(text, data))
+    if word in _NORMAL:
+        return StateAnswer(False, _reason(text, data))
+    raise AnswerError(f"no System State Normal/Abnormal in the answer: {text[:200]!r}")

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from collaborlog.agents import Branch, EvolCoT, Evidence, HistoryItem
+from collaborlog.answers import AnswerError, parse_evol, parse_state
+from collaborlog.governor import Governor, GovernorConfig, ResponseCache
+from collaborlog.llm_backends import ChatRequest, LLMError, ScriptedClient
+from collaborlog.prompts import load_prompts, render_diff, render_sequence
+
+NORMAL = HistoryItem("h-normal", 0, ("Receiving block <BLK>", "Received block <BLK>", "PacketResponder <NUM> terminating"), 0.9)
+ABNORMAL = HistoryItem("h-bad", 1, ("Receiving block <BLK>", "Exception in receiveBlock for block <BLK>"), 0.8)
+
+
+def _evidence(certain=True, messages=("Accepting block <BLK>", "Received block <BLK>", "PacketResponder <NUM> exiting")):
+    neighbours = (NORMAL, NORMAL, NORMAL) if certain else (NORMAL, ABNORMAL, NORMAL)
+    return Evidence(tuple(messages), neighbours, NORMAL, ABNORMAL, sm_verdict=1, sm_certain=certain)
+
+
+def _agents(client, **governor):
+    return EvolCoT(Governor(client, GovernorConfig(**governor)), load_prompts())
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('{"reason": "same steps", "IsEvol": true}', True),
+    ('```json\n{"reason": "x", "IsEvol": "True"}\n```', True),
+    ('Sure! Here it is: {"isevol": "yes", "Reason": "renamed"} hope that helps', True),
+    ('{"reason": "an exception appeared", "is_evol": false}', False),
+    ('{"reason": "cut off", "IsEvol": "no"', False),
+])
+def test_parse_evol_tolerates_common_shapes(text, expected):
+    assert parse_evol(text).is_evol is expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('{"reason": "r", "System State": "Abnormal"}', True),
+    ('{"REASON": "r", "system_state": "normal"}', False),
+    ('answer: {"systemState": "Anomalous"}', True),
+])
+def test_parse_state_tolerates_common_shapes(text, expected):
+    assert parse_state(text).anomalous is expected
+
+
+@pytest.mark.parametrize("text", ["", "I think it is fine", '{"IsEvol": "maybe"}', "{{{"])
+def test_garbage_answers_are_answer_errors(text):
+    with pytest.raises(AnswerError):
+        parse_evol(text)
+    with pytest.raises(AnswerError):
+        parse_state(text)
+
+
+def test_prompts_render_with_diff_and_schema_order():
+    diff = render_diff(list(NORMAL.messages), ["Accepting block <BLK>", "Received block <BLK>", "Metrics published",
+                                               "PacketResponder <NUM> terminating"])
+    assert "~ changed: Receiving block <BLK>  ->  Accepting block <BLK>" in diff
+    assert "= Received block <BLK>" in diff and "+ added: Metrics published" in diff
+    assert render_sequence(["a", "a", "a", "b"]) == "  1. a (x3)\n  2. b"
+    prompts = load_prompts()
+    system, user = prompts["evol_detect"].render(diff=diff)
+    assert "Entry evolution" in system and diff in user
+    assert user.index('"reason"') < user.index('"IsEvol"')  # reasoning before the verdict
+
+
+def test_prompt_folder_overrides_one_prompt(tmp_path):
+    (tmp_path / "ad_certain.txt").write_text("[system]\nS\n[user]\nJudge $sequence given $examples")
+    prompts = load_prompts(tmp_path)
+    assert prompts["ad_certain"].render(sequence="X", examples="E") == ("S", "Judge X given E")
+    assert "Entry evolution" in prompts["evol_detect"].render(diff="d")[0]
+
+
+def test_evolved_sequence_inherits_the_historical_label():
+    client = ScriptedClient().enqueue('{"reason": "only wording changed", "IsEvol": true}')
+    j = _agents(client).judge(_evidence())
+    assert (j.verdict, j.branch, j.evolved_from, j.reason) == (0, Branch.EVOL_DETECT, "h-normal", "only wording changed")
+    assert len(client.requests) == 1 and "Accepting block" in client.requests[0].user
+
+
+def test_certain_branch_gets_few_shot_neighbours():
+    client = ScriptedClient().enqueue('{"reason": "new error", "IsEvol": false}',
+                                      '{"reason": "exception present", "System State": "Abnormal"}')
+    j = _agents(client).judge(_evidence(certain=True))
+    assert (j.verdict, j.branch, j.compared_with) == (1, Branch.AD_CERTAIN, ("h-normal",))
+    assert "Example 1 (Normal)" in client.requests[1].user
+
+
+def test_uncertain_branch_gets_normal_and_abnormal_contrast():
+    client = ScriptedClient().enqueue('{"reason": "r", "IsEvol": false}', '{"reason": "fine", "System State": "Normal"}')
+    j = _agents(client).judge(_evidence(certain=False))
+    assert (j.verdict, j.branch, j.compared_with) == (0, Branch.AD_UNCERTAIN, ("h-normal", "h-bad"))
+    assert "Most similar ABNORMAL" in client.requests[1].user and "Exception in receiveBlock" in client.requests[1].user
+    # Sampling defaults follow the paper.
+    assert (client.requests[0].temperature, client.requests[0].top_p) == (0.01, 0.95)
+
+
+@pytest.mark.parametrize("failure", [LLMError("timeout"), "not json at all"])
+def test_failures_fall_back_to_the_small_model(failure):
+    client = ScriptedClient().enqueue(failure, failure)
+    agents = _agents(client)
+    j = agents.judge(_evidence())
+    assert j.branch is Branch.FALLBACK and j.verdict == 1 and j.fallback and j.failures == 2
+    assert sum(s["failures"] for s in agents.governor.summary().values()) == 2
+
+
+def test_evol_failure_still_lets_the_ad_agent_answer():
+    client = ScriptedClient().enqueue(LLMError("503"), '{"reason": "fine", "System State": "Normal"}')
+    j = _agents(client).judge(_evidence())
+    assert (j.branch, j.verdict, j.failures) == (Branch.AD_CERTAIN, 0, 1)
+
+
+def test_budget_ends_in_fallback_not_loss():
+    client = ScriptedClient(default='{"reason": "r", "IsEvol": false, "System State": "Normal"}')
+    agents = _agents(client, max_calls=3, cache=False)
+    out = agents.judge_many([_evidence(messages=(f"event {i}",)) for i in range(4)])
+    assert len(out) == 4 and len(client.requests) == 3
+    assert [j.branch for j in out].count(Branch.FALLBACK) >= 2
+    assert all(j.fallback and "budget" in j.fallback for j in out if j.branch is Branch.FALLBACK)
+
+
+def test_token_budget():
+    client = ScriptedClient(default='{"reason": "r", "IsEvol": true}')
+    agents = _agents(client, max_tokens=1, cache=False)
+    first, second = agents.judge(_evidence(messages=("a",))), agents.judge(_evidence(messages=("b",)))
+    assert first.branch is Branch.EVOL_DETECT and second.branch is Branch.FALLBACK
+
+
+def test_identical_patterns_in_a_batch_are_judged_once():
+    client = ScriptedClient(default='{"reason": "r", "IsEvol": true}')
+    agents = _agents(client)
+    same = [_evidence(), _evidence(), _evidence(messages=("Accepting block <BLK>", "Accepting block <BLK>"))]
+    out = agents.judge_many(same + [_evidence(messages=("Accepting block <BLK>",))])
+    assert len(out) == 4 and len(client.requests) == 3  # the repeat-collapsed pattern equals the single line
+
+
+def test_response_cache_persists_across_runs(tmp_path):
+    request = ChatRequest("s", "u", None)
+    client = ScriptedClient().enqueue('{"IsEvol": true}')
+    Governor(client, cache=ResponseCache(tmp_path / "c.sqlite")).ask(request, "evol_detect")
+    again = ScriptedClient()  # would fail if asked
+    gov = Governor(again, cache=ResponseCache(tmp_path / "c.sqlite"))
+    assert gov.ask(request, "evol_detect").text == '{"IsEvol": true}' and again.requests == []
+    assert gov.summary()["evol_detect"]["cached"] == 1
+    other = ScriptedClient(identity="scripted:other").enqueue("x")
+    Governor(other, cache=ResponseCache(tmp_path / "c.sqlite")).ask(request, "evol_detect")
+    assert len(other.requests) == 1  # another model never reads this one's answers
+
+
+def test_governor_accounting_is_thread_safe():
+    client = ScriptedClient(default="{}")
+    gov = Governor(client, GovernorConfig(cache=False, max_calls=50))
+    threads = [threading.Thread(target=lambda: [gov.ask(ChatRequest("s", "u"), "b") for _ in range(10)]) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert gov.summary()["b"]["calls"] == 50 and len(client.requests) == 50
