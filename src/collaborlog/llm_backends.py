@@ -63,7 +63,10 @@ class LLMConfig(BaseModel):
     """``openai``: the server's URL; default ``$OPENAI_BASE_URL``, else OpenAI's."""
     api_key_env: str = "OPENAI_API_KEY"
     """``openai``: the environment variable that holds the key (never the key itself)."""
-    response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
+    response_format: Literal["json_schema", "json_object_schema", "json_object", "none"] = "json_schema"
+    """``openai``: how to ask for JSON. ``json_schema``: OpenAI, vLLM, llama.cpp's C++ server;
+    ``json_object_schema``: llama-cpp-python's server (``json_object`` with a ``schema``);
+    ``json_object``: servers that only promise some JSON (Qwen's DashScope); ``none``."""
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=3, ge=0)
     concurrency: int = Field(default=4, ge=1)
@@ -104,6 +107,8 @@ class OpenAIClient:
             return None
         if mode == "json_object":
             return {"type": "json_object"}
+        if mode == "json_object_schema":
+            return {"type": "json_object", "schema": schema}
         return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}}
 
     def complete(self, request: ChatRequest) -> Completion:

