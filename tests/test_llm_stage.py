@@ -70,67 +70,86 @@ def test_prompt_folder_overrides_one_prompt(tmp_path):
     assert "Entry evolution" in prompts["evol_detect"].render(diff="d")[0]
 
 
+YES = '{"reason": "only wording changed", "IsEvol": true}'
+NO = '{"reason": "a new error", "IsEvol": false}'
+
+
 def test_evolved_sequence_inherits_the_historical_label():
-    client = ScriptedClient().enqueue('{"reason": "only wording changed", "IsEvol": true}')
+    client = ScriptedClient().enqueue(YES, NO)
     j = _agents(client).judge(_evidence())
     assert (j.verdict, j.branch, j.evolved_from, j.reason) == (0, Branch.EVOL_DETECT, "h-normal", "only wording changed")
-    assert len(client.requests) == 1 and "Accepting block" in client.requests[0].user
+    # Contrast: compared with the nearest normal and the nearest abnormal history.
+    assert len(client.requests) == 2 and "Accepting block" in client.requests[0].user
+    assert "Exception in receiveBlock" in client.requests[1].user
+
+
+def test_yes_to_both_contrasts_is_no_evidence_and_goes_to_the_ad_agent():
+    client = ScriptedClient().enqueue(YES, YES, '{"reason": "routine", "System State": "Normal"}')
+    j = _agents(client).judge(_evidence())
+    assert (j.branch, j.verdict, j.evolved_from) == (Branch.AD_CERTAIN, 0, None)
+
+
+def test_without_contrast_one_call_to_the_nearest():
+    client = ScriptedClient().enqueue('{"reason": "same", "IsEvol": true}')
+    agents = EvolCoT(Governor(client), load_prompts(), contrast=False)
+    j = agents.judge(_evidence(certain=False))
+    assert (j.branch, j.evolved_from, len(client.requests)) == (Branch.EVOL_DETECT, "h-normal", 1)
 
 
 def test_certain_branch_gets_few_shot_neighbours():
-    client = ScriptedClient().enqueue('{"reason": "new error", "IsEvol": false}',
-                                      '{"reason": "exception present", "System State": "Abnormal"}')
+    client = ScriptedClient().enqueue(NO, NO, '{"reason": "exception present", "System State": "Abnormal"}')
     j = _agents(client).judge(_evidence(certain=True))
     assert (j.verdict, j.branch, j.compared_with) == (1, Branch.AD_CERTAIN, ("h-normal",))
-    assert "Example 1 (Normal)" in client.requests[1].user
+    assert "Example 1 (Normal)" in client.requests[2].user
 
 
 def test_uncertain_branch_gets_normal_and_abnormal_contrast():
-    client = ScriptedClient().enqueue('{"reason": "r", "IsEvol": false}', '{"reason": "fine", "System State": "Normal"}')
+    client = ScriptedClient().enqueue(NO, NO, '{"reason": "fine", "System State": "Normal"}')
     j = _agents(client).judge(_evidence(certain=False))
     assert (j.verdict, j.branch, j.compared_with) == (0, Branch.AD_UNCERTAIN, ("h-normal", "h-bad"))
-    assert "Most similar ABNORMAL" in client.requests[1].user and "Exception in receiveBlock" in client.requests[1].user
+    assert "Most similar ABNORMAL" in client.requests[2].user and "Exception in receiveBlock" in client.requests[2].user
     # Sampling defaults follow the paper.
     assert (client.requests[0].temperature, client.requests[0].top_p) == (0.01, 0.95)
 
 
 @pytest.mark.parametrize("failure", [LLMError("timeout"), "not json at all"])
 def test_failures_fall_back_to_the_small_model(failure):
-    client = ScriptedClient().enqueue(failure, failure)
+    client = ScriptedClient().enqueue(failure, failure, failure)
     agents = _agents(client)
     j = agents.judge(_evidence())
-    assert j.branch is Branch.FALLBACK and j.verdict == 1 and j.fallback and j.failures == 2
-    assert sum(s["failures"] for s in agents.governor.summary().values()) == 2
+    assert j.branch is Branch.FALLBACK and j.verdict == 1 and j.fallback and j.failures == 3
+    assert sum(s["failures"] for s in agents.governor.summary().values()) == 3
 
 
 def test_evol_failure_still_lets_the_ad_agent_answer():
-    client = ScriptedClient().enqueue(LLMError("503"), '{"reason": "fine", "System State": "Normal"}')
+    client = ScriptedClient().enqueue(LLMError("503"), LLMError("503"), '{"reason": "fine", "System State": "Normal"}')
     j = _agents(client).judge(_evidence())
-    assert (j.branch, j.verdict, j.failures) == (Branch.AD_CERTAIN, 0, 1)
+    assert (j.branch, j.verdict, j.failures) == (Branch.AD_CERTAIN, 0, 2)
 
 
 def test_budget_ends_in_fallback_not_loss():
     client = ScriptedClient(default='{"reason": "r", "IsEvol": false, "System State": "Normal"}')
-    agents = _agents(client, max_calls=3, cache=False)
+    agents = _agents(client, max_calls=5, cache=False)
     out = agents.judge_many([_evidence(messages=(f"event {i}",)) for i in range(4)])
-    assert len(out) == 4 and len(client.requests) == 3
+    assert len(out) == 4 and len(client.requests) == 5
     assert [j.branch for j in out].count(Branch.FALLBACK) >= 2
     assert all(j.fallback and "budget" in j.fallback for j in out if j.branch is Branch.FALLBACK)
 
 
 def test_token_budget():
     client = ScriptedClient(default='{"reason": "r", "IsEvol": true}')
-    agents = _agents(client, max_tokens=1, cache=False)
+    agents = EvolCoT(Governor(client, GovernorConfig(max_tokens=1, cache=False)), load_prompts(), contrast=False)
     first, second = agents.judge(_evidence(messages=("a",))), agents.judge(_evidence(messages=("b",)))
     assert first.branch is Branch.EVOL_DETECT and second.branch is Branch.FALLBACK
 
 
 def test_identical_patterns_in_a_batch_are_judged_once():
     client = ScriptedClient(default='{"reason": "r", "IsEvol": true}')
-    agents = _agents(client)
+    agents = EvolCoT(Governor(client), load_prompts(), contrast=False)
     same = [_evidence(), _evidence(), _evidence(messages=("Accepting block <BLK>", "Accepting block <BLK>"))]
     out = agents.judge_many(same + [_evidence(messages=("Accepting block <BLK>",))])
-    assert len(out) == 4 and len(client.requests) == 3  # the repeat-collapsed pattern equals the single line
+    # Three distinct patterns ("x2" counts as a different pattern from a single line): three calls.
+    assert len(out) == 4 and len(client.requests) == 3 and out[0] == out[1]
 
 
 def test_response_cache_persists_across_runs(tmp_path):

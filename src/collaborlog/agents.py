@@ -80,6 +80,10 @@ class EvolCoT:
     llm: LLMConfig = field(default_factory=LLMConfig)
     examples: int = 3
     """How many distinct neighbours the certain AD agent shows."""
+    contrast: bool = True
+    """Evol Detect asks against the nearest normal *and* the nearest abnormal history and accepts
+    an evolution only when exactly one of them is confirmed. Small models say "evolved" too
+    readily; a yes to both is no evidence, and a wrong yes silently inherits a wrong label."""
 
     def _request(self, name: str, schema: dict, **values: str) -> ChatRequest:
         system, user = self.prompts[name].render(**values)
@@ -125,19 +129,31 @@ class EvolCoT:
             raise
         return branch, int(parsed.anomalous), parsed.reason, ids
 
+    def evol_candidates(self, ev: Evidence) -> list[HistoryItem]:
+        """The historical sequences Evol Detect compares with: the nearest one, or one of each label."""
+        if not ev.neighbours:
+            return []
+        if self.contrast and ev.nearest_normal is not None and ev.nearest_abnormal is not None:
+            return [ev.nearest_normal, ev.nearest_abnormal]
+        return [ev.neighbours[0]]
+
     def judge(self, ev: Evidence) -> Judgement:
         """One verdict for one routed sequence; never raises for an LLM failure."""
         failures = 0
-        if ev.neighbours:
-            old = ev.neighbours[0]
+        confirmed: list[tuple[HistoryItem, str]] = []
+        for old in self.evol_candidates(ev):
             try:
                 is_evol, reason = self.evol_detect(ev, old)
-                if is_evol:
-                    return Judgement(old.label, Branch.EVOL_DETECT, reason, (old.id,), evolved_from=old.id)
             except BudgetExceeded as err:
                 return self._fallback(ev, str(err), failures)
             except (LLMError, AnswerError):
                 failures += 1
+                continue
+            if is_evol:
+                confirmed.append((old, reason))
+        if len(confirmed) == 1:
+            old, reason = confirmed[0]
+            return Judgement(old.label, Branch.EVOL_DETECT, reason, (old.id,), evolved_from=old.id, failures=failures)
         try:
             branch, verdict, reason, ids = self.detect_anomaly(ev)
             return Judgement(verdict, branch, reason, ids, failures=failures)

@@ -1,0 +1,213 @@
+"""CollaborLog as one object: the small model and the LLM working together, with the adaptive
+evolve mechanism (AEM).
+
+``fit`` learns templates, embeddings, the small model and the coordinator from the history.
+``detect`` routes each sequence: familiar ones get the small model's verdict, evolved ones go
+to the Evol-CoT agents. ``detect_stream`` does the same in arrival order, batch by batch, and
+after each batch feeds the LLM's verdicts back: the coordinator learns those sequences as
+familiar and the small model adds them to its memory (marked as LLM-labelled) and is
+fine-tuned on them, so the share sent to the LLM falls. Saved as a directory, without pickle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from collaborlog.agents import Branch, EvolCoT, Evidence, Judgement
+from collaborlog.config import ParserConfig
+from collaborlog.coordinator import Coordinator, CoordinatorConfig, Route
+from collaborlog.embeddings import EmbeddingCache, default_cache_dir
+from collaborlog.encoders import Encoder, EncoderConfig, build_encoder
+from collaborlog.features import Featurizer, SequenceFeatures
+from collaborlog.governor import Governor, GovernorConfig, ResponseCache
+from collaborlog.history import History
+from collaborlog.llm_backends import LLMClient, LLMConfig, build_client
+from collaborlog.prompts import load_prompts
+from collaborlog.records import LogFrame, Sequence
+from collaborlog.small_model import Neighbour, SmallModel, SmallModelConfig
+from collaborlog.templates import TemplateMiner
+
+
+class AEMConfig(BaseModel):
+    """The adaptive evolve mechanism: how LLM verdicts are fed back after each batch."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    batch_size: int = Field(default=100, gt=0)
+    """Sequences per stream batch; the models learn after each."""
+    replay: int = Field(default=512, ge=0)
+    """History sequences replayed with the new ones, so that nothing is forgotten."""
+    coordinator_epochs: int = Field(default=20, gt=0)
+    small_model_epochs: int = Field(default=5, gt=0)
+
+
+class DetectorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    parser: ParserConfig = Field(default_factory=ParserConfig)
+    encoder: EncoderConfig = Field(default_factory=EncoderConfig)
+    coordinator: CoordinatorConfig = Field(default_factory=CoordinatorConfig)
+    small_model: SmallModelConfig = Field(default_factory=SmallModelConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    governor: GovernorConfig = Field(default_factory=GovernorConfig)
+    aem: AEMConfig = Field(default_factory=AEMConfig)
+    prompts_dir: str | None = None
+    evol_contrast: bool = True
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The verdict on one sequence, with why.
+
+    ``score`` is higher for more anomalous sequences: the small model's neighbour score, or
+    0/1 from the LLM.
+    """
+
+    sequence_id: str
+    verdict: int
+    score: float
+    route: Route
+    branch: Branch
+    loss: float
+    """The coordinator's reconstruction loss (higher = less familiar)."""
+    neighbours: tuple[Neighbour, ...]
+    reason: str = ""
+    compared_with: tuple[str, ...] = ()
+    evolved_from: str | None = None
+    fallback: str | None = None
+
+
+class CollaborLog:
+    """The detector. ``fit`` returns ``self``; learned state ends in ``_``.
+
+    >>> detector = CollaborLog(DetectorConfig()).fit(log, train, valid)  # doctest: +SKIP
+    >>> detections = detector.detect(new_log, new_sequences)  # doctest: +SKIP
+    """
+
+    def __init__(self, config: DetectorConfig = DetectorConfig(), encoder: Encoder | None = None,
+                 llm: LLMClient | None = None) -> None:
+        self.config = config
+        self._encoder = encoder
+        self._llm = llm
+
+    # -- components built on demand (not state) -------------------------------------------------
+    def _featurizer(self) -> Featurizer:
+        if self._encoder is None:
+            self._encoder = build_encoder(self.config.encoder)
+        return Featurizer(self.miner_, self._encoder, EmbeddingCache(self._encoder.identity, default_cache_dir()))
+
+    def _agents(self) -> EvolCoT:
+        if getattr(self, "_agents_cache", None) is None:
+            client = self._llm if self._llm is not None else build_client(self.config.llm)
+            cache = ResponseCache(default_cache_dir() / "llm.sqlite") if self.config.governor.cache else None
+            self._agents_cache = EvolCoT(Governor(client, self.config.governor, cache),
+                                         load_prompts(self.config.prompts_dir), self.config.llm,
+                                         contrast=self.config.evol_contrast)
+        return self._agents_cache
+
+    @property
+    def governor(self) -> Governor:
+        return self._agents().governor
+
+    # -- fitting --------------------------------------------------------------------------------
+    def fit(self, log: LogFrame, train: list[Sequence], valid: list[Sequence]) -> "CollaborLog":
+        self.miner_ = TemplateMiner(self.config.parser)
+        featurizer = self._featurizer()
+        tr = featurizer.transform(log, train)
+        va = featurizer.transform(log, valid)
+        y_train = np.array([s.label for s in train], dtype=np.int8)
+        y_valid = np.array([s.label for s in valid], dtype=np.int8)
+        labelled = y_train >= 0
+        ids = [s.id for s in train]
+        self.small_model_ = SmallModel(self.config.small_model.model_copy(update={"seed": self.config.seed})).fit(
+            tr.vectors, y_train, ids, va.vectors, y_valid)
+        self.coordinator_ = Coordinator(self.config.coordinator.model_copy(update={"seed": self.config.seed})).fit(
+            tr.vectors, va.vectors)
+        self.history_ = History()
+        self.history_.add([i for i, k in zip(ids, labelled) if k], y_train[labelled].tolist(),
+                          [m for m, k in zip(tr.messages, labelled) if k])
+        self.replay_ = tr.vectors[labelled]
+        self.relations_: list[tuple[str, str]] = []
+        self.learned_batches_ = 0
+        return self
+
+    # -- detection ------------------------------------------------------------------------------
+    def _evidence(self, features: SequenceFeatures, sm_batch, rows: np.ndarray) -> list[Evidence]:
+        normal, abnormal = self.small_model_.nearest_by_label(features.vectors[rows])
+        row_of = {sid: r for r, sid in enumerate(self.history_.ids)}
+        out = []
+        for j, i in enumerate(rows):
+            pred = sm_batch[int(i)]
+            neighbours = tuple(self.history_.item(row_of[n.id], n.similarity) for n in pred.neighbours if n.id in row_of)
+            out.append(Evidence(tuple(features.messages[i]), neighbours,
+                                self.history_.item(int(normal[j])) if normal[j] >= 0 else None,
+                                self.history_.item(int(abnormal[j])) if abnormal[j] >= 0 else None,
+                                pred.verdict, pred.certain))
+        return out
+
+    def _judge(self, sequences: list[Sequence], features: SequenceFeatures) -> list[Detection]:
+        losses, routes = self.coordinator_.route(features.vectors)
+        sm = self.small_model_.predict(features.vectors)
+        to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
+        rows = np.nonzero(to_llm)[0]
+        judgements: dict[int, Judgement] = {}
+        if rows.size:
+            judgements = dict(zip(rows.tolist(), self._agents().judge_many(self._evidence(features, sm, rows))))
+        out = []
+        for i, seq in enumerate(sequences):
+            pred = sm[i]
+            j = judgements.get(i)
+            if j is None:
+                out.append(Detection(seq.id, pred.verdict, pred.score, Route.SMALL_MODEL, Branch.SMALL_MODEL,
+                                     float(losses[i]), pred.neighbours))
+            else:
+                score = pred.score if j.branch is Branch.FALLBACK else float(j.verdict)
+                out.append(Detection(seq.id, j.verdict, score, Route.LLM, j.branch, float(losses[i]), pred.neighbours,
+                                     j.reason, j.compared_with, j.evolved_from, j.fallback))
+        return out
+
+    def detect(self, log: LogFrame, sequences: list[Sequence]) -> list[Detection]:
+        """Verdicts for ``sequences`` (lines of ``log``), without learning from them."""
+        return self._judge(sequences, self._featurizer().transform(log, sequences))
+
+    def detect_stream(self, log: LogFrame, sequences: list[Sequence], batch_size: int | None = None) -> Iterator[list[Detection]]:
+        """Judge ``sequences`` in arrival order, one batch at a time; with the AEM on, learn after each."""
+        size = batch_size or self.config.aem.batch_size
+        featurizer = self._featurizer()
+        for begin in range(0, len(sequences), size):
+            batch = sequences[begin:begin + size]
+            features = featurizer.transform(log, batch)
+            detections = self._judge(batch, features)
+            if self.config.aem.enabled:
+                self.learn(features, detections)
+            yield detections
+
+    # -- adaptive evolve mechanism --------------------------------------------------------------
+    def learn(self, features: SequenceFeatures, detections: list[Detection]) -> int:
+        """Feed the LLM's verdicts of a batch back into both models; returns how many were learned.
+
+        Fallback verdicts (the small model's own) are not learned: only what the LLM judged.
+        """
+        idx = [i for i, d in enumerate(detections) if d.route is Route.LLM and d.branch is not Branch.FALLBACK]
+        if not idx:
+            return 0
+        aem = self.config.aem
+        seed = self.config.seed + 1000 + self.learned_batches_
+        rng = np.random.default_rng(seed)
+        x = features.vectors[idx]
+        y = np.array([detections[i].verdict for i in idx], dtype=np.int8)
+        ids = [f"llm:{detections[i].sequence_id}" for i in idx]
+        replay = self.replay_[rng.choice(len(self.replay_), size=min(aem.replay, len(self.replay_)), replace=False)]
+        self.coordinator_.learn(x, replay, epochs=aem.coordinator_epochs, seed=seed)
+        self.small_model_.learn(x, y, ids, replay=aem.replay, epochs=aem.small_model_epochs, seed=seed)
+        self.history_.add(ids, y.tolist(), [features.messages[i] for i in idx])
+        self.relations_ += [(detections[i].sequence_id, detections[i].evolved_from) for i in idx
+                            if detections[i].evolved_from is not None]
+        self.learned_batches_ += 1
+        return len(idx)

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from collaborlog.agents import Branch
+from collaborlog.coordinator import Route
+from collaborlog.dataset import load_dataset, preset_config
+from collaborlog.detector import AEMConfig, CollaborLog, DetectorConfig
+from collaborlog.encoders import EncoderConfig
+from collaborlog.errors import DataError
+from collaborlog.llm_backends import ScriptedClient
+from collaborlog.persistence import load, save
+from collaborlog.simulator import EvolutionConfig, evolve
+
+ANSWER = '{"reason": "routine block transfer", "IsEvol": false, "System State": "Normal"}'
+
+
+def _config(**aem) -> DetectorConfig:
+    return DetectorConfig.model_validate({
+        "encoder": {"kind": "hashing"}, "coordinator": {"epochs": 15}, "small_model": {"epochs": 5, "k": 3},
+        "governor": {"cache": False}, "aem": {"batch_size": 50, "coordinator_epochs": 30, **aem},
+    })
+
+
+@pytest.fixture(scope="module")
+def hdfs20k(data_dir):
+    return load_dataset(preset_config("hdfs-20k"), data_dir)
+
+
+@pytest.fixture(scope="module")
+def fitted(hdfs20k):
+    ds = hdfs20k
+    return CollaborLog(_config(), llm=ScriptedClient(default=ANSWER)).fit(ds.log, ds.splits.train, ds.splits.valid)
+
+
+def test_detect_gives_every_sequence_a_verdict_with_evidence(fitted, hdfs20k):
+    test = hdfs20k.splits.test
+    out = fitted.detect(hdfs20k.log, test)
+    assert [d.sequence_id for d in out] == [s.id for s in test]
+    for d in out:
+        assert d.verdict in (0, 1) and len(d.neighbours) == 3
+        if d.route is Route.SMALL_MODEL:
+            assert d.branch is Branch.SMALL_MODEL and d.loss <= fitted.coordinator_.tau_
+        else:
+            assert d.branch in (Branch.AD_CERTAIN, Branch.AD_UNCERTAIN, Branch.EVOL_DETECT) and d.reason
+    assert any(d.route is Route.SMALL_MODEL for d in out)
+
+
+def test_aem_makes_learned_sequences_route_to_the_small_model(hdfs20k):
+    ds = hdfs20k
+    det = CollaborLog(_config(), llm=ScriptedClient(default=ANSWER)).fit(ds.log, ds.splits.train, ds.splits.valid)
+    evolved = evolve(ds.log, ds.splits.test, EvolutionConfig(upgrade=True, sequence_ratio=0.0))
+    before = det.detect(evolved.log, evolved.sequences)
+    routed_before = sum(d.route is Route.LLM for d in before)
+    assert routed_before > len(before) * 0.5
+    batches = list(det.detect_stream(evolved.log, evolved.sequences))
+    assert len(batches) == int(np.ceil(len(evolved.sequences) / 50))
+    after = det.detect(evolved.log, evolved.sequences)
+    assert sum(d.route is Route.LLM for d in after) < routed_before * 0.5
+    # What was learned is in the memory, marked as the LLM's.
+    assert any(mid.startswith("llm:") for mid in det.small_model_.memory_ids_)
+    assert det.learned_batches_ >= 1
+
+
+def test_fallback_verdicts_are_not_learned(hdfs20k):
+    ds = hdfs20k
+    det = CollaborLog(_config(), llm=ScriptedClient(default="garbage")).fit(ds.log, ds.splits.train, ds.splits.valid)
+    evolved = evolve(ds.log, ds.splits.test[:60], EvolutionConfig(upgrade=True, sequence_ratio=0.0))
+    out = [d for batch in det.detect_stream(evolved.log, evolved.sequences) for d in batch]
+    assert all(d.branch in (Branch.FALLBACK, Branch.SMALL_MODEL) for d in out)
+    assert det.learned_batches_ == 0 and not any(m.startswith("llm:") for m in det.small_model_.memory_ids_)
+
+
+def test_save_load_round_trip_gives_the_same_detections(fitted, hdfs20k, tmp_path):
+    save(fitted, tmp_path / "model")
+    again = load(tmp_path / "model", llm=ScriptedClient(default=ANSWER))
+    a = fitted.detect(hdfs20k.log, hdfs20k.splits.test)
+    b = again.detect(hdfs20k.log, hdfs20k.splits.test)
+    assert [(d.verdict, d.route, d.branch) for d in a] == [(d.verdict, d.route, d.branch) for d in b]
+    assert not list(tmp_path.glob(".model.*"))  # no temporary left behind
+    assert not any(p.suffix == ".pkl" for p in (tmp_path / "model").iterdir())
+
+
+def test_a_crash_during_an_update_leaves_the_last_good_state_loadable(hdfs20k, tmp_path, monkeypatch):
+    ds = hdfs20k
+    det = CollaborLog(_config(), llm=ScriptedClient(default=ANSWER)).fit(ds.log, ds.splits.train, ds.splits.valid)
+    save(det, tmp_path / "model")
+    reference = [d.verdict for d in det.detect(ds.log, ds.splits.test)]
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("power cut in the middle of an update")
+
+    evolved = evolve(ds.log, ds.splits.test, EvolutionConfig(upgrade=True, sequence_ratio=0.0))
+    monkeypatch.setattr(det.small_model_, "learn", crash)
+    with pytest.raises(RuntimeError):
+        list(det.detect_stream(evolved.log, evolved.sequences))
+    # A crash while saving leaves the previous directory whole, too.
+    import collaborlog.persistence as persistence
+
+    monkeypatch.setattr(persistence, "save_file", crash)
+    with pytest.raises(RuntimeError):
+        save(det, tmp_path / "model")
+    again = load(tmp_path / "model", llm=ScriptedClient(default=ANSWER))
+    assert [d.verdict for d in again.detect(ds.log, ds.splits.test)] == reference
+
+
+def test_a_model_directory_from_another_version_is_a_clear_error(fitted, tmp_path):
+    save(fitted, tmp_path / "model")
+    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
+    manifest["format_version"] = 0
+    (tmp_path / "model" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="Re-fit"):
+        load(tmp_path / "model")
+    with pytest.raises(DataError, match="no manifest"):
+        load(tmp_path / "nothing")
+
+
+def test_fit_is_deterministic_under_a_seed(hdfs20k):
+    ds = hdfs20k
+    runs = [CollaborLog(_config(), llm=ScriptedClient(default=ANSWER)).fit(ds.log, ds.splits.train, ds.splits.valid)
+            for _ in range(2)]
+    outs = [[(d.verdict, d.route, round(d.loss, 9)) for d in r.detect(ds.log, ds.splits.test)] for r in runs]
+    assert outs[0] == outs[1]
+
+
+def test_detector_config_rejects_unknown_keys():
+    with pytest.raises(Exception, match="aem"):
+        DetectorConfig.model_validate({"aem": {"batch": 10}})
+    assert AEMConfig().batch_size == 100 and EncoderConfig().kind == "minilm"
