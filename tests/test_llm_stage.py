@@ -54,7 +54,7 @@ def test_garbage_answers_are_answer_errors(text):
 def test_prompts_render_with_diff_and_schema_order():
     diff = render_diff(list(NORMAL.messages), ["Accepting block <BLK>", "Received block <BLK>", "Metrics published",
                                                "PacketResponder <NUM> terminating"])
-    assert "~ changed: Receiving block <BLK>  ->  Accepting block <BLK>" in diff
+    assert "~ changed: [Receiving -> Accepting] block <BLK>" in diff
     assert "= Received block <BLK>" in diff and "+ added: Metrics published" in diff
     assert render_sequence(["a", "a", "a", "b"]) == "  1. a (x3)\n  2. b"
     prompts = load_prompts()
@@ -79,7 +79,7 @@ def test_evolved_sequence_inherits_the_historical_label():
     j = _agents(client).judge(_evidence())
     assert (j.verdict, j.branch, j.evolved_from, j.reason) == (0, Branch.EVOL_DETECT, "h-normal", "only wording changed")
     # Contrast: compared with the nearest normal and the nearest abnormal history.
-    assert len(client.requests) == 2 and "Accepting block" in client.requests[0].user
+    assert len(client.requests) == 2 and "-> Accepting] block" in client.requests[0].user
     assert "Exception in receiveBlock" in client.requests[1].user
 
 

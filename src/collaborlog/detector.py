@@ -172,6 +172,14 @@ class CollaborLog:
                                      j.reason, j.compared_with, j.evolved_from, j.fallback))
         return out
 
+    def features(self, log: LogFrame, sequences: list[Sequence]) -> SequenceFeatures:
+        """Embeddings, template ids and masked messages of ``sequences`` (new templates are learned)."""
+        return self._featurizer().transform(log, sequences)
+
+    def evidence(self, features: SequenceFeatures) -> list[Evidence]:
+        """What the LLM would be shown for each sequence: neighbours and contrast from the history."""
+        return self._evidence(features, self.small_model_.predict(features.vectors), np.arange(len(features.vectors)))
+
     def detect(self, log: LogFrame, sequences: list[Sequence]) -> list[Detection]:
         """Verdicts for ``sequences`` (lines of ``log``), without learning from them."""
         return self._judge(sequences, self._featurizer().transform(log, sequences))

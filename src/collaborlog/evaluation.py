@@ -19,6 +19,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from collaborlog.baselines import BaselineKind, EventCountBaseline
+from collaborlog.detector import AEMConfig
+from collaborlog.governor import GovernorConfig
+from collaborlog.llm_backends import LLMConfig
 from collaborlog.config import SplitConfig, load_yaml, parse_model
 from collaborlog.coordinator import Coordinator, CoordinatorConfig, Route
 from collaborlog.dataset import Dataset, find_data_dir, load_dataset, resolve_config
@@ -54,6 +57,15 @@ class ExperimentConfig(BaseModel):
     """Test on these sessions instead (a JSON Lines file, e.g. written by ``collaborlog evolve``)."""
     baseline: BaselineKind = "decision_tree"
     quantiles: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
+    # The LLM stage and the collaboration (``collaborlog run``; ``evaluate`` ignores them).
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    governor: GovernorConfig = Field(default_factory=GovernorConfig)
+    aem: AEMConfig = Field(default_factory=AEMConfig)
+    evol_contrast: bool = True
+    prompts_dir: str | None = None
+    llm_alone_sample: int = Field(default=30, ge=0)
+    """LLM alone judges a seeded random sample of this many test sequences (it is slow); every
+    system is also scored on that same sample for that row."""
     output: str | None = None
     """Results folder; default ``results/<name>``."""
 

@@ -76,7 +76,8 @@ class LLMConfig(BaseModel):
     context: int = Field(default=4096, gt=0)
     """``embedded``: context window in tokens."""
     threads: int | None = None
-    """``embedded``: CPU threads (default: all cores)."""
+    """``embedded``: CPU threads for generation and prompt processing (default: all cores;
+    llama-cpp-python's own default is half of them)."""
     seed: int = 0
 
 
@@ -144,8 +145,11 @@ class EmbeddedClient:
             from llama_cpp import Llama
         except ImportError:
             raise MissingDependencyError("llama-cpp-python", "The embedded offline LLM") from None
+        import os
+
         path = resolve_model(config.model)
-        self._llama = Llama(model_path=str(path), n_ctx=config.context, n_threads=config.threads,
+        threads = config.threads or os.cpu_count() or 1
+        self._llama = Llama(model_path=str(path), n_ctx=config.context, n_threads=threads, n_threads_batch=threads,
                             seed=config.seed, verbose=False)
         # llama.cpp contexts are not thread-safe: one call at a time.
         self._lock = threading.Lock()

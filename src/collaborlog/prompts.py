@@ -88,16 +88,32 @@ def render_sequence(lines: list[str], limit: int = MAX_LINES) -> str:
     return body + (f"\n  ... {more} more lines" if more > 0 else "")
 
 
-def render_diff(old: list[str], new: list[str], limit: int = MAX_LINES) -> str:
-    """Lines kept (=), changed (~ old -> new), added (+) and removed (-), in order."""
+def word_diff(old: str, new: str) -> str:
+    """One line showing word-level edits: ``[old words -> new words]`` where they differ."""
+    a, b = old.split(), new.split()
+    out: list[str] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            out += a[i1:i2]
+        else:
+            out.append(f"[{' '.join(a[i1:i2]) or '(nothing)'} -> {' '.join(b[j1:j2]) or '(nothing)'}]")
+    return " ".join(out)
+
+
+def render_diff(old: list[str], new: list[str], limit: int = MAX_LINES, kept_shown: int = 2) -> str:
+    """Lines changed (~ old -> new), added (+) and removed (-) in order; runs of kept lines (=)
+    are shortened to ``kept_shown`` lines and a count, since the differences are what matter
+    and every prompt token costs time on a small local model."""
     a, b = collapse(old), collapse(new)
     rows: list[str] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if tag == "equal":
-            rows += [f"  = {line}" for line in a[i1:i2]]
+            rows += [f"  = {line}" for line in a[i1:i1 + kept_shown]]
+            if i2 - i1 > kept_shown:
+                rows.append(f"  = ... {i2 - i1 - kept_shown} more unchanged lines")
         elif tag == "replace":
             pairs = min(i2 - i1, j2 - j1)
-            rows += [f"  ~ changed: {a[i1 + k]}  ->  {b[j1 + k]}" for k in range(pairs)]
+            rows += [f"  ~ changed: {word_diff(a[i1 + k], b[j1 + k])}" for k in range(pairs)]
             rows += [f"  - removed: {line}" for line in a[i1 + pairs:i2]]
             rows += [f"  + added: {line}" for line in b[j1 + pairs:j2]]
         elif tag == "delete":

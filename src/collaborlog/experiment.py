@@ -1,0 +1,282 @@
+"""``collaborlog run``: one experiment end to end, the collaboration compared with its parts.
+
+On the same test sequences: the small model alone; CollaborLog without the AEM; CollaborLog
+with the AEM (the stream learns after each batch); and the LLM alone on a capped, seeded random
+sample (with every system also scored on that sample). Columns: precision, recall, F1, share
+sent to the LLM, LLM calls, tokens, seconds per sequence; plus the Evol-CoT table (per branch:
+share of sequences and F1), the stream plots, and three explained detections.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from collaborlog.agents import Branch, EvolCoT
+from collaborlog.coordinator import Route
+from collaborlog.dataset import find_data_dir, load_dataset, resolve_config
+from collaborlog.detector import CollaborLog, Detection, DetectorConfig
+from collaborlog.evaluation import ExperimentConfig
+from collaborlog.governor import Governor
+from collaborlog.llm_backends import LLMClient
+from collaborlog.logevol import read_sessions_jsonl, to_frame
+from collaborlog.metrics import Scores, score
+from collaborlog.persistence import load, save
+from collaborlog.records import LogFrame, ReadStats, Sequence
+from collaborlog.simulator import evolve
+
+
+@dataclass
+class SystemResult:
+    system: str
+    scores: Scores
+    llm_share: float
+    llm_calls: int
+    cached_answers: int
+    tokens: int
+    seconds_per_sequence: float
+    sample_only: bool = False
+
+
+@dataclass
+class RunReport:
+    name: str
+    test_sequences: int
+    test_anomalies: int
+    changed: int | None
+    systems: list[SystemResult]
+    on_sample: list[SystemResult]
+    branches: list[dict]
+    stream: dict[str, list[dict]]
+    llm_share_under_10pct_after: int | None
+    token_reduction_vs_llm_alone: float | None
+    examples: list[dict]
+    config: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def detector_config(cfg: ExperimentConfig, seed: int) -> DetectorConfig:
+    ds_cfg, _ = resolve_config(cfg.dataset) if not cfg.dataset.endswith((".yaml", ".yml")) else (None, None)
+    parser = ds_cfg.parser if ds_cfg is not None else DetectorConfig().parser
+    return DetectorConfig(parser=parser, encoder=cfg.encoder, coordinator=cfg.coordinator, small_model=cfg.small_model,
+                          llm=cfg.llm, governor=cfg.governor, aem=cfg.aem, prompts_dir=cfg.prompts_dir,
+                          evol_contrast=cfg.evol_contrast, seed=seed)
+
+
+def _test_split(cfg: ExperimentConfig, config_dir: Path | None, dataset) -> tuple[LogFrame, list[Sequence], np.ndarray | None]:
+    if cfg.test_sessions is not None:
+        path = Path(cfg.test_sessions)
+        path = path if path.is_absolute() or config_dir is None else config_dir / path
+        sessions = read_sessions_jsonl(path)
+        content, labels, seqs = to_frame(sessions)
+        frame = LogFrame(content, np.full(len(content), np.nan), np.asarray(labels, np.int8), {},
+                         np.ones(len(content), bool), ReadStats(lines=len(content)))
+        return frame, seqs, np.array([bool(s.changes) for s in sessions])
+    if cfg.evolve is not None:
+        ev = evolve(dataset.log, dataset.splits.test, cfg.evolve, dataset.config.parser)
+        return ev.log, ev.sequences, ev.changed()
+    return dataset.log, dataset.splits.test, None
+
+
+def _tokens(gov: Governor) -> tuple[int, int, int]:
+    s = gov.summary()
+    calls = int(sum(v["calls"] for v in s.values()))
+    cached = int(sum(v["cached"] for v in s.values()))
+    tokens = int(sum(v["prompt_tokens"] + v["completion_tokens"] for v in s.values()))
+    return calls, cached, tokens
+
+
+def _result(name: str, y: np.ndarray, det: list[Detection] | np.ndarray, seconds: float, gov: Governor | None,
+            mask: np.ndarray | None = None, seed: int = 0) -> SystemResult:
+    verdicts = np.array([d.verdict for d in det] if isinstance(det, list) else det, dtype=np.int8)
+    routed = np.array([d.route is Route.LLM for d in det], dtype=bool) if isinstance(det, list) else np.zeros(len(y), bool)
+    keep = (y >= 0) if mask is None else (mask & (y >= 0))
+    calls, cached, tokens = _tokens(gov) if gov is not None else (0, 0, 0)
+    return SystemResult(name, score(y[keep], verdicts[keep], seed=seed), float(routed[keep].mean()) if keep.any() else 0.0,
+                        calls, cached, tokens, seconds / max(len(y), 1))
+
+
+def _stream(batches: list[list[Detection]], y: np.ndarray) -> list[dict]:
+    rows, seen, verdicts = [], 0, []
+    for batch in batches:
+        verdicts += [d.verdict for d in batch]
+        seen += len(batch)
+        routed = np.mean([d.route is Route.LLM for d in batch])
+        keep = y[:seen] >= 0
+        rows.append({"sequences": seen, "llm_share": float(routed),
+                     "f1_so_far": score(y[:seen][keep], np.array(verdicts)[keep], bootstrap=0).f1})
+    return rows
+
+
+def _settled_after(detections: list[Detection], window: int = 100, below: float = 0.10) -> int | None:
+    routed = np.array([d.route is Route.LLM for d in detections], dtype=float)
+    if len(routed) < window:
+        return None
+    share = np.convolve(routed, np.ones(window) / window, mode="valid")
+    hits = np.nonzero(share < below)[0]
+    return int(hits[0] + window) if hits.size else None
+
+
+def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_dir: Path | None = None,
+                   llm: LLMClient | None = None, seed: int | None = None) -> tuple[RunReport, CollaborLog]:
+    """Fit on the history, then judge the test split with every system; returns the report and the AEM detector."""
+    seed = cfg.seeds[0] if seed is None else seed
+    ds_cfg, ds_dir = resolve_config(str(config_dir / cfg.dataset) if config_dir and (config_dir / cfg.dataset).is_file()
+                                    else cfg.dataset)
+    if cfg.split is not None:
+        ds_cfg = ds_cfg.model_copy(update={"split": cfg.split})
+    base = find_data_dir(data_dir) if (data_dir or ds_dir is None) else ds_dir
+    dataset = load_dataset(ds_cfg, base)
+    log, test, changed = _test_split(cfg, config_dir, dataset)
+    y = np.array([s.label for s in test], dtype=np.int8)
+    dcfg = detector_config(cfg, seed).model_copy(update={"parser": ds_cfg.parser})
+
+    fitted = CollaborLog(dcfg, llm=llm).fit(dataset.log, dataset.splits.train, dataset.splits.valid)
+    encoder = fitted._encoder
+    with tempfile.TemporaryDirectory() as tmp:
+        save(fitted, Path(tmp) / "model")
+
+        t = time.perf_counter()
+        feats = fitted.features(log, test)
+        sm = fitted.small_model_.predict(feats.vectors)
+        sm_seconds = time.perf_counter() - t
+
+        no_aem = load(Path(tmp) / "model", encoder=encoder, llm=llm)
+        no_aem.config = dcfg.model_copy(update={"aem": dcfg.aem.model_copy(update={"enabled": False})})
+        t = time.perf_counter()
+        batches_plain = list(no_aem.detect_stream(log, test))
+        plain_seconds = time.perf_counter() - t
+
+        with_aem = load(Path(tmp) / "model", encoder=encoder, llm=llm)
+        t = time.perf_counter()
+        batches_aem = list(with_aem.detect_stream(log, test))
+        aem_seconds = time.perf_counter() - t
+
+        # LLM alone on a seeded sample: every sequence goes through the Evol-CoT agents.
+        rng = np.random.default_rng(seed)
+        n_sample = min(cfg.llm_alone_sample, len(test))
+        sample = np.sort(rng.choice(len(test), size=n_sample, replace=False)) if n_sample else np.zeros(0, np.int64)
+        alone_det = load(Path(tmp) / "model", encoder=encoder, llm=llm)
+        agents: EvolCoT = alone_det._agents()
+        sample_feats = alone_det.features(log, [test[i] for i in sample])
+        t = time.perf_counter()
+        alone = agents.judge_many(alone_det.evidence(sample_feats)) if n_sample else []
+        alone_seconds = time.perf_counter() - t
+
+    plain = [d for b in batches_plain for d in b]
+    aem = [d for b in batches_aem for d in b]
+    systems = [
+        _result("small model alone", y, sm.verdict, sm_seconds, None, seed=seed),
+        _result("CollaborLog without AEM", y, plain, plain_seconds, no_aem.governor, seed=seed),
+        _result("CollaborLog with AEM", y, aem, aem_seconds, with_aem.governor, seed=seed),
+    ]
+    on_sample: list[SystemResult] = []
+    reduction = None
+    if n_sample:
+        mask = np.zeros(len(y), bool)
+        mask[sample] = True
+        calls, cached, tokens = _tokens(agents.governor)
+        ys = y[sample]
+        keep = ys >= 0
+        alone_v = np.array([j.verdict for j in alone], dtype=np.int8)
+        on_sample = [
+            SystemResult(f"LLM alone (random sample of {n_sample})", score(ys[keep], alone_v[keep], seed=seed), 1.0,
+                         calls, cached, tokens, alone_seconds / n_sample, sample_only=True),
+            _result(f"small model alone (same sample)", y, sm.verdict, sm_seconds, None, mask, seed),
+            _result(f"CollaborLog without AEM (same sample)", y, plain, plain_seconds, None, mask, seed),
+            _result(f"CollaborLog with AEM (same sample)", y, aem, aem_seconds, None, mask, seed),
+        ]
+        alone_tokens_per_seq = tokens / n_sample
+        if alone_tokens_per_seq > 0:
+            reduction = 1.0 - (systems[2].tokens / len(y)) / alone_tokens_per_seq
+    branches = []
+    for branch in Branch:
+        idx = [i for i, d in enumerate(aem) if d.branch is branch]
+        if idx:
+            keep = y[idx] >= 0
+            s = score(y[idx][keep], np.array([aem[i].verdict for i in idx])[keep], bootstrap=0)
+            branches.append({"branch": branch.value, "share": len(idx) / len(aem), "sequences": len(idx),
+                             "anomalies": s.anomalies, "f1": s.f1})
+    examples = []
+    for branch in (Branch.EVOL_DETECT, Branch.AD_CERTAIN, Branch.AD_UNCERTAIN):
+        d = next((d for d in aem if d.branch is branch), None)
+        if d is not None:
+            i = next(k for k, s in enumerate(test) if s.id == d.sequence_id)
+            examples.append({"branch": branch.value, "sequence": d.sequence_id, "label": int(y[i]), "verdict": d.verdict,
+                             "reason": d.reason, "compared_with": list(d.compared_with),
+                             "evolved_from": d.evolved_from, "lines": feats.messages[i][:12]})
+    report = RunReport(
+        name=cfg.name, test_sequences=len(y), test_anomalies=int((y == 1).sum()),
+        changed=int(changed.sum()) if changed is not None else None, systems=systems, on_sample=on_sample,
+        branches=branches, stream={"without_aem": _stream(batches_plain, y), "with_aem": _stream(batches_aem, y)},
+        llm_share_under_10pct_after=_settled_after(aem), token_reduction_vs_llm_alone=reduction, examples=examples,
+        config=cfg.model_dump(mode="json"),
+    )
+    return report, with_aem
+
+
+def markdown(report: RunReport) -> str:
+    out = [f"# {report.name}", "",
+           f"Test: {report.test_sequences:,} sequences, {report.test_anomalies} anomalous"
+           + (f", {report.changed:,} changed by the simulator" if report.changed is not None else ""), "",
+           "| system | P | R | F1 [95% CI] | anomalies | LLM share | LLM calls (+cached) | tokens | s/seq |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in report.systems + report.on_sample:
+        s = r.scores
+        out.append(f"| {r.system} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} [{s.f1_low:.2f}, {s.f1_high:.2f}] | "
+                   f"{s.anomalies} | {r.llm_share:.1%} | {r.llm_calls} (+{r.cached_answers}) | {r.tokens:,} | "
+                   f"{r.seconds_per_sequence:.3f} |")
+    out += ["", "Evol-CoT branches (CollaborLog with AEM):", "", "| branch | share | sequences | anomalies | F1 |",
+            "|---|---|---|---|---|"]
+    out += [f"| {b['branch']} | {b['share']:.1%} | {b['sequences']} | {b['anomalies']} | {b['f1']:.3f} |"
+            for b in report.branches]
+    out += ["", f"LLM share over a sliding window of 100 sequences falls under 10% after: "
+                f"{report.llm_share_under_10pct_after if report.llm_share_under_10pct_after is not None else 'never'} sequences"]
+    if report.token_reduction_vs_llm_alone is not None:
+        out.append(f"Tokens per sequence vs LLM alone: {report.token_reduction_vs_llm_alone:.1%} fewer")
+    out += ["", "## Explained detections", ""]
+    for e in report.examples:
+        out += [f"**{e['branch']}**: sequence {e['sequence']} (label {e['label']}) judged "
+                f"{'Abnormal' if e['verdict'] else 'Normal'}; compared with {', '.join(e['compared_with']) or '-'}"
+                + (f"; evolved from {e['evolved_from']}" if e["evolved_from"] else ""),
+                f"reason: {e['reason']}", "", "```", *e["lines"], "```", ""]
+    return "\n".join(out)
+
+
+def write_run(report: RunReport, folder: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in [("results.json", json.dumps(report.to_dict(), indent=2)), ("results.md", markdown(report))]:
+        tmp = folder / (name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, folder / name)
+        written.append(folder / name)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for key, style in (("without_aem", "s--"), ("with_aem", "o-")):
+        rows = report.stream[key]
+        xs = [r["sequences"] for r in rows]
+        axes[0].plot(xs, [r["llm_share"] for r in rows], style, label=key.replace("_", " "))
+        axes[1].plot(xs, [r["f1_so_far"] for r in rows], style, label=key.replace("_", " "))
+    axes[0].set_title("share of each batch sent to the LLM")
+    axes[1].set_title("F1 so far")
+    for ax in axes:
+        ax.set_xlabel("sequences seen")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "stream.png", dpi=120)
+    plt.close(fig)
+    return written + [folder / "stream.png"]
