@@ -78,3 +78,25 @@ def test_logevol_dataset_keeps_the_published_split(tmp_path):
 def test_missing_logevol_names_where_to_get_it(tmp_path):
     with pytest.raises(DataError, match="EvLog"):
         read_split(tmp_path, "hadoop3", "test")
+
+
+def test_shipped_logevol_configs_run_on_the_fixture(tmp_path):
+    from pathlib import Path
+
+    from collaborlog.evaluation import load_experiment
+    from collaborlog.experiment import run_experiment
+    from collaborlog.llm_backends import ScriptedClient
+
+    build_logevol_fixture(tmp_path / "Logevol")
+    convert(tmp_path / "Logevol")
+    config_path = Path(__file__).resolve().parents[1] / "configs" / "logevol-spark.yaml"
+    cfg, config_dir = load_experiment(config_path)
+    cfg = cfg.model_copy(update={
+        "encoder": cfg.encoder.model_copy(update={"kind": "hashing"}),
+        "coordinator": cfg.coordinator.model_copy(update={"epochs": 5}),
+        "small_model": cfg.small_model.model_copy(update={"epochs": 2, "k": 1}),
+        "governor": cfg.governor.model_copy(update={"cache": False}), "llm_alone_sample": 2})
+    answer = '{"reason": "r", "IsEvol": false, "System State": "Abnormal"}'
+    report, _ = run_experiment(cfg, config_dir, tmp_path, llm=ScriptedClient(default=answer))
+    assert report.test_sequences == 3 and report.test_anomalies == 1
+    assert [s.system for s in report.systems][-1] == "CollaborLog with AEM"

@@ -100,6 +100,28 @@ def evaluate(
 
 
 @app.command()
+def run(
+    config: Path = typer.Argument(..., help="An experiment YAML file (see configs/)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    output: Optional[Path] = typer.Option(None, "--output", help="Results folder (default: the config's output, else results/<name>)."),
+    save_model: Optional[Path] = typer.Option(None, "--save-model", help="Also save the detector (after the AEM stream) here."),
+) -> None:
+    """Run one experiment end to end: SM alone, LLM alone (sample), CollaborLog without and with the AEM."""
+    from collaborlog.evaluation import load_experiment
+    from collaborlog.experiment import markdown, run_experiment, write_run
+    from collaborlog.persistence import save
+
+    cfg, config_dir = load_experiment(config)
+    report, detector = run_experiment(cfg, config_dir, data_dir)
+    folder = output or Path(cfg.output or f"results/{cfg.name}")
+    written = write_run(report, folder)
+    print(markdown(report))
+    if save_model is not None:
+        written.append(save(detector, save_model))
+    console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+@app.command()
 def evolve(
     dataset: str = typer.Argument(..., help="A preset name or a dataset YAML file."),
     out: Path = typer.Option(..., "--out", help="Folder to write session_test.jsonl and evolution.json into."),

@@ -55,6 +55,9 @@ class ExperimentConfig(BaseModel):
     """Rewrite the test split with the log-evolution simulator before testing."""
     test_sessions: str | None = None
     """Test on these sessions instead (a JSON Lines file, e.g. written by ``collaborlog evolve``)."""
+    test_dataset: str | None = None
+    """Test on the test split of this dataset instead (a preset or YAML file): the cross-version
+    setting, e.g. train on LOGEVOL spark2, test on spark3."""
     baseline: BaselineKind = "decision_tree"
     quantiles: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
     # The LLM stage and the collaboration (``collaborlog run``; ``evaluate`` ignores them).
@@ -93,14 +96,24 @@ def _labels(seqs: list[Sequence]) -> np.ndarray:
     return np.array([s.label for s in seqs], dtype=np.int8)
 
 
-def prepare(config: ExperimentConfig, config_dir: Path | None, data_dir: Path | None) -> Prepared:
-    """Load the dataset, evolve its test split if asked, and compute features of every split."""
-    ds_cfg, ds_dir = resolve_config(str(config_dir / config.dataset) if config_dir and
-                                    (config_dir / config.dataset).is_file() else config.dataset)
-    if config.split is not None:
+def load_experiment_dataset(name: str, config: ExperimentConfig, config_dir: Path | None,
+                            data_dir: Path | None) -> Dataset:
+    """A dataset named by an experiment: a preset, or a YAML file relative to the experiment file.
+
+    Its data paths resolve against ``data_dir`` when given, else the found data folder (presets)
+    or the dataset file's own folder.
+    """
+    ds_cfg, ds_dir = resolve_config(str(config_dir / name) if config_dir and (config_dir / name).is_file() else name)
+    if config.split is not None and ds_cfg.source.kind != "logevol":
         ds_cfg = ds_cfg.model_copy(update={"split": config.split})
     base = find_data_dir(data_dir) if (data_dir or ds_dir is None) else ds_dir
-    dataset = load_dataset(ds_cfg, base)
+    return load_dataset(ds_cfg, base)
+
+
+def prepare(config: ExperimentConfig, config_dir: Path | None, data_dir: Path | None) -> Prepared:
+    """Load the dataset, evolve its test split if asked, and compute features of every split."""
+    dataset = load_experiment_dataset(config.dataset, config, config_dir, data_dir)
+    ds_cfg = dataset.config
     encoder = build_encoder(config.encoder)
     featurizer = Featurizer(TemplateMiner(ds_cfg.parser), encoder, EmbeddingCache(encoder.identity, default_cache_dir()))
     start = time.perf_counter()
@@ -108,9 +121,13 @@ def prepare(config: ExperimentConfig, config_dir: Path | None, data_dir: Path | 
     train = featurizer.transform(dataset.log, dataset.splits.train)
     valid = featurizer.transform(dataset.log, dataset.splits.valid)
     test_sequences, changed, original = dataset.splits.test, None, None
-    if config.evolve is not None and config.test_sessions is not None:
-        raise ConfigError("give either evolve or test_sessions, not both")
-    if config.test_sessions is not None:
+    if sum(x is not None for x in (config.evolve, config.test_sessions, config.test_dataset)) > 1:
+        raise ConfigError("give at most one of evolve, test_sessions and test_dataset")
+    if config.test_dataset is not None:
+        other = load_experiment_dataset(config.test_dataset, config, config_dir, data_dir)
+        test_sequences = other.splits.test
+        test = featurizer.transform(other.log, test_sequences)
+    elif config.test_sessions is not None:
         path = Path(config.test_sessions)
         path = path if path.is_absolute() or config_dir is None else config_dir / path
         sessions = read_sessions_jsonl(path)

@@ -20,9 +20,8 @@ import numpy as np
 
 from collaborlog.agents import Branch, EvolCoT
 from collaborlog.coordinator import Route
-from collaborlog.dataset import find_data_dir, load_dataset, resolve_config
 from collaborlog.detector import CollaborLog, Detection, DetectorConfig
-from collaborlog.evaluation import ExperimentConfig
+from collaborlog.evaluation import ExperimentConfig, load_experiment_dataset
 from collaborlog.governor import Governor
 from collaborlog.llm_backends import LLMClient
 from collaborlog.logevol import read_sessions_jsonl, to_frame
@@ -63,15 +62,17 @@ class RunReport:
         return asdict(self)
 
 
-def detector_config(cfg: ExperimentConfig, seed: int) -> DetectorConfig:
-    ds_cfg, _ = resolve_config(cfg.dataset) if not cfg.dataset.endswith((".yaml", ".yml")) else (None, None)
-    parser = ds_cfg.parser if ds_cfg is not None else DetectorConfig().parser
+def detector_config(cfg: ExperimentConfig, seed: int, parser) -> DetectorConfig:
     return DetectorConfig(parser=parser, encoder=cfg.encoder, coordinator=cfg.coordinator, small_model=cfg.small_model,
                           llm=cfg.llm, governor=cfg.governor, aem=cfg.aem, prompts_dir=cfg.prompts_dir,
                           evol_contrast=cfg.evol_contrast, seed=seed)
 
 
-def _test_split(cfg: ExperimentConfig, config_dir: Path | None, dataset) -> tuple[LogFrame, list[Sequence], np.ndarray | None]:
+def _test_split(cfg: ExperimentConfig, config_dir: Path | None, data_dir: Path | None,
+                dataset) -> tuple[LogFrame, list[Sequence], np.ndarray | None]:
+    if cfg.test_dataset is not None:
+        other = load_experiment_dataset(cfg.test_dataset, cfg, config_dir, data_dir)
+        return other.log, other.splits.test, None
     if cfg.test_sessions is not None:
         path = Path(cfg.test_sessions)
         path = path if path.is_absolute() or config_dir is None else config_dir / path
@@ -129,15 +130,11 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
                    llm: LLMClient | None = None, seed: int | None = None) -> tuple[RunReport, CollaborLog]:
     """Fit on the history, then judge the test split with every system; returns the report and the AEM detector."""
     seed = cfg.seeds[0] if seed is None else seed
-    ds_cfg, ds_dir = resolve_config(str(config_dir / cfg.dataset) if config_dir and (config_dir / cfg.dataset).is_file()
-                                    else cfg.dataset)
-    if cfg.split is not None:
-        ds_cfg = ds_cfg.model_copy(update={"split": cfg.split})
-    base = find_data_dir(data_dir) if (data_dir or ds_dir is None) else ds_dir
-    dataset = load_dataset(ds_cfg, base)
-    log, test, changed = _test_split(cfg, config_dir, dataset)
+    dataset = load_experiment_dataset(cfg.dataset, cfg, config_dir, data_dir)
+    ds_cfg = dataset.config
+    log, test, changed = _test_split(cfg, config_dir, data_dir, dataset)
     y = np.array([s.label for s in test], dtype=np.int8)
-    dcfg = detector_config(cfg, seed).model_copy(update={"parser": ds_cfg.parser})
+    dcfg = detector_config(cfg, seed, ds_cfg.parser)
 
     fitted = CollaborLog(dcfg, llm=llm).fit(dataset.log, dataset.splits.train, dataset.splits.valid)
     encoder = fitted._encoder

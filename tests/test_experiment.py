@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from collaborlog.evaluation import ExperimentConfig
+from collaborlog.experiment import markdown, run_experiment, write_run
+from collaborlog.llm_backends import ScriptedClient
+
+ANSWER = '{"reason": "routine transfer", "IsEvol": false, "System State": "Normal"}'
+
+
+def _cfg(**kw) -> ExperimentConfig:
+    return ExperimentConfig.model_validate({
+        "name": "fixture", "dataset": "hdfs-20k", "encoder": {"kind": "hashing"},
+        "coordinator": {"epochs": 10}, "small_model": {"epochs": 3, "k": 3}, "governor": {"cache": False},
+        "aem": {"batch_size": 40, "coordinator_epochs": 20}, "llm_alone_sample": 12,
+        "evolve": {"seed": 0, "template_ratio": 0.5}, **kw})
+
+
+def test_experiment_table_on_a_small_fixture(data_dir, tmp_path):
+    report, detector = run_experiment(_cfg(), None, data_dir, llm=ScriptedClient(default=ANSWER))
+    names = [s.system for s in report.systems]
+    assert names == ["small model alone", "CollaborLog without AEM", "CollaborLog with AEM"]
+    assert report.on_sample[0].system.startswith("LLM alone (random sample of 12)")
+    assert all(s.scores.n <= 12 for s in report.on_sample)
+    assert report.systems[0].llm_share == 0.0 and report.systems[1].llm_share > 0
+    # The AEM learns: it never sends more to the LLM than the same detector without it.
+    assert report.systems[2].llm_share <= report.systems[1].llm_share
+    assert len(report.stream["with_aem"]) == len(report.stream["without_aem"]) == -(-report.test_sequences // 40)
+    assert abs(sum(b["share"] for b in report.branches) - 1.0) < 1e-9
+    assert report.systems[2].llm_calls > 0 and report.systems[2].tokens > 0
+    text = markdown(report)
+    assert "| CollaborLog with AEM |" in text and "Evol-CoT branches" in text
+    files = write_run(report, tmp_path)
+    assert {p.name for p in files} == {"results.json", "results.md", "stream.png"}
+    assert detector.learned_batches_ >= 1
+
+
+def test_experiment_is_reproducible(data_dir):
+    a, _ = run_experiment(_cfg(llm_alone_sample=0), None, data_dir, llm=ScriptedClient(default=ANSWER))
+    b, _ = run_experiment(_cfg(llm_alone_sample=0), None, data_dir, llm=ScriptedClient(default=ANSWER))
+    assert [s.scores for s in a.systems] == [s.scores for s in b.systems]
+    assert a.stream == b.stream and a.branches == b.branches
