@@ -75,18 +75,25 @@ NO = '{"reason": "a new error", "IsEvol": false}'
 
 
 def test_evolved_sequence_inherits_the_historical_label():
-    client = ScriptedClient().enqueue(YES, NO)
+    client = ScriptedClient().enqueue(YES)
     j = _agents(client).judge(_evidence())
     assert (j.verdict, j.branch, j.evolved_from, j.reason) == (0, Branch.EVOL_DETECT, "h-normal", "only wording changed")
-    # Contrast: compared with the nearest normal and the nearest abnormal history.
-    assert len(client.requests) == 2 and "-> Accepting] block" in client.requests[0].user
-    assert "Exception in receiveBlock" in client.requests[1].user
+    # No failure signal: only the nearest normal history is a candidate.
+    assert len(client.requests) == 1 and "-> Accepting] block" in client.requests[0].user
 
 
-def test_yes_to_both_contrasts_is_no_evidence_and_goes_to_the_ad_agent():
-    client = ScriptedClient().enqueue(YES, YES, '{"reason": "routine", "System State": "Normal"}')
-    j = _agents(client).judge(_evidence())
-    assert (j.branch, j.verdict, j.evolved_from) == (Branch.AD_CERTAIN, 0, None)
+def test_failure_signals_steer_evol_detect_to_the_abnormal_history():
+    ev = _evidence(messages=("Accepting block <BLK>", "Exception in receiveBlock for block <BLK>"))
+    ev = Evidence(ev.messages, ev.neighbours, NORMAL, ABNORMAL, 0, True,
+                  failure_signals=("Exception in receiveBlock for block <BLK>",))
+    client = ScriptedClient().enqueue(YES)
+    j = _agents(client).judge(ev)
+    assert (j.verdict, j.evolved_from, len(client.requests)) == (1, "h-bad", 1)
+    # The AD agent is shown the signals too.
+    client = ScriptedClient().enqueue(NO, '{"reason": "exception", "System State": "Abnormal"}')
+    _agents(client).judge(ev)
+    assert "resemble messages seen only in past failures" in client.requests[1].user
+    assert "Exception in receiveBlock" in client.requests[1].user.split("Failure signals")[1]
 
 
 def test_without_contrast_one_call_to_the_nearest():
@@ -97,34 +104,34 @@ def test_without_contrast_one_call_to_the_nearest():
 
 
 def test_certain_branch_gets_few_shot_neighbours():
-    client = ScriptedClient().enqueue(NO, NO, '{"reason": "exception present", "System State": "Abnormal"}')
+    client = ScriptedClient().enqueue(NO, '{"reason": "exception present", "System State": "Abnormal"}')
     j = _agents(client).judge(_evidence(certain=True))
     assert (j.verdict, j.branch, j.compared_with) == (1, Branch.AD_CERTAIN, ("h-normal",))
-    assert "Example 1 (Normal)" in client.requests[2].user
+    assert "Example 1 (Normal)" in client.requests[1].user
 
 
 def test_uncertain_branch_gets_normal_and_abnormal_contrast():
-    client = ScriptedClient().enqueue(NO, NO, '{"reason": "fine", "System State": "Normal"}')
+    client = ScriptedClient().enqueue(NO, '{"reason": "fine", "System State": "Normal"}')
     j = _agents(client).judge(_evidence(certain=False))
     assert (j.verdict, j.branch, j.compared_with) == (0, Branch.AD_UNCERTAIN, ("h-normal", "h-bad"))
-    assert "Most similar ABNORMAL" in client.requests[2].user and "Exception in receiveBlock" in client.requests[2].user
+    assert "Most similar ABNORMAL" in client.requests[1].user and "Exception in receiveBlock" in client.requests[1].user
     # Sampling defaults follow the paper.
     assert (client.requests[0].temperature, client.requests[0].top_p) == (0.01, 0.95)
 
 
 @pytest.mark.parametrize("failure", [LLMError("timeout"), "not json at all"])
 def test_failures_fall_back_to_the_small_model(failure):
-    client = ScriptedClient().enqueue(failure, failure, failure)
+    client = ScriptedClient().enqueue(failure, failure)
     agents = _agents(client)
     j = agents.judge(_evidence())
-    assert j.branch is Branch.FALLBACK and j.verdict == 1 and j.fallback and j.failures == 3
-    assert sum(s["failures"] for s in agents.governor.summary().values()) == 3
+    assert j.branch is Branch.FALLBACK and j.verdict == 1 and j.fallback and j.failures == 2
+    assert sum(s["failures"] for s in agents.governor.summary().values()) == 2
 
 
 def test_evol_failure_still_lets_the_ad_agent_answer():
-    client = ScriptedClient().enqueue(LLMError("503"), LLMError("503"), '{"reason": "fine", "System State": "Normal"}')
+    client = ScriptedClient().enqueue(LLMError("503"), '{"reason": "fine", "System State": "Normal"}')
     j = _agents(client).judge(_evidence())
-    assert (j.branch, j.verdict, j.failures) == (Branch.AD_CERTAIN, 0, 2)
+    assert (j.branch, j.verdict, j.failures) == (Branch.AD_CERTAIN, 0, 1)
 
 
 def test_budget_ends_in_fallback_not_loss():
@@ -174,3 +181,17 @@ def test_governor_accounting_is_thread_safe():
     for t in threads:
         t.join()
     assert gov.summary()["b"]["calls"] == 50 and len(client.requests) == 50
+
+
+def test_failure_signatures_align_lines_to_failure_only_history():
+    import numpy as np
+
+    from collaborlog.signatures import FailureSignatures
+
+    vec = {"ok a": np.array([1.0, 0, 0]), "ok b": np.array([0, 1.0, 0]), "boom": np.array([0, 0, 1.0]),
+           "kaboom (new wording)": np.array([0, 0.1, 0.995]), "fresh routine": np.array([0.7, 0.7, 0.1])}
+    sig = FailureSignatures(threshold=0.8).fit([["ok a", "ok b"], ["ok a", "boom"]], np.array([0, 1]), vec)
+    assert sig.messages_ == ["boom"]
+    assert sig.signals(["ok a", "kaboom (new wording)", "fresh routine"], vec) == ("kaboom (new wording)",)
+    again = FailureSignatures.from_json(sig.to_json(), sig.vectors_)
+    assert again.signals(["boom"], vec) == ("boom",)

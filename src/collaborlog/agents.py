@@ -51,6 +51,8 @@ class Evidence:
     nearest_abnormal: HistoryItem | None
     sm_verdict: int
     sm_certain: bool
+    failure_signals: tuple[str, ...] = ()
+    """Lines resembling messages the history saw only in failures (see :mod:`collaborlog.signatures`)."""
 
     def pattern(self) -> tuple[str, ...]:
         """The sequence's message pattern (repeats collapsed): equal patterns get one judgement."""
@@ -113,14 +115,14 @@ class EvolCoT:
                 for i, n in enumerate(shown))
             branch, ids = Branch.AD_CERTAIN, tuple(n.id for n in shown)
             request = self._request("ad_certain", STATE_SCHEMA, examples=examples,
-                                    sequence=render_sequence(list(ev.messages)))
+                                    sequence=render_sequence(list(ev.messages)), signals=self._signals(ev))
         else:
             assert ev.nearest_normal is not None and ev.nearest_abnormal is not None
             branch, ids = Branch.AD_UNCERTAIN, (ev.nearest_normal.id, ev.nearest_abnormal.id)
             request = self._request("ad_uncertain", STATE_SCHEMA,
                                     normal=render_sequence(list(ev.nearest_normal.messages)),
                                     abnormal=render_sequence(list(ev.nearest_abnormal.messages)),
-                                    sequence=render_sequence(list(ev.messages)))
+                                    sequence=render_sequence(list(ev.messages)), signals=self._signals(ev))
         answer = self.governor.ask(request, branch.value)
         try:
             parsed = parse_state(answer.text)
@@ -130,12 +132,27 @@ class EvolCoT:
         return branch, int(parsed.anomalous), parsed.reason, ids
 
     def evol_candidates(self, ev: Evidence) -> list[HistoryItem]:
-        """The historical sequences Evol Detect compares with: the nearest one, or one of each label."""
+        """The historical sequences Evol Detect compares with.
+
+        One of each label with ``contrast``, else the nearest. A candidate whose label the failure
+        signals contradict is dropped without asking: a sequence with a failure signal is no
+        evolved normal one, and one without is no evolved failure (the AD agent judges those).
+        """
         if not ev.neighbours:
             return []
         if self.contrast and ev.nearest_normal is not None and ev.nearest_abnormal is not None:
-            return [ev.nearest_normal, ev.nearest_abnormal]
-        return [ev.neighbours[0]]
+            candidates = [ev.nearest_normal, ev.nearest_abnormal]
+        else:
+            candidates = [ev.neighbours[0]]
+        consistent = 1 if ev.failure_signals else 0
+        return [c for c in candidates if c.label == consistent]
+
+    @staticmethod
+    def _signals(ev: Evidence) -> str:
+        if not ev.failure_signals:
+            return "none of its lines resembles a message seen only in past failures"
+        return "these lines resemble messages seen only in past failures:\n" + "\n".join(
+            f"  - {line}" for line in ev.failure_signals)
 
     def judge(self, ev: Evidence) -> Judgement:
         """One verdict for one routed sequence; never raises for an LLM failure."""

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from collaborlog.agents import Branch, EvolCoT, Evidence, Judgement
 from collaborlog.config import ParserConfig
 from collaborlog.coordinator import Coordinator, CoordinatorConfig, Route
-from collaborlog.embeddings import EmbeddingCache, default_cache_dir
+from collaborlog.embeddings import EmbeddingCache, default_cache_dir, embed_messages
 from collaborlog.encoders import Encoder, EncoderConfig, build_encoder
 from collaborlog.features import Featurizer, SequenceFeatures
 from collaborlog.governor import Governor, GovernorConfig, ResponseCache
@@ -28,6 +28,7 @@ from collaborlog.history import History
 from collaborlog.llm_backends import LLMClient, LLMConfig, build_client
 from collaborlog.prompts import load_prompts
 from collaborlog.records import LogFrame, Sequence
+from collaborlog.signatures import FailureSignatures
 from collaborlog.small_model import Neighbour, SmallModel, SmallModelConfig
 from collaborlog.templates import TemplateMiner
 
@@ -58,6 +59,8 @@ class DetectorConfig(BaseModel):
     aem: AEMConfig = Field(default_factory=AEMConfig)
     prompts_dir: str | None = None
     evol_contrast: bool = True
+    signature_threshold: float = Field(default=0.8, gt=0, le=1)
+    """Cosine a line needs to a failure-only history message to count as a failure signal."""
     seed: int = 0
 
 
@@ -102,6 +105,13 @@ class CollaborLog:
             self._encoder = build_encoder(self.config.encoder)
         return Featurizer(self.miner_, self._encoder, EmbeddingCache(self._encoder.identity, default_cache_dir()))
 
+    def _message_vectors(self, messages: list[str]) -> dict[str, np.ndarray]:
+        unique = list(dict.fromkeys(messages))
+        if not unique:
+            return {}
+        featurizer = self._featurizer()
+        return dict(zip(unique, embed_messages(unique, featurizer.encoder, featurizer.cache)))
+
     def _agents(self) -> EvolCoT:
         if getattr(self, "_agents_cache", None) is None:
             client = self._llm if self._llm is not None else build_client(self.config.llm)
@@ -133,6 +143,9 @@ class CollaborLog:
         self.history_.add([i for i, k in zip(ids, labelled) if k], y_train[labelled].tolist(),
                           [m for m, k in zip(tr.messages, labelled) if k])
         self.replay_ = tr.vectors[labelled]
+        history_messages = [m for m, k in zip(tr.messages, labelled) if k]
+        self.signatures_ = FailureSignatures(self.config.signature_threshold).fit(
+            history_messages, y_train[labelled], self._message_vectors([line for m in history_messages for line in m]))
         self.relations_: list[tuple[str, str]] = []
         self.learned_batches_ = 0
         return self
@@ -141,6 +154,7 @@ class CollaborLog:
     def _evidence(self, features: SequenceFeatures, sm_batch, rows: np.ndarray) -> list[Evidence]:
         normal, abnormal = self.small_model_.nearest_by_label(features.vectors[rows])
         row_of = {sid: r for r, sid in enumerate(self.history_.ids)}
+        vectors = self._message_vectors([line for i in rows for line in features.messages[i]])
         out = []
         for j, i in enumerate(rows):
             pred = sm_batch[int(i)]
@@ -148,7 +162,8 @@ class CollaborLog:
             out.append(Evidence(tuple(features.messages[i]), neighbours,
                                 self.history_.item(int(normal[j])) if normal[j] >= 0 else None,
                                 self.history_.item(int(abnormal[j])) if abnormal[j] >= 0 else None,
-                                pred.verdict, pred.certain))
+                                pred.verdict, pred.certain,
+                                self.signatures_.signals(list(features.messages[i]), vectors)))
         return out
 
     def _judge(self, sequences: list[Sequence], features: SequenceFeatures) -> list[Detection]:

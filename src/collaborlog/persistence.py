@@ -23,6 +23,7 @@ from collaborlog.coordinator import Autoencoder, Coordinator
 from collaborlog.detector import CollaborLog, DetectorConfig
 from collaborlog.errors import DataError
 from collaborlog.history import History
+from collaborlog.signatures import FailureSignatures
 from collaborlog.small_model import SemanticNet, SmallModel
 from collaborlog.templates import TemplateMiner
 
@@ -59,6 +60,8 @@ def save(detector: CollaborLog, path: Path) -> Path:
         _write_json(tmp / "memory_ids.json", sm.memory_ids_)
         _write_json(tmp / "history.json", detector.history_.to_json())
         _write_json(tmp / "relations.json", detector.relations_)
+        _write_json(tmp / "signatures.json", detector.signatures_.to_json())
+        np.save(tmp / "signature_vectors.npy", detector.signatures_.vectors_)
         # The manifest goes last: a directory without one was never finished.
         _write_json(tmp / "manifest.json", manifest)
         old = path.with_name(path.name + ".old")
@@ -111,5 +114,8 @@ def load(path: Path, **components) -> CollaborLog:
     det.history_ = History.from_json(json.loads((path / "history.json").read_text(encoding="utf-8")))
     det.relations_ = [tuple(r) for r in json.loads((path / "relations.json").read_text(encoding="utf-8"))]
     det.replay_ = np.load(path / "replay.npy", allow_pickle=False)
+    det.signatures_ = FailureSignatures.from_json(
+        json.loads((path / "signatures.json").read_text(encoding="utf-8")),
+        np.load(path / "signature_vectors.npy", allow_pickle=False))
     det.learned_batches_ = int(manifest["learned_batches"])
     return det
