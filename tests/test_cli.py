@@ -32,3 +32,23 @@ def test_errors_are_messages_with_exit_code_2(tmp_path):
 def test_convert_logevol_requires_opt_in(tmp_path):
     out = _run("convert-logevol", str(tmp_path))
     assert out.returncode == 2 and "--allow-pickle" in out.stderr
+
+
+def test_fit_then_detect_a_users_log(data_dir, tmp_path):
+    import pytest
+
+    pytest.importorskip("llama_cpp")
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text("name: exp\ndataset: hdfs-20k\nencoder: {kind: hashing}\ncoordinator: {epochs: 5}\n"
+                   "small_model: {epochs: 3}\nllm: {model: smollm2-135m, context: 2048}\n"
+                   "governor: {max_calls: 2, cache: false}\n")
+    model = tmp_path / "model"
+    out = _run("fit", "hdfs-20k", "--out", str(model), "--config", str(cfg), "--data-dir", str(data_dir))
+    assert out.returncode == 0, out.stderr
+    assert (model / "manifest.json").is_file()
+    det = tmp_path / "detections.jsonl"
+    out = _run("detect", str(model), "hdfs-20k", "--split", "test", "--data-dir", str(data_dir), "--out", str(det))
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in det.read_text().splitlines()]
+    assert len(rows) == 178 and "sequences judged" in out.stdout
+    assert {r["branch"] for r in rows} <= {"small_model", "evol_detect", "ad_certain", "ad_uncertain", "fallback"}

@@ -122,6 +122,72 @@ def run(
 
 
 @app.command()
+def fit(
+    dataset: str = typer.Argument(..., help="A preset name or a dataset YAML file (its train and valid splits are used)."),
+    out: Path = typer.Option(..., "--out", help="Directory to save the detector into."),
+    config: Optional[Path] = typer.Option(None, "--config", help="An experiment YAML whose model and LLM settings to use."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+) -> None:
+    """Fit a detector on a dataset's history and save it."""
+    from collaborlog.dataset import load_dataset, resolve_config
+    from collaborlog.evaluation import ExperimentConfig, load_experiment
+    from collaborlog.experiment import detector_config
+    from collaborlog.detector import CollaborLog
+    from collaborlog.persistence import save
+
+    ds_cfg, config_dir = resolve_config(dataset)
+    ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
+    exp = load_experiment(config)[0] if config else ExperimentConfig(name=ds_cfg.name, dataset=dataset)
+    detector = CollaborLog(detector_config(exp, exp.seeds[0], ds_cfg.parser)).fit(ds.log, ds.splits.train, ds.splits.valid)
+    save(detector, out)
+    console.print(f"fitted on {len(ds.splits.train):,} sequences (k = {detector.small_model_.k_}, "
+                  f"tau = {detector.coordinator_.tau_:.3g}); saved to {out}")
+
+
+@app.command()
+def detect(
+    model: Path = typer.Argument(..., help="A detector directory written by 'collaborlog fit'."),
+    dataset: str = typer.Argument(..., help="A preset name or a dataset YAML file describing the logs to judge."),
+    split: str = typer.Option("all", help="Which sequences to judge: all, train, valid or test."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write every detection as JSON Lines here."),
+    learn: bool = typer.Option(False, "--learn", help="Stream with the adaptive evolve mechanism and save what it learned."),
+    show: int = typer.Option(10, help="How many anomalous sequences to print."),
+) -> None:
+    """Judge a log with a saved detector; print the anomalous sequences and why."""
+    from dataclasses import asdict
+
+    from collaborlog.dataset import load_dataset, resolve_config
+    from collaborlog.persistence import load, save
+
+    ds_cfg, config_dir = resolve_config(dataset)
+    ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
+    parts = dict(ds.splits.items())
+    if split not in (*parts, "all"):
+        raise CollaborLogError(f"--split must be all, train, valid or test, not {split!r}")
+    sequences = ds.splits.all() if split == "all" else parts[split]
+    detector = load(model)
+    if learn:
+        detections = [d for batch in detector.detect_stream(ds.log, sequences) for d in batch]
+        save(detector, model)
+    else:
+        detections = detector.detect(ds.log, sequences)
+    if out is not None:
+        from collaborlog.logevol import write_sessions_jsonl
+
+        write_sessions_jsonl(out, [json.loads(json.dumps(asdict(d), default=str)) for d in detections])
+    anomalous = [d for d in detections if d.verdict == 1]
+    routed = sum(d.route.value == "llm" for d in detections)
+    console.print(f"{len(detections):,} sequences judged: {len(anomalous):,} anomalous; {routed:,} sent to the LLM")
+    by_id = {s.id: s for s in sequences}
+    for d in sorted(anomalous, key=lambda d: -d.score)[:show]:
+        console.print(f"[bold red]{d.sequence_id}[/] score {d.score:.2f} via {d.branch.value}"
+                      + (f": {d.reason}" if d.reason else f" (nearest: {', '.join(n.id for n in d.neighbours[:3])})"))
+        for i in by_id[d.sequence_id].lines[:5]:
+            console.print(f"    {ds.log.content[i][:160]}", highlight=False, markup=False)
+
+
+@app.command()
 def evolve(
     dataset: str = typer.Argument(..., help="A preset name or a dataset YAML file."),
     out: Path = typer.Option(..., "--out", help="Folder to write session_test.jsonl and evolution.json into."),
