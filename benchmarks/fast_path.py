@@ -40,6 +40,7 @@ def main() -> None:
     scenarios = [
         ("default evolution (template_ratio 0.5, sequence_ratio 0.2)", {"seed": 0}),
         ("sequence evolution only (sequence_ratio 0.3)", {"seed": 0, "template_ratio": 0.0, "sequence_ratio": 0.3}),
+        ("sequence evolution only (sequence_ratio 0.1)", {"seed": 0, "template_ratio": 0.0, "sequence_ratio": 0.1}),
     ]
     for title, evolve in scenarios:
         evolved_cfg = ExperimentConfig(name="hdfs-evolved", dataset="hdfs", evolve=evolve)

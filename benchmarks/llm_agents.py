@@ -26,7 +26,7 @@ from collaborlog.detector import CollaborLog, DetectorConfig
 from collaborlog.features import SequenceFeatures
 from collaborlog.llm_backends import LLMConfig, build_client
 from collaborlog.metrics import score
-from collaborlog.prompts import collapse
+from collaborlog.prompts import summarize
 from collaborlog.simulator import EvolutionConfig, evolve
 
 
@@ -52,7 +52,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     first: dict[tuple[str, ...], int] = {}
     for i, msgs in enumerate(feats.messages):
-        first.setdefault(tuple(collapse(msgs)), i)
+        first.setdefault(tuple(summarize(msgs)), i)
     chosen = []
     for label in (1, 0):
         rows = [i for i in first.values() if y_all[i] == label]

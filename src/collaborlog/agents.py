@@ -20,7 +20,7 @@ from enum import Enum
 from collaborlog.answers import AnswerError, parse_evol, parse_state
 from collaborlog.governor import BudgetExceeded, Governor
 from collaborlog.llm_backends import ChatRequest, LLMConfig, LLMError
-from collaborlog.prompts import EVOL_SCHEMA, STATE_SCHEMA, PromptTemplate, collapse, render_diff, render_sequence
+from collaborlog.prompts import EVOL_SCHEMA, STATE_SCHEMA, PromptTemplate, render_diff, render_sequence, summarize
 
 
 class Branch(str, Enum):
@@ -55,8 +55,8 @@ class Evidence:
     """Lines resembling messages the history saw only in failures (see :mod:`collaborlog.signatures`)."""
 
     def pattern(self) -> tuple[str, ...]:
-        """The sequence's message pattern (repeats collapsed): equal patterns get one judgement."""
-        return tuple(collapse(list(self.messages)))
+        """The sequence's message pattern (distinct messages with counts): equal patterns get one judgement."""
+        return tuple(summarize(list(self.messages)))
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class EvolCoT:
     governor: Governor
     prompts: dict[str, PromptTemplate]
     llm: LLMConfig = field(default_factory=LLMConfig)
-    examples: int = 3
+    examples: int = 2
     """How many distinct neighbours the certain AD agent shows."""
     contrast: bool = True
     """Evol Detect asks against the nearest normal *and* the nearest abnormal history and accepts

@@ -170,6 +170,8 @@ class SeedResult:
     k_sensitivity: list[dict]
     evolution: dict | None
     fit_seconds: float
+    stage_ms_per_sequence: dict[str, float] = field(default_factory=dict)
+    """Wall time per sequence of each stage: features (parse + embed), route, small model, baseline."""
 
 
 def _defined_f1(s: Scores) -> float | None:
@@ -285,7 +287,9 @@ def evaluate_seed(config: ExperimentConfig, data: Prepared, seed: int) -> SeedRe
             "sm_f1_changed": _subset_scores(yt, sm_verdict, changed, seed).f1,
             "sm_f1_unchanged": _subset_scores(yt, sm_verdict, ~changed, seed).f1,
         }
-    return SeedResult(seed, sm.k_, coordinator.tau_, rows, tau_rows, k_rows, evolution, fit_seconds)
+    stages = {"features": data.seconds_per_sequence * 1e3, "route": t_route * 1e3, "small_model": t_sm * 1e3,
+              "baseline": t_base * 1e3}
+    return SeedResult(seed, sm.k_, coordinator.tau_, rows, tau_rows, k_rows, evolution, fit_seconds, stages)
 
 
 @dataclass
@@ -330,6 +334,7 @@ def markdown(report: Report) -> str:
                 f"{row.scores.anomalies} | {'' if row.llm_share is None else f'{row.llm_share:.1%}'} | "
                 f"{'' if sm_r is None else f'{sm_r.f1:.3f} ({sm_r.anomalies})'} | "
                 f"{'' if llm_r is None else f'{llm_r.f1:.3f} ({llm_r.anomalies})'} | {row.seconds_per_sequence * 1e3:.3f} |")
+        out += ["", "Stage wall time per sequence: " + ", ".join(f"{k} {v:.3f} ms" for k, v in r.stage_ms_per_sequence.items())]
         if r.evolution:
             out += ["", "Evolution: " + ", ".join(f"{k} = {v:.3f}" if isinstance(v, float) else f"{k} = {v}"
                                                   for k, v in r.evolution.items())]

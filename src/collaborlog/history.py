@@ -1,13 +1,13 @@
 """The labelled history the LLM is shown: each memory sequence's label and message pattern.
 
-Rows line up with the small model's KNN memory. Patterns (masked messages, repeats collapsed)
+Rows line up with the small model's KNN memory. Patterns (distinct masked messages with counts)
 are stored once however many sequences share them.
 """
 
 from __future__ import annotations
 
 from collaborlog.agents import HistoryItem
-from collaborlog.prompts import collapse
+from collaborlog.prompts import summarize
 
 
 class History:
@@ -23,7 +23,7 @@ class History:
 
     def add(self, ids: list[str], labels: list[int], messages: list[list[str]]) -> None:
         for sid, label, lines in zip(ids, labels, messages):
-            pattern = tuple(collapse(list(lines)))
+            pattern = tuple(summarize(list(lines)))
             row = self._pattern_index.get(pattern)
             if row is None:
                 row = self._pattern_index[pattern] = len(self.patterns)

@@ -1,8 +1,8 @@
 """The Evol-CoT prompts: package data files, overridable with a folder of the same file names.
 
 Each file has a ``[system]`` and a ``[user]`` part; ``$name`` placeholders are filled with
-:class:`string.Template`. Sequences are shown as masked messages with consecutive repeats
-collapsed, and Evol Detect sees the aligned differences between the two sequences instead of
+:class:`string.Template`. Sequences are shown as their distinct masked messages with counts,
+and Evol Detect sees the aligned differences between the two sequences instead of
 two long lists, which small local models follow far better.
 """
 
@@ -17,7 +17,7 @@ from string import Template
 from collaborlog.errors import ConfigError
 
 PROMPT_NAMES = ("evol_detect", "ad_certain", "ad_uncertain")
-MAX_LINES = 40
+MAX_LINES = 30
 
 EVOL_SCHEMA = {
     "type": "object",
@@ -67,22 +67,20 @@ def load_prompts(folder: Path | None = None) -> dict[str, PromptTemplate]:
     return out
 
 
-def collapse(lines: list[str]) -> list[str]:
-    """Consecutive repeats become one line with a count: ``msg (x3)``."""
-    out: list[str] = []
-    last, count = None, 0
-    for line in lines + [None]:  # type: ignore[list-item]
-        if line == last:
-            count += 1
-            continue
-        if last is not None:
-            out.append(last if count == 1 else f"{last} (x{count})")
-        last, count = line, 1
-    return out
+def summarize(lines: list[str]) -> list[str]:
+    """Distinct messages in order of first appearance, each with its count: ``msg (x3)``.
+
+    Far shorter than the raw sequence (an HDFS block of 20 lines has 6-8 distinct messages),
+    which is what a small local model can read quickly; the order of repeats is given up.
+    """
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line] = counts.get(line, 0) + 1
+    return [m if n == 1 else f"{m} (x{n})" for m, n in counts.items()]
 
 
 def render_sequence(lines: list[str], limit: int = MAX_LINES) -> str:
-    shown = collapse(lines)
+    shown = summarize(lines)
     more = len(shown) - limit
     body = "\n".join(f"  {i + 1}. {line}" for i, line in enumerate(shown[:limit]))
     return body + (f"\n  ... {more} more lines" if more > 0 else "")
@@ -104,7 +102,7 @@ def render_diff(old: list[str], new: list[str], limit: int = MAX_LINES, kept_sho
     """Lines changed (~ old -> new), added (+) and removed (-) in order; runs of kept lines (=)
     are shortened to ``kept_shown`` lines and a count, since the differences are what matter
     and every prompt token costs time on a small local model."""
-    a, b = collapse(old), collapse(new)
+    a, b = summarize(old), summarize(new)
     rows: list[str] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if tag == "equal":
