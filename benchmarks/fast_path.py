@@ -15,7 +15,12 @@ import time
 
 import numpy as np
 
-from collaborlog.evaluation import ExperimentConfig, evaluate_seed, fit_fast_path, prepare
+from collaborlog.evaluation import (
+    ExperimentConfig,
+    evaluate_seed,
+    fit_fast_path,
+    prepare,
+)
 from collaborlog.features import SequenceFeatures
 
 

@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 
 from collaborlog.config import load_dataset_config
-from collaborlog.dataset import load_dataset, preset_config, preset_names, resolve_config
+from collaborlog.dataset import (
+    load_dataset,
+    preset_config,
+    preset_names,
+    resolve_config,
+)
 from collaborlog.errors import ConfigError, DatasetNotFoundError
 from collaborlog.summary import summarize
 

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
 import dataclasses
+
 import numpy as np
 import pytest
 
 from collaborlog.evaluation import (
-    ExperimentConfig, fit_fast_path, load_experiment, predict_test, prepare, run_evaluation, write_report,
+    ExperimentConfig,
+    fit_fast_path,
+    load_experiment,
+    predict_test,
+    prepare,
+    run_evaluation,
+    write_report,
 )
 from collaborlog.records import UNLABELLED
 

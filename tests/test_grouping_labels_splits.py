@@ -4,12 +4,21 @@ import numpy as np
 import pytest
 
 from collaborlog.config import (
-    CountGrouping, LineLabels, SessionGrouping, SessionLabels, SplitConfig, TimeGrouping,
+    CountGrouping,
+    LineLabels,
+    SessionGrouping,
+    SessionLabels,
+    SplitConfig,
+    TimeGrouping,
 )
 from collaborlog.errors import ConfigError, DataError
 from collaborlog.grouping import GroupStats, count_windows, group_sessions, time_windows
 from collaborlog.labels import (
-    LabelStats, apply_line_labels, label_from_lines, label_from_sessions, read_session_labels,
+    LabelStats,
+    apply_line_labels,
+    label_from_lines,
+    label_from_sessions,
+    read_session_labels,
 )
 from collaborlog.records import LogFrame
 from collaborlog.splits import split_sessions, split_windows

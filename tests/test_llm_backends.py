@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from collaborlog.agents import Branch, EvolCoT, Evidence, HistoryItem
+from collaborlog.agents import Branch, Evidence, EvolCoT, HistoryItem
 from collaborlog.governor import Governor, GovernorConfig
 from collaborlog.llm_backends import ChatRequest, LLMConfig, LLMError, build_client
 from collaborlog.prompts import EVOL_SCHEMA, load_prompts

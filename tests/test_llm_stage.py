@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from collaborlog.agents import Branch, EvolCoT, Evidence, HistoryItem
+from collaborlog.agents import Branch, Evidence, EvolCoT, HistoryItem
 from collaborlog.answers import AnswerError, parse_evol, parse_state
 from collaborlog.governor import Governor, GovernorConfig, ResponseCache
 from collaborlog.llm_backends import ChatRequest, LLMError, ScriptedClient

@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from collaborlog.coordinator import Coordinator, CoordinatorConfig, Route
 from collaborlog.metrics import f1_score, score
-from collaborlog.small_model import MemorySource, SmallModel, SmallModelConfig, supervised_contrastive_loss
+from collaborlog.small_model import (
+    MemorySource,
+    SmallModel,
+    SmallModelConfig,
+    supervised_contrastive_loss,
+)
 from collaborlog.vector_index import FaissIndex
-
-import torch
 
 
 def _blobs(n_normal=300, n_anomalous=30, dim=16, seed=0):

@@ -5,7 +5,13 @@ import numpy as np
 from collaborlog.config import SessionGrouping
 from collaborlog.grouping import GroupStats, group_sessions
 from collaborlog.records import LogFrame
-from collaborlog.simulator import Change, EvolutionConfig, _apply_plan, _sequence_op, evolve
+from collaborlog.simulator import (
+    Change,
+    EvolutionConfig,
+    _apply_plan,
+    _sequence_op,
+    evolve,
+)
 
 
 def _log(n_sessions=40):

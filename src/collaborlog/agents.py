@@ -20,7 +20,14 @@ from enum import Enum
 from collaborlog.answers import AnswerError, parse_evol, parse_state
 from collaborlog.governor import BudgetExceeded, Governor
 from collaborlog.llm_backends import ChatRequest, LLMConfig, LLMError
-from collaborlog.prompts import EVOL_SCHEMA, STATE_SCHEMA, PromptTemplate, render_diff, render_sequence, summarize
+from collaborlog.prompts import (
+    EVOL_SCHEMA,
+    STATE_SCHEMA,
+    PromptTemplate,
+    render_diff,
+    render_sequence,
+    summarize,
+)
 
 
 class Branch(str, Enum):

@@ -89,7 +89,12 @@ def evaluate(
     output: Optional[Path] = typer.Option(None, "--output", help="Results folder (default: the config's output, else results/<name>)."),
 ) -> None:
     """Run the fast-path evaluation an experiment file describes; print the table, write JSON, Markdown and plots."""
-    from collaborlog.evaluation import load_experiment, markdown, run_evaluation, write_report
+    from collaborlog.evaluation import (
+        load_experiment,
+        markdown,
+        run_evaluation,
+        write_report,
+    )
 
     cfg, config_dir = load_experiment(config)
     report = run_evaluation(cfg, config_dir, data_dir)
@@ -130,9 +135,9 @@ def fit(
 ) -> None:
     """Fit a detector on a dataset's history and save it."""
     from collaborlog.dataset import load_dataset, resolve_config
+    from collaborlog.detector import CollaborLog
     from collaborlog.evaluation import ExperimentConfig, load_experiment
     from collaborlog.experiment import detector_config
-    from collaborlog.detector import CollaborLog
     from collaborlog.persistence import save
 
     ds_cfg, config_dir = resolve_config(dataset)

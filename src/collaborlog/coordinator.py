@@ -14,8 +14,8 @@ from __future__ import annotations
 from enum import Enum
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from collaborlog.seeding import seeded

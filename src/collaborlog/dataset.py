@@ -15,11 +15,22 @@ import numpy as np
 import yaml
 
 from collaborlog import logevol
-from collaborlog.config import DatasetConfig, SessionGrouping, SessionLabels, LineLabels, load_dataset_config, parse_model
+from collaborlog.config import (
+    DatasetConfig,
+    LineLabels,
+    SessionGrouping,
+    SessionLabels,
+    load_dataset_config,
+    parse_model,
+)
 from collaborlog.errors import ConfigError, DatasetNotFoundError
 from collaborlog.grouping import GroupStats, group_sessions
 from collaborlog.labels import (
-    LabelStats, apply_line_labels, label_from_lines, label_from_sessions, read_session_labels,
+    LabelStats,
+    apply_line_labels,
+    label_from_lines,
+    label_from_sessions,
+    read_session_labels,
 )
 from collaborlog.readers import read_log
 from collaborlog.records import UNLABELLED, LogFrame, ReadStats, Sequence

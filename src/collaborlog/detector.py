@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from collaborlog.agents import Branch, EvolCoT, Evidence, Judgement
+from collaborlog.agents import Branch, Evidence, EvolCoT, Judgement
 from collaborlog.config import ParserConfig
 from collaborlog.coordinator import Coordinator, CoordinatorConfig, Route
 from collaborlog.embeddings import EmbeddingCache, default_cache_dir, embed_messages

@@ -19,19 +19,19 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from collaborlog.baselines import BaselineKind, EventCountBaseline
-from collaborlog.detector import AEMConfig
-from collaborlog.governor import GovernorConfig
-from collaborlog.llm_backends import LLMConfig
 from collaborlog.config import SplitConfig, load_yaml, parse_model
 from collaborlog.coordinator import Coordinator, CoordinatorConfig, Route
 from collaborlog.dataset import Dataset, find_data_dir, load_dataset, resolve_config
+from collaborlog.detector import AEMConfig
 from collaborlog.embeddings import EmbeddingCache, default_cache_dir
 from collaborlog.encoders import EncoderConfig, build_encoder
-from collaborlog.features import Featurizer, SequenceFeatures
-from collaborlog.metrics import Scores, score
 from collaborlog.errors import ConfigError
-from collaborlog.logevol import read_sessions_jsonl, to_frame
-from collaborlog.records import LogFrame, ReadStats, Sequence
+from collaborlog.features import Featurizer, SequenceFeatures
+from collaborlog.governor import GovernorConfig
+from collaborlog.llm_backends import LLMConfig
+from collaborlog.logevol import sessions_frame
+from collaborlog.metrics import Scores, score
+from collaborlog.records import Sequence
 from collaborlog.simulator import EvolutionConfig, evolve
 from collaborlog.small_model import SmallModel, SmallModelConfig
 from collaborlog.templates import TemplateMiner
@@ -96,6 +96,12 @@ def _labels(seqs: list[Sequence]) -> np.ndarray:
     return np.array([s.label for s in seqs], dtype=np.int8)
 
 
+def resolve_beside(path: str, config_dir: Path | None) -> Path:
+    """A path from an experiment file: absolute, or relative to that file's folder."""
+    p = Path(path)
+    return p if p.is_absolute() or config_dir is None else config_dir / p
+
+
 def load_experiment_dataset(name: str, config: ExperimentConfig, config_dir: Path | None,
                             data_dir: Path | None) -> Dataset:
     """A dataset named by an experiment: a preset, or a YAML file relative to the experiment file.
@@ -128,16 +134,12 @@ def prepare(config: ExperimentConfig, config_dir: Path | None, data_dir: Path | 
         test_sequences = other.splits.test
         test = featurizer.transform(other.log, test_sequences)
     elif config.test_sessions is not None:
-        path = Path(config.test_sessions)
-        path = path if path.is_absolute() or config_dir is None else config_dir / path
-        sessions = read_sessions_jsonl(path)
-        content, labels, test_sequences = to_frame(sessions)
-        frame = LogFrame(content, np.full(len(content), np.nan), np.asarray(labels, np.int8), {},
-                         np.ones(len(content), bool), ReadStats(lines=len(content)))
+        frame, test_sequences, changed = sessions_frame(resolve_beside(config.test_sessions, config_dir))
         test = featurizer.transform(frame, test_sequences)
-        changed = np.array([bool(s.changes) for s in sessions], dtype=bool) if any(s.changes for s in sessions) else None
-        if changed is not None:
+        if changed.any():
             original = featurizer.transform(dataset.log, dataset.splits.test)
+        else:
+            changed = None
     elif config.evolve is not None:
         original = featurizer.transform(dataset.log, dataset.splits.test)
         evolved = evolve(dataset.log, dataset.splits.test, config.evolve, ds_cfg.parser)
@@ -355,46 +357,53 @@ def plot(report: Report, folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     r = report.seeds[0]
-    q = [t["quantile"] for t in r.tau_sensitivity]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(q, [t["llm_share"] for t in r.tau_sensitivity], "o-", label="share routed to the LLM")
     nan = float("nan")
-    ax.plot(q, [nan if t["sm_f1_routed"] is None else t["sm_f1_routed"] for t in r.tau_sensitivity],
-            "s--", label="SM F1 on routed (gaps: no anomaly there)")
-    ax.plot(q, [nan if t["sm_f1_not_routed"] is None else t["sm_f1_not_routed"] for t in r.tau_sensitivity],
-            "^--", label="SM F1 on not routed")
-    ax.set_xlabel("tau quantile of validation loss")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"{report.name}: coordinator threshold")
-    ax.legend()
-    fig.tight_layout()
-    tau_path = folder / "tau_sensitivity.png"
-    fig.savefig(tau_path, dpi=120)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    q = [t["quantile"] for t in r.tau_sensitivity]
     ks = [k["k"] for k in r.k_sensitivity]
-    ax.plot(ks, [k["valid_f1"] for k in r.k_sensitivity], "o-", label="validation F1")
-    ax.plot(ks, [k["test_f1"] for k in r.k_sensitivity], "s-", label="test F1")
-    ax.set_xlabel("k (neighbours)")
+    return [
+        _line_plot(plt, folder / "tau_sensitivity.png", q, [
+            ("share routed to the LLM", "o-", [t["llm_share"] for t in r.tau_sensitivity]),
+            ("SM F1 on routed (gaps: no anomaly there)", "s--",
+             [nan if t["sm_f1_routed"] is None else t["sm_f1_routed"] for t in r.tau_sensitivity]),
+            ("SM F1 on not routed", "^--",
+             [nan if t["sm_f1_not_routed"] is None else t["sm_f1_not_routed"] for t in r.tau_sensitivity]),
+        ], "tau quantile of validation loss", f"{report.name}: coordinator threshold"),
+        _line_plot(plt, folder / "k_sensitivity.png", ks, [
+            ("validation F1", "o-", [k["valid_f1"] for k in r.k_sensitivity]),
+            ("test F1", "s-", [k["test_f1"] for k in r.k_sensitivity]),
+        ], "k (neighbours)", f"{report.name}: small model F1 against k"),
+    ]
+
+
+def _line_plot(plt, path: Path, xs: list, series: list[tuple[str, str, list]], xlabel: str, title: str) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, style, ys in series:
+        ax.plot(xs, ys, style, label=label)
+    ax.set_xlabel(xlabel)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"{report.name}: small model F1 against k")
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    k_path = folder / "k_sensitivity.png"
-    fig.savefig(k_path, dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
-    return [tau_path, k_path]
+    return path
 
 
-def write_report(report: Report, folder: Path) -> list[Path]:
-    """Write ``results.json``, ``results.md`` and the plots into ``folder`` (each file atomically)."""
+def write_texts(folder: Path, texts: dict[str, str]) -> list[Path]:
+    """Write each named text into ``folder``, each file atomically (written aside, then renamed)."""
     import os
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in [("results.json", json.dumps(report.to_dict(), indent=2)), ("results.md", markdown(report))]:
+    for name, text in texts.items():
         tmp = folder / (name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, folder / name)
         written.append(folder / name)
+    return written
+
+
+def write_report(report: Report, folder: Path) -> list[Path]:
+    """Write ``results.json``, ``results.md`` and the plots into ``folder``."""
+    written = write_texts(folder, {"results.json": json.dumps(report.to_dict(), indent=2), "results.md": markdown(report)})
     return written + plot(report, folder)

@@ -10,7 +10,6 @@ share of sequences and F1), the stream plots, and three explained detections.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,13 +20,18 @@ import numpy as np
 from collaborlog.agents import Branch, EvolCoT
 from collaborlog.coordinator import Route
 from collaborlog.detector import CollaborLog, Detection, DetectorConfig
-from collaborlog.evaluation import ExperimentConfig, load_experiment_dataset
+from collaborlog.evaluation import (
+    ExperimentConfig,
+    load_experiment_dataset,
+    resolve_beside,
+    write_texts,
+)
 from collaborlog.governor import Governor
 from collaborlog.llm_backends import LLMClient
-from collaborlog.logevol import read_sessions_jsonl, to_frame
+from collaborlog.logevol import sessions_frame
 from collaborlog.metrics import Scores, score
 from collaborlog.persistence import load, save
-from collaborlog.records import LogFrame, ReadStats, Sequence
+from collaborlog.records import LogFrame, Sequence
 from collaborlog.simulator import evolve
 
 
@@ -74,13 +78,7 @@ def _test_split(cfg: ExperimentConfig, config_dir: Path | None, data_dir: Path |
         other = load_experiment_dataset(cfg.test_dataset, cfg, config_dir, data_dir)
         return other.log, other.splits.test, None
     if cfg.test_sessions is not None:
-        path = Path(cfg.test_sessions)
-        path = path if path.is_absolute() or config_dir is None else config_dir / path
-        sessions = read_sessions_jsonl(path)
-        content, labels, seqs = to_frame(sessions)
-        frame = LogFrame(content, np.full(len(content), np.nan), np.asarray(labels, np.int8), {},
-                         np.ones(len(content), bool), ReadStats(lines=len(content)))
-        return frame, seqs, np.array([bool(s.changes) for s in sessions])
+        return sessions_frame(resolve_beside(cfg.test_sessions, config_dir))
     if cfg.evolve is not None:
         ev = evolve(dataset.log, dataset.splits.test, cfg.evolve, dataset.config.parser)
         return ev.log, ev.sequences, ev.changed()
@@ -187,9 +185,9 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
         on_sample = [
             SystemResult(f"LLM alone (random sample of {n_sample})", score(ys[keep], alone_v[keep], seed=seed), 1.0,
                          calls, cached, tokens, alone_seconds / n_sample, sample_only=True),
-            _result(f"small model alone (same sample)", y, sm.verdict, sm_seconds, None, mask, seed),
-            _result(f"CollaborLog without AEM (same sample)", y, plain, plain_seconds, None, mask, seed),
-            _result(f"CollaborLog with AEM (same sample)", y, aem, aem_seconds, None, mask, seed),
+            _result("small model alone (same sample)", y, sm.verdict, sm_seconds, None, mask, seed),
+            _result("CollaborLog without AEM (same sample)", y, plain, plain_seconds, None, mask, seed),
+            _result("CollaborLog with AEM (same sample)", y, aem, aem_seconds, None, mask, seed),
         ]
         alone_tokens_per_seq = tokens / n_sample
         if alone_tokens_per_seq > 0:
@@ -254,13 +252,7 @@ def write_run(report: RunReport, folder: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in [("results.json", json.dumps(report.to_dict(), indent=2)), ("results.md", markdown(report))]:
-        tmp = folder / (name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, folder / name)
-        written.append(folder / name)
+    written = write_texts(folder, {"results.json": json.dumps(report.to_dict(), indent=2), "results.md": markdown(report)})
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for key, style in (("without_aem", "s--"), ("with_aem", "o-")):
         rows = report.stream[key]

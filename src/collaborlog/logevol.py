@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from collaborlog.errors import DataError
-from collaborlog.records import Sequence
+from collaborlog.records import LogFrame, ReadStats, Sequence
 
 SYSTEMS = ("spark2", "spark3", "hadoop2", "hadoop3")
 SPLITS = ("train", "valid", "test")
@@ -145,6 +145,15 @@ def to_frame(sessions: list[LogevolSession], start_line: int = 0) -> tuple[list[
         labels.extend(s.line_labels)
         seqs.append(Sequence(id=s.id, lines=lines, label=s.label, start=float(lines[0]) if lines.size else 0.0))
     return content, labels, seqs
+
+
+def sessions_frame(path: Path) -> tuple[LogFrame, list[Sequence], np.ndarray]:
+    """A sessions JSON Lines file as a log, its sequences, and which sessions the simulator changed."""
+    sessions = read_sessions_jsonl(path)
+    content, labels, seqs = to_frame(sessions)
+    frame = LogFrame(content, np.full(len(content), np.nan), np.asarray(labels, np.int8), {},
+                     np.ones(len(content), bool), ReadStats(lines=len(content)))
+    return frame, seqs, np.array([bool(s.changes) for s in sessions], dtype=bool)
 
 
 def convert(root: Path) -> list[Path]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from torch.nn import functional as F
 
