@@ -26,7 +26,7 @@ $(VENV)/.models: $(VENV)/.installed
 
 demo: setup models
 	$(BIN)/collaborlog summary hdfs
-	$(BIN)/collaborlog evaluate --config configs/hdfs-evolved.yaml
+	$(BIN)/collaborlog run configs/hdfs-evolved.yaml
 
 test: setup
 	$(BIN)/python -m pytest
