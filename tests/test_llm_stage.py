@@ -188,10 +188,17 @@ def test_failure_signatures_align_lines_to_failure_only_history():
 
     from collaborlog.signatures import FailureSignatures
 
-    vec = {"ok a": np.array([1.0, 0, 0]), "ok b": np.array([0, 1.0, 0]), "boom": np.array([0, 0, 1.0]),
-           "kaboom (new wording)": np.array([0, 0.1, 0.995]), "fresh routine": np.array([0.7, 0.7, 0.1])}
-    sig = FailureSignatures(threshold=0.8).fit([["ok a", "ok b"], ["ok a", "boom"]], np.array([0, 1]), vec)
-    assert sig.messages_ == ["boom"]
-    assert sig.signals(["ok a", "kaboom (new wording)", "fresh routine"], vec) == ("kaboom (new wording)",)
+    def unit(*v):
+        v = np.array(v, dtype=np.float32)
+        return v / np.linalg.norm(v)
+
+    vec = {"ok a": unit(1, 0, 0), "ok b": unit(0, 1, 0), "boom": unit(0, 0, 1),
+           "kaboom (new wording)": unit(0, 0.1, 1), "fresh routine": unit(0.7, 0.7, 0.1),
+           # Close to the failure message, but closer still to its routine original: no signal.
+           "ok b, reworded": unit(0, 1, 0.8)}
+    sig = FailureSignatures(threshold=0.6).fit([["ok a", "ok b"], ["ok a", "boom"]], np.array([0, 1]), vec)
+    assert [m for m, f in zip(sig.messages_, sig.failure_only_) if f] == ["boom"]
+    lines = ["ok a", "kaboom (new wording)", "fresh routine", "ok b, reworded"]
+    assert sig.signals(lines, vec) == ("kaboom (new wording)",)
     again = FailureSignatures.from_json(sig.to_json(), sig.vectors_)
     assert again.signals(["boom"], vec) == ("boom",)

@@ -59,8 +59,9 @@ class DetectorConfig(BaseModel):
     aem: AEMConfig = Field(default_factory=AEMConfig)
     prompts_dir: str | None = None
     evol_contrast: bool = True
-    signature_threshold: float = Field(default=0.8, gt=0, le=1)
-    """Cosine a line needs to a failure-only history message to count as a failure signal."""
+    signature_threshold: float = Field(default=0.6, gt=0, le=1)
+    """Least cosine at which a line counts as aligned to its closest historical message (a failure
+    signal when that message is failure-only)."""
     seed: int = 0
 
 
@@ -144,7 +145,7 @@ class CollaborLog:
                           [m for m, k in zip(tr.messages, labelled) if k])
         self.replay_ = tr.vectors[labelled]
         history_messages = [m for m, k in zip(tr.messages, labelled) if k]
-        self.signatures_ = FailureSignatures(self.config.signature_threshold).fit(
+        self.signatures_ = FailureSignatures(self.config.signature_threshold, self.config.signature_strong).fit(
             history_messages, y_train[labelled], self._message_vectors([line for m in history_messages for line in m]))
         self.relations_: list[tuple[str, str]] = []
         self.learned_batches_ = 0

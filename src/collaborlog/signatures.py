@@ -1,10 +1,11 @@
 """Failure signatures: messages the labelled history has seen only in anomalous sequences.
 
-A routed sequence's lines are aligned to their closest historical messages (cosine over the
-line embeddings); a line that resembles a failure-only message is a *failure signal*. The
-signals keep Evol Detect from inheriting the wrong label (a sequence with a failure signal is
-not an evolved version of a normal one, and one without any is not judged an evolved failure),
-and they are shown to the AD agent as evidence.
+Each line of a routed sequence is aligned to its closest historical message (cosine over the
+line embeddings). When that closest message is one the history saw *only* in failures, and it
+is close enough, the line is a *failure signal*. Aligning to the closest message, rather than
+testing a similarity to failure messages alone, keeps a reworded routine line (closest to its
+own routine original) from passing for a failure. The signals keep Evol Detect from inheriting
+the wrong label and are shown to the AD agent as evidence.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import numpy as np
 
 
 class FailureSignatures:
-    """``threshold``: the cosine a line needs to a failure-only message to count as its signal."""
+    """``threshold``: the least cosine at which a line counts as aligned to a historical message;
+    ``strong``: a line this close to a failure-only message is a signal whatever else it resembles."""
 
-    def __init__(self, threshold: float = 0.8) -> None:
+    def __init__(self, threshold: float = 0.6, strong: float | None = None) -> None:
         self.threshold = threshold
+        self.strong = strong
 
     def fit(self, messages: list[list[str]], labels: np.ndarray, vectors: dict[str, np.ndarray]) -> "FailureSignatures":
         """``messages``: each history sequence's masked messages; ``vectors``: a unit vector per message."""
@@ -27,29 +30,36 @@ class FailureSignatures:
                 in_normal.update(lines)
             elif label == 1:
                 in_anomalous.update(lines)
-        self.messages_ = sorted(in_anomalous - in_normal)
+        self.messages_ = sorted(in_normal | in_anomalous)
+        self.failure_only_ = np.array([m not in in_normal for m in self.messages_], dtype=bool)
         dim = len(next(iter(vectors.values()))) if vectors else 0
-        self.vectors_ = (np.stack([vectors[m] for m in self.messages_]) if self.messages_
+        self.vectors_ = (np.stack([vectors[m] for m in self.messages_]).astype(np.float32) if self.messages_
                          else np.zeros((0, dim), np.float32))
         return self
 
     def signals(self, lines: list[str], vectors: dict[str, np.ndarray]) -> tuple[str, ...]:
-        """The distinct lines of a sequence that resemble a failure-only message, in order."""
-        if not len(self.messages_):
+        """The distinct lines of a sequence that align to a failure-only historical message, in order."""
+        if not self.failure_only_.any():
             return ()
         out: list[str] = []
         for line in dict.fromkeys(lines):
-            if line in self.messages_ or float(np.max(self.vectors_ @ vectors[line])) >= self.threshold:
+            sims = self.vectors_ @ vectors[line]
+            best = int(np.argmax(sims))
+            if self.failure_only_[best] and sims[best] >= self.threshold:
+                out.append(line)
+            elif self.strong is not None and float(sims[self.failure_only_].max()) >= self.strong:
                 out.append(line)
         return tuple(out)
 
     def to_json(self) -> dict:
-        return {"threshold": self.threshold, "messages": self.messages_}
+        return {"threshold": self.threshold, "strong": self.strong, "messages": self.messages_,
+                "failure_only": self.failure_only_.tolist()}
 
     @classmethod
     def from_json(cls, data: dict, vectors: np.ndarray) -> "FailureSignatures":
         """Rebuild from :meth:`to_json` and the ``vectors_`` array saved beside it."""
-        out = cls(float(data["threshold"]))
+        out = cls(float(data["threshold"]), data.get("strong"))
         out.messages_ = list(data["messages"])
+        out.failure_only_ = np.asarray(data["failure_only"], dtype=bool)
         out.vectors_ = vectors
         return out
