@@ -62,6 +62,9 @@ class DetectorConfig(BaseModel):
     signature_threshold: float = Field(default=0.6, gt=0, le=1)
     """Least cosine at which a line counts as aligned to its closest historical message (a failure
     signal when that message is failure-only)."""
+    signature_strong: float | None = Field(default=0.9, gt=0, le=1)
+    """A line at least this close to a failure-only message is a failure signal whatever else it
+    resembles (``None`` turns this off)."""
     seed: int = 0
 
 
