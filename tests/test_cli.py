@@ -51,4 +51,4 @@ def test_fit_then_detect_a_users_log(data_dir, tmp_path):
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in det.read_text().splitlines()]
     assert len(rows) == 178 and "sequences judged" in out.stdout
-    assert {r["branch"] for r in rows} <= {"small_model", "evol_detect", "ad_certain", "ad_uncertain", "fallback"}
+    assert {r["branch"] for r in rows} <= {"small_model", "reused", "evol_detect", "ad_certain", "ad_uncertain", "fallback"}

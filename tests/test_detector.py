@@ -130,3 +130,17 @@ def test_detector_config_rejects_unknown_keys():
     with pytest.raises(Exception, match="aem"):
         DetectorConfig.model_validate({"aem": {"batch": 10}})
     assert AEMConfig().batch_size == 100 and EncoderConfig().kind == "minilm"
+
+
+def test_a_judged_pattern_is_reused_without_asking_the_llm_again(hdfs20k):
+    ds = hdfs20k
+    client = ScriptedClient(default=ANSWER)
+    det = CollaborLog(_config(), llm=client).fit(ds.log, ds.splits.train, ds.splits.valid)
+    evolved = evolve(ds.log, ds.splits.test, EvolutionConfig(upgrade=True, sequence_ratio=0.0))
+    list(det.detect_stream(evolved.log, evolved.sequences[:50]))
+    asked = len(client.requests)
+    assert asked > 0 and det.judged_patterns_
+    again = det.detect(evolved.log, evolved.sequences[:50])
+    reused = [d for d in again if d.branch is Branch.REUSED]
+    assert reused and all(d.route is Route.SMALL_MODEL and d.compared_with for d in reused)
+    assert len(client.requests) - asked < asked

@@ -32,6 +32,8 @@ from collaborlog.prompts import (
 
 class Branch(str, Enum):
     SMALL_MODEL = "small_model"
+    REUSED = "reused"
+    """The verdict the LLM gave an identical message pattern earlier in the stream (AEM)."""
     EVOL_DETECT = "evol_detect"
     AD_CERTAIN = "ad_certain"
     AD_UNCERTAIN = "ad_uncertain"

@@ -26,7 +26,7 @@ from collaborlog.features import Featurizer, SequenceFeatures
 from collaborlog.governor import Governor, GovernorConfig, ResponseCache
 from collaborlog.history import History
 from collaborlog.llm_backends import LLMClient, LLMConfig, build_client
-from collaborlog.prompts import load_prompts
+from collaborlog.prompts import load_prompts, summarize
 from collaborlog.records import LogFrame, Sequence
 from collaborlog.signatures import FailureSignatures
 from collaborlog.small_model import Neighbour, SmallModel, SmallModelConfig
@@ -90,6 +90,11 @@ class Detection:
     fallback: str | None = None
 
 
+def pattern_key(messages: list[str]) -> tuple[str, ...]:
+    """A sequence's message pattern: its distinct masked messages with counts, in order."""
+    return tuple(summarize(list(messages)))
+
+
 class CollaborLog:
     """The detector. ``fit`` returns ``self``; learned state ends in ``_``.
 
@@ -151,6 +156,7 @@ class CollaborLog:
         self.signatures_ = FailureSignatures(self.config.signature_threshold, self.config.signature_strong).fit(
             history_messages, y_train[labelled], self._message_vectors([line for m in history_messages for line in m]))
         self.relations_: list[tuple[str, str]] = []
+        self.judged_patterns_: dict[tuple[str, ...], tuple[int, str]] = {}
         self.learned_batches_ = 0
         return self
 
@@ -174,6 +180,10 @@ class CollaborLog:
         losses, routes = self.coordinator_.route(features.vectors)
         sm = self.small_model_.predict(features.vectors)
         to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
+        # A pattern the LLM has judged before keeps its verdict: each new pattern is judged once.
+        known = {i: self.judged_patterns_[p] for i in np.nonzero(to_llm)[0].tolist()
+                 if (p := pattern_key(features.messages[i])) in self.judged_patterns_}
+        to_llm[list(known)] = False
         rows = np.nonzero(to_llm)[0]
         judgements: dict[int, Judgement] = {}
         if rows.size:
@@ -182,7 +192,12 @@ class CollaborLog:
         for i, seq in enumerate(sequences):
             pred = sm[i]
             j = judgements.get(i)
-            if j is None:
+            if i in known:
+                verdict, judged_id = known[i]
+                out.append(Detection(seq.id, verdict, float(verdict), Route.SMALL_MODEL, Branch.REUSED, float(losses[i]),
+                                     pred.neighbours, f"same message pattern as {judged_id}, judged by the LLM",
+                                     (judged_id,)))
+            elif j is None:
                 out.append(Detection(seq.id, pred.verdict, pred.score, Route.SMALL_MODEL, Branch.SMALL_MODEL,
                                      float(losses[i]), pred.neighbours))
             else:
@@ -236,5 +251,8 @@ class CollaborLog:
         self.history_.add(ids, y.tolist(), [features.messages[i] for i in idx])
         self.relations_ += [(detections[i].sequence_id, detections[i].evolved_from) for i in idx
                             if detections[i].evolved_from is not None]
+        for i in idx:
+            self.judged_patterns_.setdefault(pattern_key(features.messages[i]),
+                                             (detections[i].verdict, detections[i].sequence_id))
         self.learned_batches_ += 1
         return len(idx)

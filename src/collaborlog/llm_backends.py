@@ -159,8 +159,9 @@ class EmbeddedClient:
         kwargs = {}
         if request.schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
-        start = time.perf_counter()
         with self._lock:
+            # Timed inside the lock: seconds spent computing, not waiting for another call.
+            start = time.perf_counter()
             try:
                 out = self._llama.create_chat_completion(
                     messages=[{"role": "system", "content": request.system}, {"role": "user", "content": request.user}],

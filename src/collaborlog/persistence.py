@@ -60,6 +60,8 @@ def save(detector: CollaborLog, path: Path) -> Path:
         _write_json(tmp / "memory_ids.json", sm.memory_ids_)
         _write_json(tmp / "history.json", detector.history_.to_json())
         _write_json(tmp / "relations.json", detector.relations_)
+        _write_json(tmp / "judged_patterns.json",
+                    [[list(p), v, sid] for p, (v, sid) in detector.judged_patterns_.items()])
         _write_json(tmp / "signatures.json", detector.signatures_.to_json())
         np.save(tmp / "signature_vectors.npy", detector.signatures_.vectors_)
         # The manifest goes last: a directory without one was never finished.
@@ -114,6 +116,8 @@ def load(path: Path, **components) -> CollaborLog:
     det.history_ = History.from_json(json.loads((path / "history.json").read_text(encoding="utf-8")))
     det.relations_ = [tuple(r) for r in json.loads((path / "relations.json").read_text(encoding="utf-8"))]
     det.replay_ = np.load(path / "replay.npy", allow_pickle=False)
+    det.judged_patterns_ = {tuple(p): (int(v), str(sid)) for p, v, sid in
+                            json.loads((path / "judged_patterns.json").read_text(encoding="utf-8"))}
     det.signatures_ = FailureSignatures.from_json(
         json.loads((path / "signatures.json").read_text(encoding="utf-8")),
         np.load(path / "signature_vectors.npy", allow_pickle=False))
