@@ -108,7 +108,7 @@ def test_supcon_loss_prefers_label_clusters():
     assert supervised_contrastive_loss(good, y, 0.1) < supervised_contrastive_loss(bad, y, 0.1)
 
 
-def test_faiss_index_round_trip_and_hnsw_growth(tmp_path):
+def test_faiss_index_grows_into_hnsw():
     rng = np.random.default_rng(0)
     v = rng.normal(size=(300, 8)).astype(np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
@@ -117,9 +117,7 @@ def test_faiss_index_round_trip_and_hnsw_growth(tmp_path):
     index.add(v[150:])  # crosses the limit: becomes HNSW
     sims, rows = index.search(v[:20], 1)
     assert (rows[:, 0] == np.arange(20)).mean() >= 0.95
-    index.save(tmp_path / "index.npy")
-    again = FaissIndex.load(tmp_path / "index.npy")
-    np.testing.assert_array_equal(again.search(v[:20], 3)[1], index.search(v[:20], 3)[1])
+    assert len(index) == 300
 
 
 def test_scores_report_anomalies_and_an_interval():

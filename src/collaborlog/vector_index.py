@@ -2,12 +2,11 @@
 
 :class:`FaissIndex` is exact (inner product over normalised vectors) below ``hnsw_above``
 vectors and switches to an HNSW graph above it, so a memory can grow to millions of sequences.
-Saved as faiss's own byte serialisation in a ``.npy`` file: no pickle.
+A saved detector keeps the memory's vectors, not the index: loading rebuilds it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -57,14 +56,3 @@ class FaissIndex:
         if len(queries) == 0:
             return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
         return self._index.search(queries, k)
-
-    def save(self, path: Path) -> None:
-        np.save(path, _faiss().serialize_index(self._index), allow_pickle=False)
-
-    @classmethod
-    def load(cls, path: Path, hnsw_above: int = 200_000) -> "FaissIndex":
-        faiss = _faiss()
-        index = faiss.deserialize_index(np.load(path, allow_pickle=False))
-        out = cls(index.d, hnsw_above)
-        out._index = index
-        return out
