@@ -110,9 +110,15 @@ class CollaborLog:
 
     # -- components built on demand (not state) -------------------------------------------------
     def _featurizer(self) -> Featurizer:
+        # Built once per miner: the embedding cache file is read from disk when it is built.
+        cached = getattr(self, "_featurizer_cache", None)
+        if cached is not None and cached.miner is self.miner_:
+            return cached
         if self._encoder is None:
             self._encoder = build_encoder(self.config.encoder)
-        return Featurizer(self.miner_, self._encoder, EmbeddingCache(self._encoder.identity, default_cache_dir()))
+        self._featurizer_cache = Featurizer(self.miner_, self._encoder,
+                                            EmbeddingCache(self._encoder.identity, default_cache_dir()))
+        return self._featurizer_cache
 
     def _message_vectors(self, messages: list[str]) -> dict[str, np.ndarray]:
         unique = list(dict.fromkeys(messages))
