@@ -43,7 +43,8 @@ def test_detect_gives_every_sequence_a_verdict_with_evidence(fitted, hdfs20k):
     for d in out:
         assert d.verdict in (0, 1) and len(d.neighbours) == 3
         if d.route is Route.SMALL_MODEL:
-            assert d.branch is Branch.SMALL_MODEL and d.loss <= fitted.coordinator_.tau_
+            assert d.branch in (Branch.SMALL_MODEL, Branch.REUSED)
+            assert d.loss <= fitted.coordinator_.tau_ or d.branch is Branch.REUSED
         else:
             assert d.branch in (Branch.AD_CERTAIN, Branch.AD_UNCERTAIN, Branch.EVOL_DETECT) and d.reason
     assert any(d.route is Route.SMALL_MODEL for d in out)
@@ -139,8 +140,23 @@ def test_a_judged_pattern_is_reused_without_asking_the_llm_again(hdfs20k):
     evolved = evolve(ds.log, ds.splits.test, EvolutionConfig(upgrade=True, sequence_ratio=0.0))
     list(det.detect_stream(evolved.log, evolved.sequences[:50]))
     asked = len(client.requests)
-    assert asked > 0 and det.judged_patterns_
+    assert asked > 0 and det.patterns_
     again = det.detect(evolved.log, evolved.sequences[:50])
     reused = [d for d in again if d.branch is Branch.REUSED]
     assert reused and all(d.route is Route.SMALL_MODEL and d.compared_with for d in reused)
     assert len(client.requests) - asked < asked
+
+
+def test_a_routed_sequence_with_a_pattern_the_history_labels_is_not_sent_to_the_llm(hdfs20k):
+    ds = hdfs20k
+    client = ScriptedClient(default=ANSWER)
+    det = CollaborLog(_config(), llm=client).fit(ds.log, ds.splits.train, ds.splits.valid)
+    assert det.patterns_ and all(sid.startswith("llm:") is False for _, sid in det.patterns_.values())
+    det.coordinator_.tau_ = -1.0  # everything looks evolved
+    out = det.detect(ds.log, ds.splits.test)
+    reused = [d for d in out if d.branch is Branch.REUSED]
+    assert reused and all("labelled in the history" in d.reason for d in reused)
+    asked = [d for d in out if d.route is Route.LLM]
+    assert len(reused) + len(asked) == len(out)
+    # Only patterns the history does not know reach the LLM.
+    assert len(client.requests) <= len(asked) * 3

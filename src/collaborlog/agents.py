@@ -33,7 +33,8 @@ from collaborlog.prompts import (
 class Branch(str, Enum):
     SMALL_MODEL = "small_model"
     REUSED = "reused"
-    """The verdict the LLM gave an identical message pattern earlier in the stream (AEM)."""
+    """The label of a known message pattern: one the labelled history shows with a single label,
+    or one the LLM judged earlier in the stream (AEM). No LLM call."""
     EVOL_DETECT = "evol_detect"
     AD_CERTAIN = "ad_certain"
     AD_UNCERTAIN = "ad_uncertain"
@@ -62,10 +63,12 @@ class Evidence:
     sm_certain: bool
     failure_signals: tuple[str, ...] = ()
     """Lines resembling messages the history saw only in failures (see :mod:`collaborlog.signatures`)."""
+    key: tuple[str, ...] = ()
+    """The detector's pattern key for this sequence; empty means its distinct messages with counts."""
 
     def pattern(self) -> tuple[str, ...]:
-        """The sequence's message pattern (distinct messages with counts): equal patterns get one judgement."""
-        return tuple(summarize(list(self.messages)))
+        """The sequence's message pattern: equal patterns get one judgement."""
+        return self.key or tuple(summarize(list(self.messages)))
 
 
 @dataclass(frozen=True)

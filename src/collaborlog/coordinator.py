@@ -125,9 +125,15 @@ class Coordinator:
     def learn(self, familiar: np.ndarray, replay: np.ndarray, epochs: int = 10, seed: int = 0) -> None:
         """Fine-tune so that ``familiar`` rows count as known, replaying ``replay`` against forgetting.
 
-        ``tau_`` stays fixed: the bar for "familiar" does not move, the sequences move under it.
+        The learned rows are familiar by definition, so they join the data ``tau_`` is calibrated
+        on: the bar rises, if it must, to the configured quantile of their losses after the
+        fine-tuning. Without this a history that repeats itself (validation losses near zero)
+        would keep a bar no new sequence can ever get under, however well it has been learned.
         """
-        data = np.concatenate([familiar, replay]) if len(replay) else familiar
+        # The new rows are repeated to weigh as much as the replay: a handful of them must not
+        # drown in hundreds of history rows.
+        repeat = max(1, len(replay) // max(len(familiar), 1))
+        data = np.concatenate([np.repeat(familiar, repeat, axis=0), replay]) if len(replay) else familiar
         with seeded(seed) as gen:
             cfg = self.config
             x = torch.as_tensor(data, dtype=torch.float32)
@@ -139,3 +145,5 @@ class Coordinator:
                     loss = ((self.model_(x[idx]) - x[idx]) ** 2).mean()
                     loss.backward()
                     opt.step()
+        if len(familiar):
+            self.tau_ = max(self.tau_, float(np.quantile(self.score(familiar), self.quantile_)))

@@ -11,13 +11,16 @@ fine-tuned on them, so the share sent to the LLM falls. Saved as a directory, wi
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from collaborlog.agents import Branch, Evidence, EvolCoT, Judgement
+from collaborlog.alignment import MessageAligner
 from collaborlog.config import ParserConfig
 from collaborlog.coordinator import Coordinator, CoordinatorConfig, Route
 from collaborlog.embeddings import EmbeddingCache, default_cache_dir, embed_messages
@@ -59,6 +62,13 @@ class DetectorConfig(BaseModel):
     aem: AEMConfig = Field(default_factory=AEMConfig)
     prompts_dir: str | None = None
     evol_contrast: bool = True
+    align_threshold: float | None = Field(default=0.85, gt=0, le=1)
+    """Least cosine at which a new message is read as the known message closest to it (a rewording);
+    ``None`` turns alignment off. See :mod:`collaborlog.alignment`."""
+    pattern_key: Literal["auto", "set", "counts"] = "auto"
+    """How verdicts are shared between routed sequences: by the set of their (aligned) messages, by
+    the messages with their counts, or ``auto``: by set when the labelled history shows that equal
+    sets (almost) always carry equal labels, else by counts."""
     signature_threshold: float = Field(default=0.6, gt=0, le=1)
     """Least cosine at which a line counts as aligned to its closest historical message (a failure
     signal when that message is failure-only)."""
@@ -90,9 +100,22 @@ class Detection:
     fallback: str | None = None
 
 
-def pattern_key(messages: list[str]) -> tuple[str, ...]:
-    """A sequence's message pattern: its distinct masked messages with counts, in order."""
+def pattern_key(messages: list[str], by_set: bool = False) -> tuple[str, ...]:
+    """A sequence's message pattern: its distinct messages with counts in order, or (``by_set``) sorted without."""
+    if by_set:
+        return tuple(sorted(set(messages)))
     return tuple(summarize(list(messages)))
+
+
+def set_keys_are_pure(messages: list[list[str]], labels: np.ndarray, purity: float = 0.99) -> bool:
+    """Whether sequences with the same set of messages carry the same label, for ``purity`` of them."""
+    counts: dict[tuple[str, ...], Counter] = defaultdict(Counter)
+    for lines, label in zip(messages, labels):
+        if label >= 0:
+            counts[pattern_key(lines, by_set=True)][int(label)] += 1
+    total = sum(sum(c.values()) for c in counts.values())
+    agree = sum(max(c.values()) for c in counts.values())
+    return total > 0 and agree >= purity * total
 
 
 class CollaborLog:
@@ -112,13 +135,17 @@ class CollaborLog:
     def _featurizer(self) -> Featurizer:
         # Built once per miner: the embedding cache file is read from disk when it is built.
         cached = getattr(self, "_featurizer_cache", None)
-        if cached is not None and cached.miner is self.miner_:
-            return cached
-        if self._encoder is None:
-            self._encoder = build_encoder(self.config.encoder)
-        self._featurizer_cache = Featurizer(self.miner_, self._encoder,
-                                            EmbeddingCache(self._encoder.identity, default_cache_dir()))
-        return self._featurizer_cache
+        aligner = getattr(self, "aligner_", None)
+        if cached is None or cached.miner is not self.miner_:
+            if self._encoder is None:
+                self._encoder = build_encoder(self.config.encoder)
+            cached = self._featurizer_cache = Featurizer(self.miner_, self._encoder,
+                                                         EmbeddingCache(self._encoder.identity, default_cache_dir()))
+        cached.aligner = aligner
+        return cached
+
+    def _key(self, aligned: list[str]) -> tuple[str, ...]:
+        return pattern_key(aligned, self.pattern_by_set_)
 
     def _message_vectors(self, messages: list[str]) -> dict[str, np.ndarray]:
         unique = list(dict.fromkeys(messages))
@@ -143,6 +170,7 @@ class CollaborLog:
     # -- fitting --------------------------------------------------------------------------------
     def fit(self, log: LogFrame, train: list[Sequence], valid: list[Sequence]) -> "CollaborLog":
         self.miner_ = TemplateMiner(self.config.parser)
+        self.aligner_ = None
         featurizer = self._featurizer()
         tr = featurizer.transform(log, train)
         va = featurizer.transform(log, valid)
@@ -161,10 +189,30 @@ class CollaborLog:
         history_messages = [m for m, k in zip(tr.messages, labelled) if k]
         self.signatures_ = FailureSignatures(self.config.signature_threshold, self.config.signature_strong).fit(
             history_messages, y_train[labelled], self._message_vectors([line for m in history_messages for line in m]))
+        known = list(dict.fromkeys(line for m in tr.messages + va.messages for line in m))
+        if self.config.align_threshold is not None:
+            self.aligner_ = MessageAligner(self.config.align_threshold).fit(
+                known, np.stack([v for v in self._message_vectors(known).values()]))
+        key = self.config.pattern_key
+        self.pattern_by_set_ = key == "set" or (key == "auto" and set_keys_are_pure(tr.messages, y_train))
         self.relations_: list[tuple[str, str]] = []
-        self.judged_patterns_: dict[tuple[str, ...], tuple[int, str]] = {}
+        self.patterns_ = self._history_patterns(tr.messages, y_train, ids)
         self.learned_batches_ = 0
         return self
+
+    def _history_patterns(self, messages: list[list[str]], labels: np.ndarray,
+                          ids: list[str]) -> dict[tuple[str, ...], tuple[int, str]]:
+        """The history's message patterns whose sequences all carry one label: pattern -> (label, an id)."""
+        seen: dict[tuple[str, ...], tuple[int, str]] = {}
+        mixed: set[tuple[str, ...]] = set()
+        for lines, label, sid in zip(messages, labels, ids):
+            if label < 0:
+                continue
+            key = self._key(lines)
+            if key in seen and seen[key][0] != label:
+                mixed.add(key)
+            seen.setdefault(key, (int(label), sid))
+        return {k: v for k, v in seen.items() if k not in mixed}
 
     # -- detection ------------------------------------------------------------------------------
     def _evidence(self, features: SequenceFeatures, sm_batch, rows: np.ndarray) -> list[Evidence]:
@@ -179,17 +227,21 @@ class CollaborLog:
                                 self.history_.item(int(normal[j])) if normal[j] >= 0 else None,
                                 self.history_.item(int(abnormal[j])) if abnormal[j] >= 0 else None,
                                 pred.verdict, pred.certain,
-                                self.signatures_.signals(list(features.messages[i]), vectors)))
+                                self.signatures_.signals(list(features.messages[i]), vectors),
+                                self._key(features.aligned[i])))
         return out
 
     def _judge(self, sequences: list[Sequence], features: SequenceFeatures) -> list[Detection]:
         losses, routes = self.coordinator_.route(features.vectors)
         sm = self.small_model_.predict(features.vectors)
         to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
-        # A pattern the LLM has judged before keeps its verdict: each new pattern is judged once.
-        known = {i: self.judged_patterns_[p] for i in np.nonzero(to_llm)[0].tolist()
-                 if (p := pattern_key(features.messages[i])) in self.judged_patterns_}
-        to_llm[list(known)] = False
+        # A known message pattern keeps its label (from the history, or from the LLM earlier in the
+        # stream): the LLM judges each new pattern once.
+        # The small model reads a known pattern the same way: its label, not a neighbour vote.
+        known = {i: self.patterns_[p] for i in range(len(sequences))
+                 if (p := self._key(features.aligned[i])) in self.patterns_}
+        reused = [i for i in known if to_llm[i]]
+        to_llm[reused] = False
         rows = np.nonzero(to_llm)[0]
         judgements: dict[int, Judgement] = {}
         if rows.size:
@@ -199,10 +251,12 @@ class CollaborLog:
             pred = sm[i]
             j = judgements.get(i)
             if i in known:
-                verdict, judged_id = known[i]
-                out.append(Detection(seq.id, verdict, float(verdict), Route.SMALL_MODEL, Branch.REUSED, float(losses[i]),
-                                     pred.neighbours, f"same message pattern as {judged_id}, judged by the LLM",
-                                     (judged_id,)))
+                verdict, source_id = known[i]
+                source = "judged by the LLM" if source_id.startswith("llm:") else "labelled in the history"
+                branch = Branch.SMALL_MODEL if routes[i] is Route.SMALL_MODEL else Branch.REUSED
+                out.append(Detection(seq.id, verdict, float(verdict), Route.SMALL_MODEL, branch, float(losses[i]),
+                                     pred.neighbours, f"same message pattern as {source_id}, {source}",
+                                     (source_id,)))
             elif j is None:
                 out.append(Detection(seq.id, pred.verdict, pred.score, Route.SMALL_MODEL, Branch.SMALL_MODEL,
                                      float(losses[i]), pred.neighbours))
@@ -257,8 +311,14 @@ class CollaborLog:
         self.history_.add(ids, y.tolist(), [features.messages[i] for i in idx])
         self.relations_ += [(detections[i].sequence_id, detections[i].evolved_from) for i in idx
                             if detections[i].evolved_from is not None]
-        for i in idx:
-            self.judged_patterns_.setdefault(pattern_key(features.messages[i]),
-                                             (detections[i].verdict, detections[i].sequence_id))
+        for i, sid in zip(idx, ids):
+            self.patterns_.setdefault(self._key(features.aligned[i]), (detections[i].verdict, sid))
+        if self.aligner_ is not None:
+            # New events the LLM has now judged become known messages; reworded ones stay read as
+            # the known message they align to.
+            new = list(dict.fromkeys(line for i in idx for line, name in zip(features.messages[i], features.aligned[i])
+                                     if line == name))
+            vectors = self._message_vectors(new)
+            self.aligner_.add(new, np.stack([vectors[m] for m in new]) if new else np.zeros((0, x.shape[1]), np.float32))
         self.learned_batches_ += 1
         return len(idx)

@@ -19,6 +19,7 @@ import numpy as np
 from safetensors.torch import load_file, save_file
 
 from collaborlog import __version__
+from collaborlog.alignment import MessageAligner
 from collaborlog.coordinator import Autoencoder, Coordinator
 from collaborlog.detector import CollaborLog, DetectorConfig
 from collaborlog.errors import DataError
@@ -28,7 +29,7 @@ from collaborlog.small_model import SemanticNet, SmallModel
 from collaborlog.templates import TemplateMiner
 
 FORMAT = "collaborlog-detector"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _write_json(path: Path, data: object) -> None:
@@ -48,6 +49,7 @@ def save(detector: CollaborLog, path: Path) -> Path:
             "coordinator": {"tau": co.tau_, "quantile": co.quantile_, "dim": int(detector.replay_.shape[1])},
             "small_model": {"k": sm.k_},
             "learned_batches": detector.learned_batches_,
+            "pattern_by_set": detector.pattern_by_set_,
         }
         detector.miner_.save(tmp / "templates.json")
         save_file({k: v.contiguous() for k, v in co.model_.state_dict().items()}, str(tmp / "coordinator.safetensors"))
@@ -60,10 +62,12 @@ def save(detector: CollaborLog, path: Path) -> Path:
         _write_json(tmp / "memory_ids.json", sm.memory_ids_)
         _write_json(tmp / "history.json", detector.history_.to_json())
         _write_json(tmp / "relations.json", detector.relations_)
-        _write_json(tmp / "judged_patterns.json",
-                    [[list(p), v, sid] for p, (v, sid) in detector.judged_patterns_.items()])
+        _write_json(tmp / "patterns.json", [[list(p), v, sid] for p, (v, sid) in detector.patterns_.items()])
         _write_json(tmp / "signatures.json", detector.signatures_.to_json())
         np.save(tmp / "signature_vectors.npy", detector.signatures_.vectors_)
+        if detector.aligner_ is not None:
+            _write_json(tmp / "aligner.json", detector.aligner_.to_json())
+            np.save(tmp / "aligner_vectors.npy", detector.aligner_.vectors_)
         # The manifest goes last: a directory without one was never finished.
         _write_json(tmp / "manifest.json", manifest)
         old = path.with_name(path.name + ".old")
@@ -116,10 +120,14 @@ def load(path: Path, **components) -> CollaborLog:
     det.history_ = History.from_json(json.loads((path / "history.json").read_text(encoding="utf-8")))
     det.relations_ = [tuple(r) for r in json.loads((path / "relations.json").read_text(encoding="utf-8"))]
     det.replay_ = np.load(path / "replay.npy", allow_pickle=False)
-    det.judged_patterns_ = {tuple(p): (int(v), str(sid)) for p, v, sid in
-                            json.loads((path / "judged_patterns.json").read_text(encoding="utf-8"))}
+    det.patterns_ = {tuple(p): (int(v), str(sid)) for p, v, sid in
+                     json.loads((path / "patterns.json").read_text(encoding="utf-8"))}
     det.signatures_ = FailureSignatures.from_json(
         json.loads((path / "signatures.json").read_text(encoding="utf-8")),
         np.load(path / "signature_vectors.npy", allow_pickle=False))
     det.learned_batches_ = int(manifest["learned_batches"])
+    det.pattern_by_set_ = bool(manifest["pattern_by_set"])
+    det.aligner_ = (MessageAligner.from_json(json.loads((path / "aligner.json").read_text(encoding="utf-8")),
+                                             np.load(path / "aligner_vectors.npy", allow_pickle=False))
+                    if (path / "aligner.json").is_file() else None)
     return det

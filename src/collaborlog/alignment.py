@@ -1,0 +1,87 @@
+"""Aligning new log messages to the messages the detector already knows.
+
+An upgrade rewords log statements ("Received block X from Y" becomes "Received block X via Y").
+A reworded message is the same event, and the models should read it as such. Each message the
+detector has not seen is aligned to its closest known message (cosine over the line
+embeddings); when the two are at least ``threshold`` alike, the new message is *read as* the
+known one: it takes that message's vector and its name in message patterns. Messages with no
+close counterpart (a genuinely new event) keep their own vector, and so stay unfamiliar to the
+coordinator, which routes them to the LLM.
+
+The LLM always sees the real, new wording; only the models' inputs are translated. The AEM
+adds the new events the LLM has judged to the known messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """Per input message: the known message it is read as (itself when none is close enough)."""
+
+    names: list[str]
+    vectors: np.ndarray
+    similarity: np.ndarray
+    """Cosine to the closest known message (1.0 for a known message)."""
+
+
+class MessageAligner:
+    """``threshold``: the least cosine at which a new message is read as a known one."""
+
+    def __init__(self, threshold: float = 0.85) -> None:
+        self.threshold = threshold
+        self.messages_: list[str] = []
+        self.vectors_ = np.zeros((0, 0), np.float32)
+        self._row: dict[str, int] = {}
+
+    def fit(self, messages: list[str], vectors: np.ndarray) -> "MessageAligner":
+        """Know ``messages`` (one unit vector per row of ``vectors``)."""
+        self.messages_, self.vectors_, self._row = [], np.zeros((0, vectors.shape[1]), np.float32), {}
+        self.add(messages, vectors)
+        return self
+
+    def add(self, messages: list[str], vectors: np.ndarray) -> int:
+        """Know these messages too; returns how many were new."""
+        fresh = []
+        for i, m in enumerate(messages):
+            if m not in self._row:
+                self._row[m] = len(self.messages_)
+                self.messages_.append(m)
+                fresh.append(i)
+        if fresh:
+            self.vectors_ = np.concatenate([self.vectors_, np.asarray(vectors[fresh], np.float32)])
+        return len(fresh)
+
+    def align(self, messages: list[str], vectors: np.ndarray) -> Aligned:
+        """Read each of ``messages`` (with its unit vector) as its closest known message when close enough."""
+        names = list(messages)
+        out = np.array(vectors, dtype=np.float32, copy=True)
+        similarity = np.ones(len(messages), dtype=np.float32)
+        unknown = [i for i, m in enumerate(messages) if m not in self._row]
+        if unknown and len(self.messages_):
+            sims = out[unknown] @ self.vectors_.T
+            best = sims.argmax(axis=1)
+            for i, b, s in zip(unknown, best, sims[np.arange(len(unknown)), best]):
+                similarity[i] = s
+                if s >= self.threshold:
+                    names[i] = self.messages_[b]
+                    out[i] = self.vectors_[b]
+        elif unknown:
+            similarity[unknown] = 0.0
+        return Aligned(names, out, similarity)
+
+    def to_json(self) -> dict:
+        return {"threshold": self.threshold, "messages": self.messages_}
+
+    @classmethod
+    def from_json(cls, data: dict, vectors: np.ndarray) -> "MessageAligner":
+        """Rebuild from :meth:`to_json` and the ``vectors_`` array saved beside it."""
+        out = cls(float(data["threshold"]))
+        out.messages_ = list(data["messages"])
+        out.vectors_ = np.asarray(vectors, np.float32)
+        out._row = {m: i for i, m in enumerate(out.messages_)}
+        return out
