@@ -57,7 +57,8 @@ def main() -> None:
     for label in (1, 0):
         rows = [i for i in first.values() if y_all[i] == label]
         chosen += [int(i) for i in rng.choice(rows, size=min(args.per_class, len(rows)), replace=False)]
-    sub = SequenceFeatures(feats.vectors[chosen], [feats.templates[i] for i in chosen], [feats.messages[i] for i in chosen])
+    sub = SequenceFeatures(feats.vectors[chosen], [feats.templates[i] for i in chosen],
+                           [feats.messages[i] for i in chosen], [feats.aligned[i] for i in chosen])
     evidence = det.evidence(sub)
     agents = det._agents()
 
