@@ -28,7 +28,8 @@ def test_experiment_table_on_a_small_fixture(data_dir, tmp_path):
     assert abs(sum(b["share"] for b in report.branches) - 1.0) < 1e-9
     assert report.systems[2].llm_calls > 0 and report.systems[2].tokens > 0
     text = markdown(report)
-    assert "| CollaborLog with AEM |" in text and "Evol-CoT branches" in text
+    assert "| CollaborLog with AEM |" in text and "Evol-CoT branches" in text and "by third" in text
+    assert len(report.llm_share_by_third) == 3
     files = write_run(report, tmp_path)
     assert {p.name for p in files} == {"results.json", "results.md", "stream.png"}
     assert detector.learned_batches_ >= 1
@@ -39,3 +40,12 @@ def test_experiment_is_reproducible(data_dir):
     b, _ = run_experiment(_cfg(llm_alone_sample=0), None, data_dir, llm=ScriptedClient(default=ANSWER))
     assert [s.scores for s in a.systems] == [s.scores for s in b.systems]
     assert a.stream == b.stream and a.branches == b.branches
+
+
+def test_systems_are_also_scored_on_the_changed_sequences_alone(data_dir):
+    cfg = _cfg(llm_alone_sample=0, evolve={"seed": 0, "template_ratio": 0.0, "sequence_ratio": 0.3})
+    report, _ = run_experiment(cfg, None, data_dir, llm=ScriptedClient(default=ANSWER))
+    assert 0 < report.changed < report.test_sequences
+    assert [r.system for r in report.on_changed] == [
+        "small model alone (changed only)", "CollaborLog without AEM (changed only)", "CollaborLog with AEM (changed only)"]
+    assert all(r.scores.n == report.changed for r in report.on_changed)

@@ -58,6 +58,10 @@ class RunReport:
     branches: list[dict]
     stream: dict[str, list[dict]]
     llm_share_under_10pct_after: int | None
+    llm_share_by_third: list[float]
+    """LLM share (with AEM) in the first, middle and last third of the stream."""
+    on_changed: list[SystemResult]
+    """The systems scored on the sequences the simulator changed (when it left some unchanged)."""
     token_reduction_vs_llm_alone: float | None
     examples: list[dict]
     config: dict = field(default_factory=dict)
@@ -192,6 +196,13 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
         alone_tokens_per_seq = tokens / n_sample
         if alone_tokens_per_seq > 0:
             reduction = 1.0 - (systems[2].tokens / len(y)) / alone_tokens_per_seq
+    on_changed: list[SystemResult] = []
+    if changed is not None and 0 < changed.sum() < len(y):
+        on_changed = [_result(f"{name} (changed only)", y, det, secs, None, changed, seed) for name, det, secs in
+                      (("small model alone", sm.verdict, sm_seconds), ("CollaborLog without AEM", plain, plain_seconds),
+                       ("CollaborLog with AEM", aem, aem_seconds))]
+    routed = np.array([d.route is Route.LLM for d in aem], dtype=float)
+    thirds = [float(part.mean()) if part.size else 0.0 for part in np.array_split(routed, 3)]
     branches = []
     for branch in Branch:
         idx = [i for i, d in enumerate(aem) if d.branch is branch]
@@ -212,7 +223,8 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
         name=cfg.name, test_sequences=len(y), test_anomalies=int((y == 1).sum()),
         changed=int(changed.sum()) if changed is not None else None, systems=systems, on_sample=on_sample,
         branches=branches, stream={"without_aem": _stream(batches_plain, y), "with_aem": _stream(batches_aem, y)},
-        llm_share_under_10pct_after=_settled_after(aem), token_reduction_vs_llm_alone=reduction, examples=examples,
+        llm_share_under_10pct_after=_settled_after(aem), llm_share_by_third=thirds, on_changed=on_changed,
+        token_reduction_vs_llm_alone=reduction, examples=examples,
         config=cfg.model_dump(mode="json"),
     )
     return report, with_aem
@@ -224,7 +236,7 @@ def markdown(report: RunReport) -> str:
            + (f", {report.changed:,} changed by the simulator" if report.changed is not None else ""), "",
            "| system | P | R | F1 [95% CI] | anomalies | LLM share | LLM calls (+cached) | tokens | s/seq |",
            "|---|---|---|---|---|---|---|---|---|"]
-    for r in report.systems + report.on_sample:
+    for r in report.systems + report.on_sample + report.on_changed:
         s = r.scores
         out.append(f"| {r.system} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} [{s.f1_low:.2f}, {s.f1_high:.2f}] | "
                    f"{s.anomalies} | {r.llm_share:.1%} | {r.llm_calls} (+{r.cached_answers}) | {r.tokens:,} | "
@@ -234,7 +246,8 @@ def markdown(report: RunReport) -> str:
     out += [f"| {b['branch']} | {b['share']:.1%} | {b['sequences']} | {b['anomalies']} | {b['f1']:.3f} |"
             for b in report.branches]
     out += ["", f"LLM share over a sliding window of 100 sequences falls under 10% after: "
-                f"{report.llm_share_under_10pct_after if report.llm_share_under_10pct_after is not None else 'never'} sequences"]
+                f"{report.llm_share_under_10pct_after if report.llm_share_under_10pct_after is not None else 'never'} sequences",
+            "LLM share with AEM by third of the stream: " + " / ".join(f"{v:.1%}" for v in report.llm_share_by_third)]
     if report.token_reduction_vs_llm_alone is not None:
         out.append(f"Tokens per sequence vs LLM alone: {report.token_reduction_vs_llm_alone:.1%} fewer")
     out += ["", "## Explained detections", ""]
