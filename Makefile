@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python benchmarks/ingest_embed.py
 	$(BIN)/python benchmarks/parsing_accuracy.py
 	$(BIN)/python benchmarks/fast_path.py
+	$(BIN)/python benchmarks/routing.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

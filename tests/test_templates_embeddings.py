@@ -16,6 +16,11 @@ def test_default_masks():
     assert masker.mask("Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106 dest: /10.250.19.102:50010") \
         == "Receiving block <BLK> src: /<IP>:<PORT> dest: /<IP>:<PORT>"
     assert masker.mask("wrote /mnt/hadoop/job_1/job.jar in 12.5 ms, id 0xdeadbeef") == "wrote <PATH> in <NUM> ms, id <HEX>"
+    # Identifiers in shapes no rule names are still masked; plain words and short tokens are not.
+    assert masker.mask("Receiving block-n5436ab4ae7efeda0 for attempt_2015_0042 on node7") == \
+        "Receiving <ID> for <ID> on node7"
+    assert masker.mask("cannot delete block-n5436ab4ae7. Not found") == "cannot delete <ID>. Not found"
+    assert masker.mask("PacketResponder 1 for block blk_-42 terminating") == "PacketResponder <NUM> for block <BLK> terminating"
     assert masker.mask("[instance: b9000564-fe1a-409b-b8cc-1e88b294cd1d] spawned") == "[instance: <UUID>] spawned"
     # Digits inside words stay: they name things rather than vary.
     assert masker.mask("node R02 uses ext4") == "node R02 uses ext4"
