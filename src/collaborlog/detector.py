@@ -191,8 +191,8 @@ class CollaborLog:
             history_messages, y_train[labelled], self._message_vectors([line for m in history_messages for line in m]))
         known = list(dict.fromkeys(line for m in tr.messages + va.messages for line in m))
         if self.config.align_threshold is not None:
-            self.aligner_ = MessageAligner(self.config.align_threshold).fit(
-                known, np.stack([v for v in self._message_vectors(known).values()]))
+            vectors = self._message_vectors(known)
+            self.aligner_ = MessageAligner(self.config.align_threshold).fit(known, np.stack([vectors[m] for m in known]))
         key = self.config.pattern_key
         self.pattern_by_set_ = key == "set" or (key == "auto" and set_keys_are_pure(tr.messages, y_train))
         self.relations_: list[tuple[str, str]] = []
