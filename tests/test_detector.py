@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from collaborlog.agents import Branch
+from collaborlog.agents import Branch, MessageVerdict
 from collaborlog.coordinator import Route
 from collaborlog.dataset import load_dataset, preset_config
 from collaborlog.detector import AEMConfig, CollaborLog, DetectorConfig
@@ -18,10 +18,11 @@ from collaborlog.simulator import EvolutionConfig, evolve
 ANSWER = '{"reason": "routine block transfer", "IsEvol": false, "System State": "Normal"}'
 
 
-def _config(**aem) -> DetectorConfig:
+def _config(align_threshold: float = 0.85, pattern_key: str = "auto", **aem) -> DetectorConfig:
     return DetectorConfig.model_validate({
         "encoder": {"kind": "hashing"}, "coordinator": {"epochs": 15}, "small_model": {"epochs": 5, "k": 3},
         "governor": {"cache": False}, "aem": {"batch_size": 50, "coordinator_epochs": 30, **aem},
+        "align_threshold": align_threshold, "pattern_key": pattern_key,
     })
 
 
@@ -163,3 +164,69 @@ def test_a_routed_sequence_with_a_pattern_the_history_labels_is_not_sent_to_the_
     assert len(reused) + len(asked) == len(out)
     # Only patterns the history does not know reach the LLM.
     assert len(client.requests) <= len(asked) * 3
+
+
+class ByPrompt(ScriptedClient):
+    """New-message questions get ``message``; whole sequences get ``sequence``."""
+
+    def __init__(self, message: str, sequence: str) -> None:
+        super().__init__(default=sequence)
+        self.message = message
+
+    def complete(self, request):
+        if "The new version writes this message" in request.user:
+            self.answers.append(self.message)
+        return super().complete(request)
+
+
+ROUTINE_EVENT = '{"reason": "a progress report", "same_as": 0, "problem": false}'
+ABNORMAL = '{"reason": "looks wrong", "IsEvol": false, "System State": "Abnormal"}'
+
+
+def test_a_known_pattern_with_new_routine_events_is_an_evolved_version_of_it(hdfs20k, tmp_path):
+    ds = hdfs20k
+    client = ByPrompt(ROUTINE_EVENT, ABNORMAL)
+    det = CollaborLog(_config(pattern_key="counts"), llm=client).fit(ds.log, ds.splits.train, ds.splits.valid)
+    history = ds.splits.train
+    evolved = evolve(ds.log, history, EvolutionConfig(template_ratio=0.0, sequence_ratio=1.0, max_sequence_ops=1))
+    # Sequences of a pattern the history labels, with one new event inserted.
+    base = {s.id: det._key(a) for s, a in zip(history, det.features(ds.log, history).aligned)}
+    inserted = [s.id for s in evolved.sequences
+                if evolved.changes.get(s.id) == ("inserted",) and base[s.id] in det.patterns_]
+    assert len(inserted) >= 5
+    det.coordinator_.tau_ = -1.0  # everything looks evolved
+    out = {d.sequence_id: d for d in det.detect(evolved.log, evolved.sequences)}
+    asked = [r for r in client.requests if "The new version writes this message" in r.user]
+    # Each new message is asked about once, however many sequences carry it.
+    assert 0 < len(asked) == len({r.user for r in asked}) < sum("inserted" in c for c in evolved.changes.values()) / 10
+    for sid in inserted:
+        d = out[sid]
+        # An evolved version of its pattern: the pattern's label, not the LLM's "Abnormal".
+        assert (d.branch, d.route, d.verdict) == (Branch.EVOL_DETECT, Route.LLM, det.patterns_[base[sid]][0])
+        assert "new routine event" in d.reason and d.evolved_from == det.patterns_[base[sid]][1]
+    # The AEM remembers the verdicts: next time no question, and no LLM.
+    list(det.detect_stream(evolved.log, evolved.sequences))
+    assert det.routine_ and all(det.messages_[m].routine for m in det.routine_)
+    det.coordinator_.tau_ = -1.0
+    before = len(client.requests)
+    again = {d.sequence_id: d for d in det.detect(evolved.log, evolved.sequences)}
+    assert all(again[sid].branch is Branch.REUSED for sid in inserted)
+    assert not any("The new version writes this message" in r.user for r in client.requests[before:])
+    # ... and keeps them across save and load.
+    save(det, tmp_path / "model")
+    loaded = load(tmp_path / "model", llm=client)
+    assert loaded.messages_ == det.messages_ and loaded.routine_ == det.routine_
+
+
+def test_a_confirmed_rewording_is_read_as_the_message_it_rewords(hdfs20k, tmp_path):
+    ds = hdfs20k
+    det = CollaborLog(_config(align_threshold=0.999), llm=ScriptedClient(default=ANSWER)).fit(
+        ds.log, ds.splits.train, ds.splits.valid)
+    known = next(m for m in det.aligner_.messages_ if "Receiving block" in m)
+    reworded = known.replace("Receiving block", "Accepting chunk")
+    vector = det._message_vectors([reworded])[reworded]
+    assert det.aligner_.align([reworded], vector[None]).names == [reworded]
+    det.learn(det.features(ds.log, ds.splits.test[:1]), [], {reworded: MessageVerdict(reworded, known, False, "renamed")})
+    assert det.aligner_.align([reworded], vector[None]).names == [known]
+    save(det, tmp_path / "model")
+    assert load(tmp_path / "model").aligner_.aliases_ == {reworded: known}

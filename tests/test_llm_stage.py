@@ -4,10 +4,10 @@ import threading
 
 import pytest
 
-from collaborlog.agents import Branch, Evidence, EvolCoT, HistoryItem
-from collaborlog.answers import AnswerError, parse_evol, parse_state
+from collaborlog.agents import Branch, Evidence, EvolCoT, HistoryItem, KnownMessage
+from collaborlog.answers import AnswerError, parse_evol, parse_message, parse_state
 from collaborlog.governor import Governor, GovernorConfig, ResponseCache
-from collaborlog.llm_backends import ChatRequest, LLMError, ScriptedClient
+from collaborlog.llm_backends import ChatRequest, LLMConfig, LLMError, ScriptedClient
 from collaborlog.prompts import load_prompts, render_diff, render_sequence
 
 NORMAL = HistoryItem("h-normal", 0, ("Receiving block <BLK>", "Received block <BLK>", "PacketResponder <NUM> terminating"), 0.9)
@@ -202,3 +202,49 @@ def test_failure_signatures_align_lines_to_failure_only_history():
     assert sig.signals(lines, vec) == ("kaboom (new wording)",)
     again = FailureSignatures.from_json(sig.to_json(), sig.vectors_)
     assert again.signals(["boom"], vec) == ("boom",)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('{"reason": "renamed", "same_as": 2, "problem": false}', (2, False)),
+    ('```json\n{"Reason": "new event", "sameAs": "0", "Problem": "yes"}\n```', (0, True)),
+    ('{"reason": "cut off", "same_as": 1, "problem": true', (1, True)),
+])
+def test_parse_message_tolerates_common_shapes(text, expected):
+    answer = parse_message(text, candidates=3)
+    assert (answer.same_as, answer.problem) == expected
+
+
+@pytest.mark.parametrize("text", ['{"reason": "x", "same_as": 4, "problem": false}',
+                                  '{"reason": "x", "same_as": 1}', '{"reason": "x", "problem": "maybe"}'])
+def test_parse_message_rejects_answers_it_cannot_trust(text):
+    with pytest.raises(AnswerError):
+        parse_message(text, candidates=3)
+
+
+ROUTINE = KnownMessage("Receiving block <BLK> src: /<IP>", 0.8, failure_only=False)
+FAILURE = KnownMessage("Exception in receiveBlock for block <BLK>", 0.7, failure_only=True)
+
+
+def test_a_new_message_is_read_as_the_old_one_it_rewords_only_when_its_answers_agree_with_the_history():
+    ask = '{"reason": "r", "same_as": %d, "problem": %s}'
+    client = ScriptedClient().enqueue(ask % (1, "false"), ask % (2, "true"), ask % (2, "false"), ask % (0, "false"))
+    agents = _agents(client)
+    reworded = agents.judge_message("Accepting chunk <BLK> src= /<IP>", [ROUTINE, FAILURE])
+    assert (reworded.rewords, reworded.problem, reworded.routine) == (ROUTINE.message, False, False)
+    failure = agents.judge_message("throwable in receiveBlock of chunk <BLK>", [ROUTINE, FAILURE])
+    assert (failure.rewords, failure.problem) == (FAILURE.message, True)
+    # "A rewording of a failure-only message, and no problem" contradicts itself: not an alias,
+    # and a problem, since the history says so.
+    contradiction = agents.judge_message("Accepting chunk <BLK> again", [ROUTINE, FAILURE])
+    assert (contradiction.rewords, contradiction.problem) == (None, True)
+    routine = agents.judge_message("Cache warmed up: <NUM> entries", [ROUTINE])
+    assert routine.routine
+    assert "2. Exception in receiveBlock" in client.requests[0].user
+    assert client.requests[3].schema["properties"]["same_as"]["enum"] == [0, 1]
+
+
+def test_new_messages_that_fail_or_exceed_the_budget_get_no_verdict():
+    client = ScriptedClient().enqueue("garbage", '{"reason": "r", "same_as": 0, "problem": false}')
+    agents = EvolCoT(Governor(client, GovernorConfig(max_calls=2)), load_prompts(), LLMConfig(concurrency=1))
+    out = agents.judge_messages({"a <NUM>": [ROUTINE], "b <NUM>": [ROUTINE], "c <NUM>": [ROUTINE]})
+    assert list(out) == ["b <NUM>"] and out["b <NUM>"].routine

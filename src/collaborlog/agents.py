@@ -1,5 +1,11 @@
 """The Evol-CoT agents that judge the sequences the coordinator routes to the LLM.
 
+0. **Evol Detect, message by message.** Each message of a routed sequence that the detector has
+   never seen is shown once, with its closest known messages: is it one of them reworded, and
+   does it report a problem? A confirmed rewording is read as the old message from then on; a new
+   routine event no longer makes a pattern new. A sequence that is then a known pattern is an
+   evolved version of it and inherits its label (see :class:`MessageVerdict`). One short question
+   per new message, not one long one per sequence: the cheapest evidence an upgrade leaves.
 1. **Evol Detect** shows the aligned differences between the sequence and its most similar
    historical sequence. If the LLM says it is an evolved version, the verdict inherits that
    sequence's label and the pair is recorded as an evolution relation.
@@ -17,13 +23,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 
-from collaborlog.answers import AnswerError, parse_evol, parse_state
+from collaborlog.answers import AnswerError, parse_evol, parse_message, parse_state
 from collaborlog.governor import BudgetExceeded, Governor
 from collaborlog.llm_backends import ChatRequest, LLMConfig, LLMError
 from collaborlog.prompts import (
     EVOL_SCHEMA,
     STATE_SCHEMA,
     PromptTemplate,
+    message_schema,
     render_diff,
     render_sequence,
     summarize,
@@ -72,6 +79,44 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class KnownMessage:
+    """A message the detector knows, offered as what a new message may reword."""
+
+    message: str
+    similarity: float
+    failure_only: bool
+    """The labelled history saw it only in anomalous sequences."""
+
+
+@dataclass(frozen=True)
+class MessageVerdict:
+    """What the LLM said of one new message.
+
+    ``rewords`` is set only when the LLM's two answers agree with the history: a rewording of a
+    failure-only message must itself report a problem, and a rewording of any other message must
+    not. Otherwise the answers contradict each other and the message counts as a problem when
+    either says so.
+    """
+
+    message: str
+    rewords: str | None
+    problem: bool
+    reason: str
+
+    @property
+    def routine(self) -> bool:
+        """A new event that reports no problem: it does not change what a sequence means."""
+        return self.rewords is None and not self.problem
+
+    def to_json(self) -> dict:
+        return {"message": self.message, "rewords": self.rewords, "problem": self.problem, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "MessageVerdict":
+        return cls(str(data["message"]), data["rewords"], bool(data["problem"]), str(data["reason"]))
+
+
+@dataclass(frozen=True)
 class Judgement:
     verdict: int
     branch: Branch
@@ -102,6 +147,28 @@ class EvolCoT:
     def _request(self, name: str, schema: dict, **values: str) -> ChatRequest:
         system, user = self.prompts[name].render(**values)
         return ChatRequest(system, user, schema, self.llm.max_tokens, self.llm.temperature, self.llm.top_p)
+
+    def judge_message(self, message: str, candidates: list[KnownMessage]) -> MessageVerdict | None:
+        """Evol Detect for one new message; ``None`` when the LLM fails or the budget is spent."""
+        shown = "\n".join(f"  {i + 1}. {c.message}" for i, c in enumerate(candidates)) or "  (none)"
+        request = self._request("new_message", message_schema(len(candidates)), message=message, candidates=shown)
+        try:
+            answer = parse_message(self.governor.ask(request, "new_message").text, len(candidates))
+        except AnswerError:
+            self.governor.mark_unparsed("new_message")
+            return None
+        except (BudgetExceeded, LLMError):
+            return None
+        old = candidates[answer.same_as - 1] if answer.same_as else None
+        if old is not None and old.failure_only == answer.problem:
+            return MessageVerdict(message, old.message, answer.problem, answer.reason)
+        return MessageVerdict(message, None, answer.problem or (old is not None and old.failure_only), answer.reason)
+
+    def judge_messages(self, asks: dict[str, list[KnownMessage]]) -> dict[str, MessageVerdict]:
+        """:meth:`judge_message` for each new message (concurrently); those that failed are left out."""
+        with ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
+            verdicts = pool.map(lambda m: self.judge_message(m, asks[m]), list(asks))
+        return {v.message: v for v in verdicts if v is not None}
 
     def evol_detect(self, ev: Evidence, old: HistoryItem) -> tuple[bool, str]:
         request = self._request("evol_detect", EVOL_SCHEMA, diff=render_diff(list(old.messages), list(ev.messages)))

@@ -9,7 +9,8 @@ close counterpart (a genuinely new event) keep their own vector, and so stay unf
 coordinator, which routes them to the LLM.
 
 The LLM always sees the real, new wording; only the models' inputs are translated. The AEM
-adds the new events the LLM has judged to the known messages.
+adds the new events the LLM has judged to the known messages, and the rewordings the LLM has
+confirmed below the threshold as *aliases* of the message they reword.
 """
 
 from __future__ import annotations
@@ -36,11 +37,14 @@ class MessageAligner:
         self.threshold = threshold
         self.messages_: list[str] = []
         self.vectors_ = np.zeros((0, 0), np.float32)
+        self.aliases_: dict[str, str] = {}
+        """A confirmed rewording -> the known message it is read as."""
         self._row: dict[str, int] = {}
 
     def fit(self, messages: list[str], vectors: np.ndarray) -> "MessageAligner":
         """Know ``messages`` (one unit vector per row of ``vectors``)."""
         self.messages_, self.vectors_, self._row = [], np.zeros((0, vectors.shape[1]), np.float32), {}
+        self.aliases_ = {}
         self.add(messages, vectors)
         return self
 
@@ -48,7 +52,7 @@ class MessageAligner:
         """Know these messages too; returns how many were new."""
         fresh = []
         for i, m in enumerate(messages):
-            if m not in self._row:
+            if m not in self._row and m not in self.aliases_:
                 self._row[m] = len(self.messages_)
                 self.messages_.append(m)
                 fresh.append(i)
@@ -56,12 +60,34 @@ class MessageAligner:
             self.vectors_ = np.concatenate([self.vectors_, np.asarray(vectors[fresh], np.float32)])
         return len(fresh)
 
+    def alias(self, message: str, known: str) -> None:
+        """Read ``message`` as the known message ``known`` from now on, however far apart they embed."""
+        if known not in self._row:
+            raise KeyError(f"not a known message: {known!r}")
+        if message not in self._row:
+            self.aliases_[message] = known
+
+    def knows(self, message: str) -> bool:
+        return message in self._row or message in self.aliases_
+
+    def closest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The ``k`` known messages closest to ``vector`` (a unit vector), most similar first."""
+        if not self.messages_:
+            return []
+        sims = self.vectors_ @ np.asarray(vector, np.float32)
+        top = np.argsort(-sims, kind="stable")[:k]
+        return [(self.messages_[i], float(sims[i])) for i in top]
+
     def align(self, messages: list[str], vectors: np.ndarray) -> Aligned:
         """Read each of ``messages`` (with its unit vector) as its closest known message when close enough."""
         names = list(messages)
         out = np.array(vectors, dtype=np.float32, copy=True)
         similarity = np.ones(len(messages), dtype=np.float32)
-        unknown = [i for i, m in enumerate(messages) if m not in self._row]
+        for i, m in enumerate(messages):
+            if m in self.aliases_:
+                names[i] = self.aliases_[m]
+                out[i] = self.vectors_[self._row[names[i]]]
+        unknown = [i for i, m in enumerate(messages) if not self.knows(m)]
         if unknown and len(self.messages_):
             sims = out[unknown] @ self.vectors_.T
             best = sims.argmax(axis=1)
@@ -75,7 +101,7 @@ class MessageAligner:
         return Aligned(names, out, similarity)
 
     def to_json(self) -> dict:
-        return {"threshold": self.threshold, "messages": self.messages_}
+        return {"threshold": self.threshold, "messages": self.messages_, "aliases": self.aliases_}
 
     @classmethod
     def from_json(cls, data: dict, vectors: np.ndarray) -> "MessageAligner":
@@ -84,4 +110,5 @@ class MessageAligner:
         out.messages_ = list(data["messages"])
         out.vectors_ = np.asarray(vectors, np.float32)
         out._row = {m: i for i, m in enumerate(out.messages_)}
+        out.aliases_ = dict(data["aliases"])
         return out

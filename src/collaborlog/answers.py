@@ -30,6 +30,14 @@ class EvolAnswer:
 
 
 @dataclass(frozen=True)
+class MessageAnswer:
+    same_as: int
+    """The number of the old message it rewords; 0 for a new event."""
+    problem: bool
+    reason: str
+
+
+@dataclass(frozen=True)
 class StateAnswer:
     anomalous: bool
     reason: str
@@ -83,16 +91,34 @@ def _reason(text: str, data: dict | None) -> str:
     return str(value).strip() if value is not None else ""
 
 
+def _bool(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower() if value is not None else ""
+    return True if word in _TRUE else False if word in _FALSE else None
+
+
+def parse_message(text: str, candidates: int) -> MessageAnswer:
+    """The new-message answer; ``same_as`` must name one of the ``candidates`` shown, or 0."""
+    data = _json_object(text)
+    problem = _bool(_field(text, data, "problem"))
+    if problem is None:
+        raise AnswerError(f"no problem true/false in the answer: {text[:200]!r}")
+    value = _field(text, data, "sameas")
+    try:
+        same_as = int(str(value).strip()) if not isinstance(value, bool) else -1
+    except ValueError:
+        same_as = -1
+    if not 0 <= same_as <= candidates:
+        raise AnswerError(f"same_as is not 0..{candidates} in the answer: {text[:200]!r}")
+    return MessageAnswer(same_as, problem, _reason(text, data))
+
+
 def parse_evol(text: str) -> EvolAnswer:
     data = _json_object(text)
-    value = _field(text, data, "isevol")
-    if isinstance(value, bool):
-        return EvolAnswer(value, _reason(text, data))
-    word = str(value).strip().lower() if value is not None else ""
-    if word in _TRUE:
-        return EvolAnswer(True, _reason(text, data))
-    if word in _FALSE:
-        return EvolAnswer(False, _reason(text, data))
+    is_evol = _bool(_field(text, data, "isevol"))
+    if is_evol is not None:
+        return EvolAnswer(is_evol, _reason(text, data))
     raise AnswerError(f"no IsEvol true/false in the answer: {text[:200]!r}")
 
 

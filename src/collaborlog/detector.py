@@ -6,20 +6,22 @@ evolve mechanism (AEM).
 to the Evol-CoT agents. ``detect_stream`` does the same in arrival order, batch by batch, and
 after each batch feeds the LLM's verdicts back: the coordinator learns those sequences as
 familiar and the small model adds them to its memory (marked as LLM-labelled) and is
-fine-tuned on them, so the share sent to the LLM falls. Saved as a directory, without pickle.
+fine-tuned on them; confirmed rewordings become aliases of the messages they reword, and new
+routine events stop making patterns new. So the share sent to the LLM falls. Saved as a
+directory, without pickle.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from collaborlog.agents import Branch, Evidence, EvolCoT, Judgement
+from collaborlog.agents import Branch, Evidence, EvolCoT, Judgement, KnownMessage, MessageVerdict
 from collaborlog.alignment import MessageAligner
 from collaborlog.config import ParserConfig
 from collaborlog.coordinator import Coordinator, CoordinatorConfig, Route
@@ -71,7 +73,11 @@ class DetectorConfig(BaseModel):
     sets (almost) always carry equal labels, else by counts."""
     signature_threshold: float = Field(default=0.6, gt=0, le=1)
     """Least cosine at which a line counts as aligned to its closest historical message (a failure
-    signal when that message is failure-only)."""
+    signal when that message is failure-only), and at which a known message is offered to the LLM
+    as what a new message may reword."""
+    new_message_candidates: int = Field(default=3, ge=0)
+    """Evol Detect first asks about each new message of a routed sequence, once, showing this many
+    of its closest known messages; 0 turns the question off (it also needs alignment)."""
     signature_strong: float | None = Field(default=0.9, gt=0, le=1)
     """A line at least this close to a failure-only message is a failure signal whatever else it
     resembles (``None`` turns this off)."""
@@ -98,6 +104,14 @@ class Detection:
     compared_with: tuple[str, ...] = ()
     evolved_from: str | None = None
     fallback: str | None = None
+
+
+@dataclass
+class _Batch:
+    """One batch's detections and what the LLM said of its new messages (for the AEM)."""
+
+    detections: list[Detection]
+    messages: dict[str, MessageVerdict] = field(default_factory=dict)
 
 
 def pattern_key(messages: list[str], by_set: bool = False) -> tuple[str, ...]:
@@ -144,8 +158,10 @@ class CollaborLog:
         cached.aligner = aligner
         return cached
 
-    def _key(self, aligned: list[str]) -> tuple[str, ...]:
-        return pattern_key(aligned, self.pattern_by_set_)
+    def _key(self, aligned: list[str], routine: set[str] | None = None) -> tuple[str, ...]:
+        """The pattern of a sequence's aligned messages; new routine events do not count."""
+        skip = self.routine_ | routine if routine else self.routine_
+        return pattern_key([m for m in aligned if m not in skip] if skip else aligned, self.pattern_by_set_)
 
     def _message_vectors(self, messages: list[str]) -> dict[str, np.ndarray]:
         unique = list(dict.fromkeys(messages))
@@ -196,6 +212,8 @@ class CollaborLog:
         key = self.config.pattern_key
         self.pattern_by_set_ = key == "set" or (key == "auto" and set_keys_are_pure(tr.messages, y_train))
         self.relations_: list[tuple[str, str]] = []
+        self.messages_: dict[str, MessageVerdict] = {}
+        self.routine_: set[str] = set()
         self.patterns_ = self._history_patterns(tr.messages, y_train, ids)
         self.learned_batches_ = 0
         return self
@@ -215,42 +233,83 @@ class CollaborLog:
         return {k: v for k, v in seen.items() if k not in mixed}
 
     # -- detection ------------------------------------------------------------------------------
-    def _evidence(self, features: SequenceFeatures, sm_batch, rows: np.ndarray) -> list[Evidence]:
+    def _evidence(self, features: SequenceFeatures, sm_batch, rows: np.ndarray,
+                  keys: list[tuple[str, ...]] | None = None,
+                  verdicts: dict[str, MessageVerdict] | None = None) -> list[Evidence]:
         normal, abnormal = self.small_model_.nearest_by_label(features.vectors[rows])
         row_of = {sid: r for r, sid in enumerate(self.history_.ids)}
         vectors = self._message_vectors([line for i in rows for line in features.messages[i]])
+        said = {**self.messages_, **(verdicts or {})}
         out = []
         for j, i in enumerate(rows):
             pred = sm_batch[int(i)]
             neighbours = tuple(self.history_.item(row_of[n.id], n.similarity) for n in pred.neighbours if n.id in row_of)
+            signals = self.signatures_.signals(list(features.messages[i]), vectors)
+            # New messages the LLM said report a problem are failure signals too.
+            signals += tuple(m for m in dict.fromkeys(features.messages[i])
+                             if m in said and said[m].problem and m not in signals)
             out.append(Evidence(tuple(features.messages[i]), neighbours,
                                 self.history_.item(int(normal[j])) if normal[j] >= 0 else None,
                                 self.history_.item(int(abnormal[j])) if abnormal[j] >= 0 else None,
-                                pred.verdict, pred.certain,
-                                self.signatures_.signals(list(features.messages[i]), vectors),
-                                self._key(features.aligned[i])))
+                                pred.verdict, pred.certain, signals,
+                                keys[i] if keys is not None else self._key(features.aligned[i])))
         return out
 
-    def _judge(self, sequences: list[Sequence], features: SequenceFeatures) -> list[Detection]:
+    def _new_messages(self, features: SequenceFeatures, rows: list[int]) -> dict[str, MessageVerdict]:
+        """Evol Detect for each message of ``rows`` that nothing known aligns to and the LLM has not judged."""
+        if self.aligner_ is None or not self.config.new_message_candidates:
+            return {}
+        new = list(dict.fromkeys(line for i in rows for line, name in zip(features.messages[i], features.aligned[i])
+                                 if line == name and not self.aligner_.knows(line) and line not in self.messages_))
+        if not new:
+            return {}
+        vectors = self._message_vectors(new)
+        asks = {m: [KnownMessage(k, s, self.signatures_.failure_only(k))
+                    for k, s in self.aligner_.closest(vectors[m], self.config.new_message_candidates)
+                    if s >= self.config.signature_threshold] for m in new}
+        return self._agents().judge_messages(asks)
+
+    @staticmethod
+    def _read_as(lines: list[str], aligned: list[str], verdicts: dict[str, MessageVerdict]) -> list[str]:
+        """``aligned`` with each confirmed rewording read as the message it rewords."""
+        return [verdicts[line].rewords or name if line in verdicts else name for line, name in zip(lines, aligned)]
+
+    def _judge(self, sequences: list[Sequence], features: SequenceFeatures) -> _Batch:
         losses, routes = self.coordinator_.route(features.vectors)
         sm = self.small_model_.predict(features.vectors)
         to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
+        keys = [self._key(a) for a in features.aligned]
+        # New messages of routed sequences with a new pattern are judged first, once each: a
+        # sequence that is a known pattern once its rewordings and new routine events are read so
+        # is an evolved version of that pattern.
+        verdicts = self._new_messages(features, [i for i in np.nonzero(to_llm)[0] if keys[i] not in self.patterns_])
+        evolved: set[int] = set()
+        if verdicts:
+            routine = {m for m, v in verdicts.items() if v.routine}
+            for i in np.nonzero(to_llm)[0]:
+                if keys[i] not in self.patterns_ and any(line in verdicts for line in features.messages[i]):
+                    keys[i] = self._key(self._read_as(features.messages[i], features.aligned[i], verdicts), routine)
+                    evolved.add(int(i))
         # A known message pattern keeps its label (from the history, or from the LLM earlier in the
         # stream): the LLM judges each new pattern once.
         # The small model reads a known pattern the same way: its label, not a neighbour vote.
-        known = {i: self.patterns_[p] for i in range(len(sequences))
-                 if (p := self._key(features.aligned[i])) in self.patterns_}
-        reused = [i for i in known if to_llm[i]]
-        to_llm[reused] = False
+        known = {i: self.patterns_[k] for i, k in enumerate(keys) if k in self.patterns_}
+        to_llm[list(known)] = False
         rows = np.nonzero(to_llm)[0]
         judgements: dict[int, Judgement] = {}
         if rows.size:
-            judgements = dict(zip(rows.tolist(), self._agents().judge_many(self._evidence(features, sm, rows))))
+            evidence = self._evidence(features, sm, rows, keys, verdicts)
+            judgements = dict(zip(rows.tolist(), self._agents().judge_many(evidence)))
         out = []
         for i, seq in enumerate(sequences):
             pred = sm[i]
             j = judgements.get(i)
-            if i in known:
+            if i in known and i in evolved:
+                verdict, source_id = known[i]
+                out.append(Detection(seq.id, verdict, float(verdict), Route.LLM, Branch.EVOL_DETECT, float(losses[i]),
+                                     pred.neighbours, self._evolved_reason(features.messages[i], verdicts, source_id),
+                                     (source_id,), evolved_from=source_id))
+            elif i in known:
                 verdict, source_id = known[i]
                 source = "judged by the LLM" if source_id.startswith("llm:") else "labelled in the history"
                 branch = Branch.SMALL_MODEL if routes[i] is Route.SMALL_MODEL else Branch.REUSED
@@ -264,7 +323,17 @@ class CollaborLog:
                 score = pred.score if j.branch is Branch.FALLBACK else float(j.verdict)
                 out.append(Detection(seq.id, j.verdict, score, Route.LLM, j.branch, float(losses[i]), pred.neighbours,
                                      j.reason, j.compared_with, j.evolved_from, j.fallback))
-        return out
+        return _Batch(out, verdicts)
+
+    @staticmethod
+    def _evolved_reason(lines: list[str], verdicts: dict[str, MessageVerdict], source_id: str) -> str:
+        parts = []
+        for line in dict.fromkeys(lines):
+            v = verdicts.get(line)
+            if v is not None:
+                what = f"rewords {v.rewords!r}" if v.rewords else "is a new routine event"
+                parts.append(f"{line!r} {what} ({v.reason})" if v.reason else f"{line!r} {what}")
+        return f"an evolved version of the message pattern of {source_id}: " + "; ".join(parts)
 
     def features(self, log: LogFrame, sequences: list[Sequence]) -> SequenceFeatures:
         """Embeddings, template ids and masked messages of ``sequences`` (new templates are learned)."""
@@ -276,7 +345,7 @@ class CollaborLog:
 
     def detect(self, log: LogFrame, sequences: list[Sequence]) -> list[Detection]:
         """Verdicts for ``sequences`` (lines of ``log``), without learning from them."""
-        return self._judge(sequences, self._featurizer().transform(log, sequences))
+        return self._judge(sequences, self._featurizer().transform(log, sequences)).detections
 
     def detect_stream(self, log: LogFrame, sequences: list[Sequence], batch_size: int | None = None) -> Iterator[list[Detection]]:
         """Judge ``sequences`` in arrival order, one batch at a time; with the AEM on, learn after each."""
@@ -285,17 +354,27 @@ class CollaborLog:
         for begin in range(0, len(sequences), size):
             batch = sequences[begin:begin + size]
             features = featurizer.transform(log, batch)
-            detections = self._judge(batch, features)
+            judged = self._judge(batch, features)
             if self.config.aem.enabled:
-                self.learn(features, detections)
-            yield detections
+                self.learn(features, judged.detections, judged.messages)
+            yield judged.detections
 
     # -- adaptive evolve mechanism --------------------------------------------------------------
-    def learn(self, features: SequenceFeatures, detections: list[Detection]) -> int:
-        """Feed the LLM's verdicts of a batch back into both models; returns how many were learned.
+    def learn(self, features: SequenceFeatures, detections: list[Detection],
+              messages: dict[str, MessageVerdict] | None = None) -> int:
+        """Feed the LLM's verdicts of a batch back into both models; returns how many sequences were learned.
 
         Fallback verdicts (the small model's own) are not learned: only what the LLM judged.
+        ``messages``: what the LLM said of the batch's new messages; confirmed rewordings become
+        aliases of the messages they reword, new routine events leave message patterns.
         """
+        said = messages or {}
+        for m, v in said.items():
+            self.messages_[m] = v
+            if v.routine:
+                self.routine_.add(m)
+            if v.rewords is not None and self.aligner_ is not None:
+                self.aligner_.alias(m, v.rewords)
         idx = [i for i, d in enumerate(detections) if d.route is Route.LLM and d.branch is not Branch.FALLBACK]
         if not idx:
             return 0
@@ -311,13 +390,14 @@ class CollaborLog:
         self.history_.add(ids, y.tolist(), [features.messages[i] for i in idx])
         self.relations_ += [(detections[i].sequence_id, detections[i].evolved_from) for i in idx
                             if detections[i].evolved_from is not None]
+        aligned = {i: self._read_as(features.messages[i], features.aligned[i], said) for i in idx}
         for i, sid in zip(idx, ids):
-            self.patterns_.setdefault(self._key(features.aligned[i]), (detections[i].verdict, sid))
+            self.patterns_.setdefault(self._key(aligned[i]), (detections[i].verdict, sid))
         if self.aligner_ is not None:
             # New events the LLM has now judged become known messages; reworded ones stay read as
             # the known message they align to.
-            new = list(dict.fromkeys(line for i in idx for line, name in zip(features.messages[i], features.aligned[i])
-                                     if line == name))
+            new = list(dict.fromkeys(line for i in idx for line, name in zip(features.messages[i], aligned[i])
+                                     if line == name and not self.aligner_.knows(line)))
             vectors = self._message_vectors(new)
             self.aligner_.add(new, np.stack([vectors[m] for m in new]) if new else np.zeros((0, x.shape[1]), np.float32))
         self.learned_batches_ += 1

@@ -19,6 +19,7 @@ import numpy as np
 from safetensors.torch import load_file, save_file
 
 from collaborlog import __version__
+from collaborlog.agents import MessageVerdict
 from collaborlog.alignment import MessageAligner
 from collaborlog.coordinator import Autoencoder, Coordinator
 from collaborlog.detector import CollaborLog, DetectorConfig
@@ -29,7 +30,7 @@ from collaborlog.small_model import SemanticNet, SmallModel
 from collaborlog.templates import TemplateMiner
 
 FORMAT = "collaborlog-detector"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def _write_json(path: Path, data: object) -> None:
@@ -64,6 +65,7 @@ def save(detector: CollaborLog, path: Path) -> Path:
         _write_json(tmp / "relations.json", detector.relations_)
         _write_json(tmp / "patterns.json", [[list(p), v, sid] for p, (v, sid) in detector.patterns_.items()])
         _write_json(tmp / "signatures.json", detector.signatures_.to_json())
+        _write_json(tmp / "messages.json", [v.to_json() for v in detector.messages_.values()])
         np.save(tmp / "signature_vectors.npy", detector.signatures_.vectors_)
         if detector.aligner_ is not None:
             _write_json(tmp / "aligner.json", detector.aligner_.to_json())
@@ -125,6 +127,9 @@ def load(path: Path, **components) -> CollaborLog:
     det.signatures_ = FailureSignatures.from_json(
         json.loads((path / "signatures.json").read_text(encoding="utf-8")),
         np.load(path / "signature_vectors.npy", allow_pickle=False))
+    said = [MessageVerdict.from_json(v) for v in json.loads((path / "messages.json").read_text(encoding="utf-8"))]
+    det.messages_ = {v.message: v for v in said}
+    det.routine_ = {v.message for v in said if v.routine}
     det.learned_batches_ = int(manifest["learned_batches"])
     det.pattern_by_set_ = bool(manifest["pattern_by_set"])
     det.aligner_ = (MessageAligner.from_json(json.loads((path / "aligner.json").read_text(encoding="utf-8")),

@@ -16,7 +16,7 @@ from string import Template
 
 from collaborlog.errors import ConfigError
 
-PROMPT_NAMES = ("evol_detect", "ad_certain", "ad_uncertain")
+PROMPT_NAMES = ("new_message", "evol_detect", "ad_certain", "ad_uncertain")
 MAX_LINES = 30
 
 EVOL_SCHEMA = {
@@ -25,6 +25,20 @@ EVOL_SCHEMA = {
     "required": ["reason", "IsEvol"],
     "additionalProperties": False,
 }
+
+
+def message_schema(candidates: int) -> dict:
+    """The answer to the new-message question: which of ``candidates`` it rewords (0: none), and
+    whether it reports a problem."""
+    return {
+        "type": "object",
+        "properties": {"reason": {"type": "string"}, "same_as": {"type": "integer", "enum": list(range(candidates + 1))},
+                       "problem": {"type": "boolean"}},
+        "required": ["reason", "same_as", "problem"],
+        "additionalProperties": False,
+    }
+
+
 STATE_SCHEMA = {
     "type": "object",
     "properties": {"reason": {"type": "string"}, "System State": {"type": "string", "enum": ["Normal", "Abnormal"]}},

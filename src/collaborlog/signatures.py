@@ -32,10 +32,15 @@ class FailureSignatures:
                 in_anomalous.update(lines)
         self.messages_ = sorted(in_normal | in_anomalous)
         self.failure_only_ = np.array([m not in in_normal for m in self.messages_], dtype=bool)
+        self._failure_only = set(in_anomalous - in_normal)
         dim = len(next(iter(vectors.values()))) if vectors else 0
         self.vectors_ = (np.stack([vectors[m] for m in self.messages_]).astype(np.float32) if self.messages_
                          else np.zeros((0, dim), np.float32))
         return self
+
+    def failure_only(self, message: str) -> bool:
+        """Whether the history saw ``message`` only in anomalous sequences."""
+        return message in self._failure_only
 
     def signals(self, lines: list[str], vectors: dict[str, np.ndarray]) -> tuple[str, ...]:
         """The distinct lines of a sequence that align to a failure-only historical message, in order."""
@@ -61,5 +66,6 @@ class FailureSignatures:
         out = cls(float(data["threshold"]), data.get("strong"))
         out.messages_ = list(data["messages"])
         out.failure_only_ = np.asarray(data["failure_only"], dtype=bool)
+        out._failure_only = {m for m, f in zip(out.messages_, out.failure_only_) if f}
         out.vectors_ = vectors
         return out
