@@ -13,6 +13,7 @@ directory, without pickle.
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,8 +77,13 @@ class DetectorConfig(BaseModel):
     signal when that message is failure-only), and at which a known message is offered to the LLM
     as what a new message may reword."""
     new_message_candidates: int = Field(default=3, ge=0)
-    """Evol Detect first asks about each new message of a routed sequence, once, showing this many
-    of its closest known messages; 0 turns the question off (it also needs alignment)."""
+    """Evol Detect first asks about each new message of a routed sequence, once, showing up to this
+    many of its closest known messages that it may reword; 0 turns the question off (it also needs
+    alignment)."""
+    rewording_overlap: float = Field(default=0.6, ge=0, le=1)
+    """Least share of characters (difflib's ratio) a known message must keep in a new message to be
+    offered as what it rewords: a rewording keeps most of a statement's shape. Small LLMs call
+    unrelated messages rewordings of each other; this keeps them to plausible ones."""
     signature_strong: float | None = Field(default=0.9, gt=0, le=1)
     """A line at least this close to a failure-only message is a failure signal whatever else it
     resembles (``None`` turns this off)."""
@@ -264,9 +270,11 @@ class CollaborLog:
         if not new:
             return {}
         vectors = self._message_vectors(new)
+        cfg = self.config
         asks = {m: [KnownMessage(k, s, self.signatures_.failure_only(k))
-                    for k, s in self.aligner_.closest(vectors[m], self.config.new_message_candidates)
-                    if s >= self.config.signature_threshold] for m in new}
+                    for k, s in self.aligner_.closest(vectors[m], 10 * cfg.new_message_candidates)
+                    if difflib.SequenceMatcher(a=k, b=m, autojunk=False).ratio() >= cfg.rewording_overlap
+                    ][:cfg.new_message_candidates] for m in new}
         return self._agents().judge_messages(asks)
 
     @staticmethod
