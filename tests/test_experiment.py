@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from collaborlog.evaluation import ExperimentConfig
 from collaborlog.experiment import markdown, run_experiment, write_run
 from collaborlog.llm_backends import ScriptedClient
@@ -31,7 +33,13 @@ def test_experiment_table_on_a_small_fixture(data_dir, tmp_path):
     assert "| CollaborLog with AEM |" in text and "Evol-CoT branches" in text and "by third" in text
     assert len(report.llm_share_by_third) == 3
     files = write_run(report, tmp_path)
-    assert {p.name for p in files} == {"results.json", "results.md", "stream.png"}
+    assert {p.name for p in files} == {"results.json", "results.md", "detections.jsonl", "stream.png"}
+    rows = [json.loads(line) for line in (tmp_path / "detections.jsonl").read_text().splitlines()]
+    assert len(rows) == report.test_sequences and "detections" not in json.loads((tmp_path / "results.json").read_text())
+    with_aem = report.systems[2].scores
+    assert sum(r["verdict"] == 1 and r["label"] == 1 for r in rows) == with_aem.tp
+    assert sum(r["verdict"] == 1 and r["label"] == 0 for r in rows) == with_aem.fp
+    assert all(r["reason"] for r in rows if r["route"] == "llm" and r["branch"] != "fallback")
     assert detector.learned_batches_ >= 1
 
 

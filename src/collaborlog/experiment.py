@@ -65,9 +65,14 @@ class RunReport:
     token_reduction_vs_llm_alone: float | None
     examples: list[dict]
     config: dict = field(default_factory=dict)
+    detections: list[dict] = field(default_factory=list)
+    """Per test sequence: its label and every system's verdict, with the branch and reason (with AEM)."""
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Everything but the per-sequence detections (written beside it as JSON Lines)."""
+        out = asdict(self)
+        del out["detections"]
+        return out
 
 
 def detector_config(cfg: ExperimentConfig, seed: int, parser) -> DetectorConfig:
@@ -226,6 +231,12 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
         llm_share_under_10pct_after=_settled_after(aem), llm_share_by_third=thirds, on_changed=on_changed,
         token_reduction_vs_llm_alone=reduction, examples=examples,
         config=cfg.model_dump(mode="json"),
+        detections=[{"sequence": s.id, "label": int(s.label), "changed": bool(changed[i]) if changed is not None else None,
+                     "small_model": int(sm.verdict[i]), "without_aem": int(plain[i].verdict),
+                     "without_aem_branch": plain[i].branch.value, "verdict": int(aem[i].verdict),
+                     "branch": aem[i].branch.value, "route": aem[i].route.value, "reason": aem[i].reason,
+                     "compared_with": list(aem[i].compared_with), "evolved_from": aem[i].evolved_from,
+                     "fallback": aem[i].fallback} for i, s in enumerate(test)],
     )
     return report, with_aem
 
@@ -265,7 +276,8 @@ def write_run(report: RunReport, folder: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    written = write_texts(folder, {"results.json": json.dumps(report.to_dict(), indent=2), "results.md": markdown(report)})
+    written = write_texts(folder, {"results.json": json.dumps(report.to_dict(), indent=2), "results.md": markdown(report),
+                                   "detections.jsonl": "".join(json.dumps(d) + "\n" for d in report.detections)})
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for key, style in (("without_aem", "s--"), ("with_aem", "o-")):
         rows = report.stream[key]
