@@ -174,12 +174,12 @@ class ByPrompt(ScriptedClient):
         self.message = message
 
     def complete(self, request):
-        if "The new version writes this message" in request.user:
+        if "The old version's messages that look most like it" in request.user:
             self.answers.append(self.message)
         return super().complete(request)
 
 
-ROUTINE_EVENT = '{"reason": "a progress report", "same_as": 0, "problem": false}'
+ROUTINE_EVENT = '{"reason": "a progress report", "level": "INFO", "same_as": 0}'
 ABNORMAL = '{"reason": "looks wrong", "IsEvol": false, "System State": "Abnormal"}'
 
 
@@ -196,7 +196,7 @@ def test_a_known_pattern_with_new_routine_events_is_an_evolved_version_of_it(hdf
     assert len(inserted) >= 5
     det.coordinator_.tau_ = -1.0  # everything looks evolved
     out = {d.sequence_id: d for d in det.detect(evolved.log, evolved.sequences)}
-    asked = [r for r in client.requests if "The new version writes this message" in r.user]
+    asked = [r for r in client.requests if "The old version's messages that look most like it" in r.user]
     # Each new message is asked about once, however many sequences carry it.
     assert 0 < len(asked) == len({r.user for r in asked}) < sum("inserted" in c for c in evolved.changes.values()) / 10
     for sid in inserted:
@@ -211,7 +211,7 @@ def test_a_known_pattern_with_new_routine_events_is_an_evolved_version_of_it(hdf
     before = len(client.requests)
     again = {d.sequence_id: d for d in det.detect(evolved.log, evolved.sequences)}
     assert all(again[sid].branch is Branch.REUSED for sid in inserted)
-    assert not any("The new version writes this message" in r.user for r in client.requests[before:])
+    assert not any("The old version's messages that look most like it" in r.user for r in client.requests[before:])
     # ... and keeps them across save and load.
     save(det, tmp_path / "model")
     loaded = load(tmp_path / "model", llm=client)

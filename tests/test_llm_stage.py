@@ -205,17 +205,17 @@ def test_failure_signatures_align_lines_to_failure_only_history():
 
 
 @pytest.mark.parametrize("text,expected", [
-    ('{"reason": "renamed", "same_as": 2, "problem": false}', (2, False)),
-    ('```json\n{"Reason": "new event", "sameAs": "0", "Problem": "yes"}\n```', (0, True)),
-    ('{"reason": "cut off", "same_as": 1, "problem": true', (1, True)),
+    ('{"reason": "renamed", "level": "INFO", "same_as": 2}', ("INFO", 2, False)),
+    ('```json\n{"Reason": "a failure", "Level": "warning", "sameAs": "0"}\n```', ("WARN", 0, True)),
+    ('{"reason": "cut off", "level": "error", "same_as": 1', ("ERROR", 1, True)),
 ])
 def test_parse_message_tolerates_common_shapes(text, expected):
     answer = parse_message(text, candidates=3)
-    assert (answer.same_as, answer.problem) == expected
+    assert (answer.level, answer.same_as, answer.problem) == expected
 
 
-@pytest.mark.parametrize("text", ['{"reason": "x", "same_as": 4, "problem": false}',
-                                  '{"reason": "x", "same_as": 1}', '{"reason": "x", "problem": "maybe"}'])
+@pytest.mark.parametrize("text", ['{"reason": "x", "level": "INFO", "same_as": 4}',
+                                  '{"reason": "x", "level": "INFO"}', '{"reason": "x", "level": "LOUD", "same_as": 0}'])
 def test_parse_message_rejects_answers_it_cannot_trust(text):
     with pytest.raises(AnswerError):
         parse_message(text, candidates=3)
@@ -226,8 +226,8 @@ FAILURE = KnownMessage("Exception in receiveBlock for block <BLK>", 0.7, failure
 
 
 def test_a_new_message_is_read_as_the_old_one_it_rewords_only_when_its_answers_agree_with_the_history():
-    ask = '{"reason": "r", "same_as": %d, "problem": %s}'
-    client = ScriptedClient().enqueue(ask % (1, "false"), ask % (2, "true"), ask % (2, "false"), ask % (0, "false"))
+    ask = '{"reason": "r", "level": "%s", "same_as": %d}'
+    client = ScriptedClient().enqueue(ask % ("INFO", 1), ask % ("ERROR", 2), ask % ("DEBUG", 2), ask % ("INFO", 0))
     agents = _agents(client)
     reworded = agents.judge_message("Accepting chunk <BLK> src= /<IP>", [ROUTINE, FAILURE])
     assert (reworded.rewords, reworded.problem, reworded.routine) == (ROUTINE.message, False, False)
@@ -244,7 +244,7 @@ def test_a_new_message_is_read_as_the_old_one_it_rewords_only_when_its_answers_a
 
 
 def test_new_messages_that_fail_or_exceed_the_budget_get_no_verdict():
-    client = ScriptedClient().enqueue("garbage", '{"reason": "r", "same_as": 0, "problem": false}')
+    client = ScriptedClient().enqueue("garbage", '{"reason": "r", "level": "INFO", "same_as": 0}')
     agents = EvolCoT(Governor(client, GovernorConfig(max_calls=2)), load_prompts(), LLMConfig(concurrency=1))
     out = agents.judge_messages({"a <NUM>": [ROUTINE], "b <NUM>": [ROUTINE], "c <NUM>": [ROUTINE]})
     assert list(out) == ["b <NUM>"] and out["b <NUM>"].routine

@@ -92,7 +92,8 @@ class KnownMessage:
 class MessageVerdict:
     """What the LLM said of one new message.
 
-    ``rewords`` is set only when the LLM's two answers agree with the history: a rewording of a
+    ``problem``: its developer would log it at WARN or above (code-trained models know log levels
+    far better than they answer "is this a problem?"). ``rewords`` is set only when the LLM's two answers agree with the history: a rewording of a
     failure-only message must itself report a problem, and a rewording of any other message must
     not. Otherwise the answers contradict each other and the message counts as a problem when
     either says so.
@@ -102,6 +103,8 @@ class MessageVerdict:
     rewords: str | None
     problem: bool
     reason: str
+    level: str = ""
+    """The log level the LLM says the message's developer would give it."""
 
     @property
     def routine(self) -> bool:
@@ -109,11 +112,12 @@ class MessageVerdict:
         return self.rewords is None and not self.problem
 
     def to_json(self) -> dict:
-        return {"message": self.message, "rewords": self.rewords, "problem": self.problem, "reason": self.reason}
+        return {"message": self.message, "level": self.level, "rewords": self.rewords, "problem": self.problem,
+                "reason": self.reason}
 
     @classmethod
     def from_json(cls, data: dict) -> "MessageVerdict":
-        return cls(str(data["message"]), data["rewords"], bool(data["problem"]), str(data["reason"]))
+        return cls(str(data["message"]), data["rewords"], bool(data["problem"]), str(data["reason"]), str(data["level"]))
 
 
 @dataclass(frozen=True)
@@ -161,8 +165,9 @@ class EvolCoT:
             return None
         old = candidates[answer.same_as - 1] if answer.same_as else None
         if old is not None and old.failure_only == answer.problem:
-            return MessageVerdict(message, old.message, answer.problem, answer.reason)
-        return MessageVerdict(message, None, answer.problem or (old is not None and old.failure_only), answer.reason)
+            return MessageVerdict(message, old.message, answer.problem, answer.reason, answer.level)
+        return MessageVerdict(message, None, answer.problem or (old is not None and old.failure_only), answer.reason,
+                              answer.level)
 
     def judge_messages(self, asks: dict[str, list[KnownMessage]]) -> dict[str, MessageVerdict]:
         """:meth:`judge_message` for each new message (concurrently); those that failed are left out."""

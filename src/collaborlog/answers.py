@@ -12,11 +12,13 @@ import re
 from dataclasses import dataclass
 
 from collaborlog.errors import CollaborLogError
+from collaborlog.prompts import LEVELS, PROBLEM_LEVELS
 
 _TRUE = {"true", "yes", "y", "1", "evolved"}
 _FALSE = {"false", "no", "n", "0", "not evolved"}
 _ABNORMAL = {"abnormal", "anomalous", "anomaly", "anormal", "error", "failure"}
 _NORMAL = {"normal", "ok", "healthy"}
+_LEVEL_ALIASES = {"WARNING": "WARN", "ERR": "ERROR", "CRITICAL": "FATAL", "TRACE": "DEBUG", "INFORMATION": "INFO"}
 
 
 class AnswerError(CollaborLogError):
@@ -31,10 +33,15 @@ class EvolAnswer:
 
 @dataclass(frozen=True)
 class MessageAnswer:
+    level: str
+    """The log level the LLM says the message's developer would give it (one of ``LEVELS``)."""
     same_as: int
     """The number of the old message it rewords; 0 for a new event."""
-    problem: bool
     reason: str
+
+    @property
+    def problem(self) -> bool:
+        return self.level in PROBLEM_LEVELS
 
 
 @dataclass(frozen=True)
@@ -101,9 +108,10 @@ def _bool(value: object) -> bool | None:
 def parse_message(text: str, candidates: int) -> MessageAnswer:
     """The new-message answer; ``same_as`` must name one of the ``candidates`` shown, or 0."""
     data = _json_object(text)
-    problem = _bool(_field(text, data, "problem"))
-    if problem is None:
-        raise AnswerError(f"no problem true/false in the answer: {text[:200]!r}")
+    value = _field(text, data, "level")
+    level = _LEVEL_ALIASES.get(str(value).strip().upper(), str(value).strip().upper()) if value is not None else ""
+    if level not in LEVELS:
+        raise AnswerError(f"no log level ({', '.join(LEVELS)}) in the answer: {text[:200]!r}")
     value = _field(text, data, "sameas")
     try:
         same_as = int(str(value).strip()) if not isinstance(value, bool) else -1
@@ -111,7 +119,7 @@ def parse_message(text: str, candidates: int) -> MessageAnswer:
         same_as = -1
     if not 0 <= same_as <= candidates:
         raise AnswerError(f"same_as is not 0..{candidates} in the answer: {text[:200]!r}")
-    return MessageAnswer(same_as, problem, _reason(text, data))
+    return MessageAnswer(level, same_as, _reason(text, data))
 
 
 def parse_evol(text: str) -> EvolAnswer:

@@ -64,6 +64,8 @@ class RunReport:
     """The systems scored on the sequences the simulator changed (when it left some unchanged)."""
     token_reduction_vs_llm_alone: float | None
     examples: list[dict]
+    new_messages: list[dict] = field(default_factory=list)
+    """What the LLM said of each new message in the stream (with AEM): log level, what it rewords."""
     config: dict = field(default_factory=dict)
     detections: list[dict] = field(default_factory=list)
     """Per test sequence: its label and every system's verdict, with the branch and reason (with AEM)."""
@@ -230,6 +232,7 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
         branches=branches, stream={"without_aem": _stream(batches_plain, y), "with_aem": _stream(batches_aem, y)},
         llm_share_under_10pct_after=_settled_after(aem), llm_share_by_third=thirds, on_changed=on_changed,
         token_reduction_vs_llm_alone=reduction, examples=examples,
+        new_messages=[v.to_json() for v in with_aem.messages_.values()],
         config=cfg.model_dump(mode="json"),
         detections=[{"sequence": s.id, "label": int(s.label), "changed": bool(changed[i]) if changed is not None else None,
                      "small_model": int(sm.verdict[i]), "without_aem": int(plain[i].verdict),
@@ -261,6 +264,13 @@ def markdown(report: RunReport) -> str:
             "LLM share with AEM by third of the stream: " + " / ".join(f"{v:.1%}" for v in report.llm_share_by_third)]
     if report.token_reduction_vs_llm_alone is not None:
         out.append(f"Tokens per sequence vs LLM alone: {report.token_reduction_vs_llm_alone:.1%} fewer")
+    if report.new_messages:
+        out += ["", "New messages (what the LLM said of each, once):", "",
+                "| message | level | reads as |", "|---|---|---|"]
+        def cell(text: str) -> str:
+            return "`" + text.replace("|", "\\|") + "`"
+        out += [f"| {cell(m['message'])} | {m['level']} | {cell(m['rewords']) if m['rewords'] else 'a new event'} |"
+                for m in report.new_messages]
     out += ["", "## Explained detections", ""]
     for e in report.examples:
         out += [f"**{e['branch']}**: sequence {e['sequence']} (label {e['label']}) judged "

@@ -18,6 +18,9 @@ from collaborlog.errors import ConfigError
 
 PROMPT_NAMES = ("new_message", "evol_detect", "ad_certain", "ad_uncertain")
 MAX_LINES = 30
+LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+PROBLEM_LEVELS = frozenset({"WARN", "ERROR", "FATAL"})
+"""A new message its developer would log at one of these levels reports a problem."""
 
 EVOL_SCHEMA = {
     "type": "object",
@@ -28,13 +31,13 @@ EVOL_SCHEMA = {
 
 
 def message_schema(candidates: int) -> dict:
-    """The answer to the new-message question: which of ``candidates`` it rewords (0: none), and
-    whether it reports a problem."""
+    """The answer to the new-message question: the log level its developer would give it, and
+    which of ``candidates`` it rewords (0: none)."""
     return {
         "type": "object",
-        "properties": {"reason": {"type": "string"}, "same_as": {"type": "integer", "enum": list(range(candidates + 1))},
-                       "problem": {"type": "boolean"}},
-        "required": ["reason", "same_as", "problem"],
+        "properties": {"reason": {"type": "string"}, "level": {"type": "string", "enum": list(LEVELS)},
+                       "same_as": {"type": "integer", "enum": list(range(candidates + 1))}},
+        "required": ["reason", "level", "same_as"],
         "additionalProperties": False,
     }
 
