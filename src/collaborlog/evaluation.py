@@ -67,8 +67,8 @@ class ExperimentConfig(BaseModel):
     evol_contrast: bool = True
     prompts_dir: str | None = None
     llm_alone_sample: int = Field(default=30, ge=0)
-    """LLM alone judges a seeded random sample of this many test sequences (it is slow); every
-    system is also scored on that same sample for that row."""
+    """LLM alone judges a seeded random sample of this many test sequences (it is slow), half of
+    them anomalous where the split has enough; every system is also scored on that same sample."""
     output: str | None = None
     """Results folder; default ``results/<name>``."""
 

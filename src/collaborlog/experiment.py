@@ -135,6 +135,18 @@ def _settled_after(detections: list[Detection], window: int = 100, below: float 
     return int(hits[0] + window) if hits.size else None
 
 
+def _stratified_sample(y: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Up to ``size`` test positions drawn at random under ``seed``, half of them anomalous where
+    there are enough: a plain random draw of a few from a split with 1% anomalies has none."""
+    size = min(size, len(y))
+    rng = np.random.default_rng(seed)
+    anomalous = np.nonzero(y == 1)[0]
+    k = min(size // 2, len(anomalous))
+    picked = rng.choice(anomalous, size=k, replace=False) if k else np.zeros(0, np.int64)
+    rest = np.setdiff1d(np.arange(len(y)), picked)
+    return np.sort(np.concatenate([picked, rng.choice(rest, size=size - k, replace=False)])).astype(np.int64)
+
+
 def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_dir: Path | None = None,
                    llm: LLMClient | None = None, seed: int | None = None) -> tuple[RunReport, CollaborLog]:
     """Fit on the history, then judge the test split with every system; returns the report and the AEM detector."""
@@ -167,9 +179,8 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
         aem_seconds = time.perf_counter() - t
 
         # LLM alone on a seeded sample: every sequence goes through the Evol-CoT agents.
-        rng = np.random.default_rng(seed)
-        n_sample = min(cfg.llm_alone_sample, len(test))
-        sample = np.sort(rng.choice(len(test), size=n_sample, replace=False)) if n_sample else np.zeros(0, np.int64)
+        sample = _stratified_sample(y, cfg.llm_alone_sample, seed)
+        n_sample = len(sample)
         alone_det = load(Path(tmp) / "model", encoder=encoder, llm=llm)
         agents: EvolCoT = alone_det._agents()
         sample_feats = alone_det.features(log, [test[i] for i in sample])
@@ -194,7 +205,7 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
         keep = ys >= 0
         alone_v = np.array([j.verdict for j in alone], dtype=np.int8)
         on_sample = [
-            SystemResult(f"LLM alone (random sample of {n_sample})", score(ys[keep], alone_v[keep], seed=seed), 1.0,
+            SystemResult(f"LLM alone (random sample of {n_sample}, {int((y[sample] == 1).sum())} anomalous)", score(ys[keep], alone_v[keep], seed=seed), 1.0,
                          calls, cached, tokens, alone_seconds / n_sample, sample_only=True),
             _result("small model alone (same sample)", y, sm.verdict, sm_seconds, None, mask, seed),
             _result("CollaborLog without AEM (same sample)", y, plain, plain_seconds, None, mask, seed),
@@ -218,13 +229,17 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
             s = score(y[idx][keep], np.array([aem[i].verdict for i in idx])[keep], bootstrap=0)
             branches.append({"branch": branch.value, "share": len(idx) / len(aem), "sequences": len(idx),
                              "anomalies": s.anomalies, "f1": s.f1})
+    # One explained detection per LLM branch: from the AEM stream, else the stream without it, else
+    # the LLM-alone sample (where every sequence meets the agents).
+    found = [(i, d, "with AEM") for i, d in enumerate(aem)] + [(i, d, "without AEM") for i, d in enumerate(plain)] + [
+        (int(i), j, "LLM alone") for i, j in zip(sample, alone)]
     examples = []
     for branch in (Branch.EVOL_DETECT, Branch.AD_CERTAIN, Branch.AD_UNCERTAIN):
-        d = next((d for d in aem if d.branch is branch), None)
-        if d is not None:
-            i = next(k for k, s in enumerate(test) if s.id == d.sequence_id)
-            examples.append({"branch": branch.value, "sequence": d.sequence_id, "label": int(y[i]), "verdict": d.verdict,
-                             "reason": d.reason, "compared_with": list(d.compared_with),
+        hit = next(((i, d, system) for i, d, system in found if d.branch is branch), None)
+        if hit is not None:
+            i, d, system = hit
+            examples.append({"branch": branch.value, "system": system, "sequence": test[i].id, "label": int(y[i]),
+                             "verdict": d.verdict, "reason": d.reason, "compared_with": list(d.compared_with),
                              "evolved_from": d.evolved_from, "lines": feats.messages[i][:12]})
     report = RunReport(
         name=cfg.name, test_sequences=len(y), test_anomalies=int((y == 1).sum()),
@@ -273,7 +288,7 @@ def markdown(report: RunReport) -> str:
                 for m in report.new_messages]
     out += ["", "## Explained detections", ""]
     for e in report.examples:
-        out += [f"**{e['branch']}**: sequence {e['sequence']} (label {e['label']}) judged "
+        out += [f"**{e['branch']}** ({e['system']}): sequence {e['sequence']} (label {e['label']}) judged "
                 f"{'Abnormal' if e['verdict'] else 'Normal'}; compared with {', '.join(e['compared_with']) or '-'}"
                 + (f"; evolved from {e['evolved_from']}" if e["evolved_from"] else ""),
                 f"reason: {e['reason']}", "", "```", *e["lines"], "```", ""]
