@@ -21,7 +21,8 @@ def test_experiment_table_on_a_small_fixture(data_dir, tmp_path):
     report, detector = run_experiment(_cfg(), None, data_dir, llm=ScriptedClient(default=ANSWER))
     names = [s.system for s in report.systems]
     assert names == ["small model alone", "CollaborLog without AEM", "CollaborLog with AEM"]
-    assert report.on_sample[0].system.startswith("LLM alone (random sample of 12)")
+    assert report.on_sample[0].system == "LLM alone (random sample of 12, 6 anomalous)"
+    assert report.on_sample[0].scores.anomalies == 6
     assert all(s.scores.n <= 12 for s in report.on_sample)
     assert report.systems[0].llm_share == 0.0 and report.systems[1].llm_share > 0
     # The AEM learns: it never sends more to the LLM than the same detector without it.
