@@ -225,22 +225,26 @@ ROUTINE = KnownMessage("Receiving block <BLK> src: /<IP>", 0.8, failure_only=Fal
 FAILURE = KnownMessage("Exception in receiveBlock for block <BLK>", 0.7, failure_only=True)
 
 
-def test_a_new_message_is_read_as_the_old_one_it_rewords_only_when_its_answers_agree_with_the_history():
+def test_a_rewording_inherits_the_old_messages_standing_and_a_new_event_is_judged_by_its_level():
     ask = '{"reason": "r", "level": "%s", "same_as": %d}'
-    client = ScriptedClient().enqueue(ask % ("INFO", 1), ask % ("ERROR", 2), ask % ("DEBUG", 2), ask % ("INFO", 0))
+    client = ScriptedClient().enqueue(ask % ("INFO", 1), ask % ("INFO", 2), ask % ("ERROR", 1), ask % ("INFO", 0),
+                                      ask % ("WARN", 0))
     agents = _agents(client)
     reworded = agents.judge_message("Accepting chunk <BLK> src= /<IP>", [ROUTINE, FAILURE])
-    assert (reworded.rewords, reworded.problem, reworded.routine) == (ROUTINE.message, False, False)
+    assert (reworded.rewords, reworded.problem, reworded.routine, reworded.level) == (ROUTINE.message, False, False, "INFO")
+    # A rewording of a failure-only message is a failure, whatever level the LLM gives it ...
     failure = agents.judge_message("throwable in receiveBlock of chunk <BLK>", [ROUTINE, FAILURE])
     assert (failure.rewords, failure.problem) == (FAILURE.message, True)
-    # "A rewording of a failure-only message, and no problem" contradicts itself: not an alias,
-    # and a problem, since the history says so.
-    contradiction = agents.judge_message("Accepting chunk <BLK> again", [ROUTINE, FAILURE])
-    assert (contradiction.rewords, contradiction.problem) == (None, True)
+    # ... and a rewording of a routine one is routine: the history outweighs one word of a small model.
+    truncated = agents.judge_message("Receiving block <BLK> src", [ROUTINE, FAILURE])
+    assert (truncated.rewords, truncated.problem) == (ROUTINE.message, False)
     routine = agents.judge_message("Cache warmed up: <NUM> entries", [ROUTINE])
-    assert routine.routine
+    assert routine.routine and routine.rewords is None
+    warning = agents.judge_message("Disk <PATH> is <NUM>% full", [])
+    assert (warning.problem, warning.routine) == (True, False)
     assert "2. Exception in receiveBlock" in client.requests[0].user
     assert client.requests[3].schema["properties"]["same_as"]["enum"] == [0, 1]
+    assert "(none)" in client.requests[4].user
 
 
 def test_new_messages_that_fail_or_exceed_the_budget_get_no_verdict():

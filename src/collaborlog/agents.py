@@ -92,11 +92,11 @@ class KnownMessage:
 class MessageVerdict:
     """What the LLM said of one new message.
 
-    ``problem``: its developer would log it at WARN or above (code-trained models know log levels
-    far better than they answer "is this a problem?"). ``rewords`` is set only when the LLM's two answers agree with the history: a rewording of a
-    failure-only message must itself report a problem, and a rewording of any other message must
-    not. Otherwise the answers contradict each other and the message counts as a problem when
-    either says so.
+    ``rewords``: the known message the LLM says it rewords. A rewording is the old event, so it
+    inherits the old message's standing, as Evol Detect inherits a sequence's label: ``problem``
+    is then whether the history saw that message only in failures. For a new event, ``problem``
+    is whether its developer would log it at WARN or above (code-trained models know log levels
+    far better than they answer "is this a problem?").
     """
 
     message: str
@@ -163,11 +163,10 @@ class EvolCoT:
             return None
         except (BudgetExceeded, LLMError):
             return None
-        old = candidates[answer.same_as - 1] if answer.same_as else None
-        if old is not None and old.failure_only == answer.problem:
-            return MessageVerdict(message, old.message, answer.problem, answer.reason, answer.level)
-        return MessageVerdict(message, None, answer.problem or (old is not None and old.failure_only), answer.reason,
-                              answer.level)
+        if answer.same_as:
+            old = candidates[answer.same_as - 1]
+            return MessageVerdict(message, old.message, old.failure_only, answer.reason, answer.level)
+        return MessageVerdict(message, None, answer.problem, answer.reason, answer.level)
 
     def judge_messages(self, asks: dict[str, list[KnownMessage]]) -> dict[str, MessageVerdict]:
         """:meth:`judge_message` for each new message (concurrently); those that failed are left out."""

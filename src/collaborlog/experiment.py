@@ -292,6 +292,9 @@ def markdown(report: RunReport) -> str:
                 f"{'Abnormal' if e['verdict'] else 'Normal'}; compared with {', '.join(e['compared_with']) or '-'}"
                 + (f"; evolved from {e['evolved_from']}" if e["evolved_from"] else ""),
                 f"reason: {e['reason']}", "", "```", *e["lines"], "```", ""]
+    shown = {e["branch"] for e in report.examples}
+    out += [f"**{b.value}**: no sequence took this branch in this run (no system, no sample)." for b in
+            (Branch.EVOL_DETECT, Branch.AD_CERTAIN, Branch.AD_UNCERTAIN) if b.value not in shown]
     return "\n".join(out)
 
 
