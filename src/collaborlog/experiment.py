@@ -274,8 +274,9 @@ def markdown(report: RunReport) -> str:
             "|---|---|---|---|---|"]
     out += [f"| {b['branch']} | {b['share']:.1%} | {b['sequences']} | {b['anomalies']} | {b['f1']:.3f} |"
             for b in report.branches]
-    out += ["", f"LLM share over a sliding window of 100 sequences falls under 10% after: "
-                f"{report.llm_share_under_10pct_after if report.llm_share_under_10pct_after is not None else 'never'} sequences",
+    settled = report.llm_share_under_10pct_after
+    out += ["", "LLM share over a sliding window of 100 sequences falls under 10% after: "
+                + (f"{settled} sequences" if settled is not None else "never (or the stream is shorter than a window)"),
             "LLM share with AEM by third of the stream: " + " / ".join(f"{v:.1%}" for v in report.llm_share_by_third)]
     if report.token_reduction_vs_llm_alone is not None:
         out.append(f"Tokens per sequence vs LLM alone: {report.token_reduction_vs_llm_alone:.1%} fewer")
