@@ -74,8 +74,7 @@ class DetectorConfig(BaseModel):
     sets (almost) always carry equal labels, else by counts."""
     signature_threshold: float = Field(default=0.6, gt=0, le=1)
     """Least cosine at which a line counts as aligned to its closest historical message (a failure
-    signal when that message is failure-only), and at which a known message is offered to the LLM
-    as what a new message may reword."""
+    signal when that message is failure-only)."""
     new_message_candidates: int = Field(default=3, ge=0)
     """Evol Detect first asks about each new message of a routed sequence, once, showing up to this
     many of its closest known messages that it may reword; 0 turns the question off (it also needs
