@@ -289,14 +289,15 @@ class CollaborLog:
         # New messages of routed sequences with a new pattern are judged first, once each: a
         # sequence that is a known pattern once its rewordings and new routine events are read so
         # is an evolved version of that pattern.
-        verdicts = self._new_messages(features, [i for i in np.nonzero(to_llm)[0] if keys[i] not in self.patterns_])
+        unexplained = [int(i) for i in np.nonzero(to_llm)[0] if keys[i] not in self.patterns_]
+        verdicts = self._new_messages(features, unexplained)
         evolved: set[int] = set()
         if verdicts:
             routine = {m for m, v in verdicts.items() if v.routine}
-            for i in np.nonzero(to_llm)[0]:
-                if keys[i] not in self.patterns_ and any(line in verdicts for line in features.messages[i]):
+            for i in unexplained:
+                if any(line in verdicts for line in features.messages[i]):
                     keys[i] = self._key(self._read_as(features.messages[i], features.aligned[i], verdicts), routine)
-                    evolved.add(int(i))
+                    evolved.add(i)
         # A known message pattern keeps its label (from the history, or from the LLM earlier in the
         # stream): the LLM judges each new pattern once.
         # The small model reads a known pattern the same way: its label, not a neighbour vote.

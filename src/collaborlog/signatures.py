@@ -31,12 +31,16 @@ class FailureSignatures:
             elif label == 1:
                 in_anomalous.update(lines)
         self.messages_ = sorted(in_normal | in_anomalous)
-        self.failure_only_ = np.array([m not in in_normal for m in self.messages_], dtype=bool)
-        self._failure_only = set(in_anomalous - in_normal)
+        self._set_failure_only(np.array([m not in in_normal for m in self.messages_], dtype=bool))
         dim = len(next(iter(vectors.values()))) if vectors else 0
         self.vectors_ = (np.stack([vectors[m] for m in self.messages_]).astype(np.float32) if self.messages_
                          else np.zeros((0, dim), np.float32))
         return self
+
+    def _set_failure_only(self, flags: np.ndarray) -> None:
+        """``failure_only_`` per message in ``messages_`` order, and the set :meth:`failure_only` reads."""
+        self.failure_only_ = flags
+        self._failure_only = {m for m, f in zip(self.messages_, flags) if f}
 
     def failure_only(self, message: str) -> bool:
         """Whether the history saw ``message`` only in anomalous sequences."""
@@ -65,7 +69,6 @@ class FailureSignatures:
         """Rebuild from :meth:`to_json` and the ``vectors_`` array saved beside it."""
         out = cls(float(data["threshold"]), data.get("strong"))
         out.messages_ = list(data["messages"])
-        out.failure_only_ = np.asarray(data["failure_only"], dtype=bool)
-        out._failure_only = {m for m, f in zip(out.messages_, out.failure_only_) if f}
+        out._set_failure_only(np.asarray(data["failure_only"], dtype=bool))
         out.vectors_ = vectors
         return out
