@@ -230,3 +230,73 @@ def test_a_confirmed_rewording_is_read_as_the_message_it_rewords(hdfs20k, tmp_pa
     assert det.aligner_.align([reworded], vector[None]).names == [known]
     save(det, tmp_path / "model")
     assert load(tmp_path / "model").aligner_.aliases_ == {reworded: known}
+
+
+ERROR_EVENT = '{"reason": "sounds bad", "level": "ERROR", "same_as": 0}'
+
+
+@pytest.mark.parametrize("factor", [None, 0.01])
+def test_a_new_error_message_too_common_to_mark_failures_is_read_as_routine(hdfs20k, factor):
+    ds = hdfs20k
+    client = ByPrompt(ERROR_EVENT, ABNORMAL)
+    config = _config(pattern_key="counts").model_copy(update={"common_message_factor": factor})
+    det = CollaborLog(config, llm=client).fit(ds.log, ds.splits.train, ds.splits.valid)
+    history = ds.splits.train
+    evolved = evolve(ds.log, history, EvolutionConfig(template_ratio=0.0, sequence_ratio=1.0, max_sequence_ops=1))
+    base = {s.id: det._key(a) for s, a in zip(history, det.features(ds.log, history).aligned)}
+    inserted = [s.id for s in evolved.sequences
+                if evolved.changes.get(s.id) == ("inserted",) and base[s.id] in det.patterns_]
+    assert len(inserted) >= 5
+    det.coordinator_.tau_ = -1.0
+    out = {d.sequence_id: d for d in det.detect(evolved.log, evolved.sequences)}
+    sequence_prompts = [r.user for r in client.requests if "Sequence to judge" in r.user]
+    if factor is None:
+        # The LLM's ERROR makes each new event a failure signal: the sequences go to the AD agent,
+        # which is told so, in words of its own.
+        assert all(out[sid].branch is not Branch.EVOL_DETECT for sid in inserted)
+        assert any("read as warnings or errors" in p for p in sequence_prompts)
+    else:
+        # Each new event is carried by far more sequences than failures could explain: routine,
+        # whatever level the LLM gave it, and never shown as a failure signal.
+        for sid in inserted:
+            d = out[sid]
+            assert (d.branch, d.verdict) == (Branch.EVOL_DETECT, det.patterns_[base[sid]][0])
+        assert not any("read as warnings or errors" in p for p in sequence_prompts)
+
+
+def test_prevalence_needs_more_than_a_burst_to_call_a_message_common():
+    from collaborlog.prevalence import Prevalence
+
+    p = Prevalence(bound=0.09)
+    burst = [["fail"]] * 2 + [["ok"]] * 23
+    assert not p.plus(burst).common("fail") and p.plus(burst).common("ok")
+    assert p.seen_ == 0  # plus() leaves the counts alone
+    p.add([["fail", "fail", "ok"]] * 15 + [["ok"]] * 10)  # a sequence counts once per message
+    assert p.share("fail") == pytest.approx(0.6) and p.common("fail")
+    assert 0.4 < p.lower_share("fail") < 0.6
+    again = Prevalence.from_json(json.loads(json.dumps(p.to_json())))
+    assert (again.seen_, again.counts_, again.bound) == (p.seen_, p.counts_, p.bound)
+    with pytest.raises(ValueError):
+        Prevalence(bound=0.0)
+
+
+def test_a_known_message_the_stream_still_writes_is_not_offered_as_reworded(hdfs20k):
+    from collaborlog.features import SequenceFeatures
+
+    ds = hdfs20k
+    client = ByPrompt(ROUTINE_EVENT, ANSWER)
+    det = CollaborLog(_config(align_threshold=0.999), llm=client).fit(ds.log, ds.splits.train, ds.splits.valid)
+    known = next(m for m in det.aligner_.messages_ if m.startswith("Receiving block"))
+    reworded = known.replace("Receiving block", "Receiving chunk")
+
+    def offered(lines: list[str]) -> bool:
+        client.requests.clear()
+        det.messages_.clear()
+        features = SequenceFeatures(np.zeros((1, 8), np.float32), [np.zeros(len(lines), np.int64)], [lines], [lines])
+        assert reworded in det._new_messages(features, [0], det.prevalence_.plus(features.messages))
+        (request,) = client.requests
+        return known in request.user
+
+    assert offered([reworded])
+    # The new version still writes the old message: the new one is not its rewording.
+    assert not offered([reworded, known])

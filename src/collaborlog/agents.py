@@ -72,6 +72,8 @@ class Evidence:
     """Lines resembling messages the history saw only in failures (see :mod:`collaborlog.signatures`)."""
     key: tuple[str, ...] = ()
     """The detector's pattern key for this sequence; empty means its distinct messages with counts."""
+    reported_problems: tuple[str, ...] = ()
+    """New messages the LLM said their developer would log at WARN or above."""
 
     def pattern(self) -> tuple[str, ...]:
         """The sequence's message pattern: equal patterns get one judgement."""
@@ -227,15 +229,19 @@ class EvolCoT:
             candidates = [ev.nearest_normal, ev.nearest_abnormal]
         else:
             candidates = [ev.neighbours[0]]
-        consistent = 1 if ev.failure_signals else 0
+        consistent = 1 if ev.failure_signals or ev.reported_problems else 0
         return [c for c in candidates if c.label == consistent]
 
     @staticmethod
     def _signals(ev: Evidence) -> str:
-        if not ev.failure_signals:
-            return "none of its lines resembles a message seen only in past failures"
-        return "these lines resemble messages seen only in past failures:\n" + "\n".join(
-            f"  - {line}" for line in ev.failure_signals)
+        parts = []
+        if ev.failure_signals:
+            parts.append("these lines resemble messages seen only in past failures:\n" + "\n".join(
+                f"  - {line}" for line in ev.failure_signals))
+        if ev.reported_problems:
+            parts.append("these new messages read as warnings or errors:\n" + "\n".join(
+                f"  - {line}" for line in ev.reported_problems))
+        return "\n".join(parts) or "none of its lines resembles a message seen only in past failures"
 
     def judge(self, ev: Evidence) -> Judgement:
         """One verdict for one routed sequence; never raises for an LLM failure."""

@@ -32,6 +32,7 @@ from collaborlog.features import Featurizer, SequenceFeatures
 from collaborlog.governor import Governor, GovernorConfig, ResponseCache
 from collaborlog.history import History
 from collaborlog.llm_backends import LLMClient, LLMConfig, build_client
+from collaborlog.prevalence import Prevalence
 from collaborlog.prompts import load_prompts, summarize
 from collaborlog.records import LogFrame, Sequence
 from collaborlog.signatures import FailureSignatures
@@ -86,6 +87,13 @@ class DetectorConfig(BaseModel):
     signature_strong: float | None = Field(default=0.9, gt=0, le=1)
     """A line at least this close to a failure-only message is a failure signal whatever else it
     resembles (``None`` turns this off)."""
+    common_message_factor: float | None = Field(default=3.0, gt=0)
+    """A new message that more of the stream's sequences carry than this many times the history's
+    anomaly rate is no failure signal, whatever level the LLM gives it or whichever failure message
+    it resembles, and a new event that common is routine: failures are rare, so a message most
+    sequences carry cannot mark them. The share is the lower end of a 95% Wilson interval over the
+    sequences seen so far (see :mod:`collaborlog.prevalence`). ``None`` turns this off, as does a
+    history without labelled anomalies (its anomaly rate is unknown)."""
     seed: int = 0
 
 
@@ -219,6 +227,9 @@ class CollaborLog:
         self.relations_: list[tuple[str, str]] = []
         self.messages_: dict[str, MessageVerdict] = {}
         self.routine_: set[str] = set()
+        rate = float(y_train[labelled].mean()) if labelled.any() else 0.0
+        factor = self.config.common_message_factor
+        self.prevalence_ = Prevalence(min(1.0, factor * rate) if factor is not None and rate > 0 else 1.0)
         self.patterns_ = self._history_patterns(tr.messages, y_train, ids)
         self.learned_batches_ = 0
         return self
@@ -238,7 +249,22 @@ class CollaborLog:
         return {k: v for k, v in seen.items() if k not in mixed}
 
     # -- detection ------------------------------------------------------------------------------
-    def _evidence(self, features: SequenceFeatures, sm_batch, rows: np.ndarray,
+    def _routine(self, verdict: MessageVerdict, prevalence: Prevalence) -> bool:
+        """A new event that reports no problem, or one too common in the stream to mark failures."""
+        return verdict.routine or (verdict.rewords is None and prevalence.common(verdict.message))
+
+    def _signals(self, lines: list[str], vectors: dict[str, np.ndarray], said: dict[str, MessageVerdict],
+                 prevalence: Prevalence) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """A sequence's failure signals: lines that resemble messages the history saw only in
+        failures, and new messages the LLM said report a problem. A line that most of the stream
+        carries is neither, unless the history saw that very message only in failures."""
+        history = tuple(line for line in self.signatures_.signals(lines, vectors)
+                        if self.signatures_.failure_only(line) or not prevalence.common(line))
+        judged = tuple(m for m in dict.fromkeys(lines) if m in said and said[m].problem and m not in history
+                       and not prevalence.common(m))
+        return history, judged
+
+    def _evidence(self, features: SequenceFeatures, sm_batch, rows: np.ndarray, prevalence: Prevalence,
                   keys: list[tuple[str, ...]] | None = None,
                   verdicts: dict[str, MessageVerdict] | None = None) -> list[Evidence]:
         normal, abnormal = self.small_model_.nearest_by_label(features.vectors[rows])
@@ -249,19 +275,23 @@ class CollaborLog:
         for j, i in enumerate(rows):
             pred = sm_batch[int(i)]
             neighbours = tuple(self.history_.item(row_of[n.id], n.similarity) for n in pred.neighbours if n.id in row_of)
-            signals = self.signatures_.signals(list(features.messages[i]), vectors)
-            # New messages the LLM said report a problem are failure signals too.
-            signals += tuple(m for m in dict.fromkeys(features.messages[i])
-                             if m in said and said[m].problem and m not in signals)
+            signals, judged = self._signals(list(features.messages[i]), vectors, said, prevalence)
             out.append(Evidence(tuple(features.messages[i]), neighbours,
                                 self.history_.item(int(normal[j])) if normal[j] >= 0 else None,
                                 self.history_.item(int(abnormal[j])) if abnormal[j] >= 0 else None,
                                 pred.verdict, pred.certain, signals,
-                                keys[i] if keys is not None else self._key(features.aligned[i])))
+                                keys[i] if keys is not None else self._key(features.aligned[i]), judged))
         return out
 
-    def _new_messages(self, features: SequenceFeatures, rows: list[int]) -> dict[str, MessageVerdict]:
-        """Evol Detect for each message of ``rows`` that nothing known aligns to and the LLM has not judged."""
+    def _new_messages(self, features: SequenceFeatures, rows: list[int],
+                      prevalence: Prevalence) -> dict[str, MessageVerdict]:
+        """Evol Detect for each message of ``rows`` that nothing known aligns to and the LLM has not judged.
+
+        A known message is offered as what a new one may reword only when the stream has not
+        written it: a new version writes each statement in its new wording, so a message still
+        written as it was is not the one reworded. (Small models call near-duplicates such as
+        "Receiving block" and "Received block" the same event when both are offered.)
+        """
         if self.aligner_ is None or not self.config.new_message_candidates:
             return {}
         new = list(dict.fromkeys(line for i in rows for line, name in zip(features.messages[i], features.aligned[i])
@@ -272,7 +302,8 @@ class CollaborLog:
         cfg = self.config
         asks = {m: [KnownMessage(k, s, self.signatures_.failure_only(k))
                     for k, s in self.aligner_.closest(vectors[m], 10 * cfg.new_message_candidates)
-                    if difflib.SequenceMatcher(a=k, b=m, autojunk=False).ratio() >= cfg.rewording_overlap
+                    if not prevalence.written(k)
+                    and difflib.SequenceMatcher(a=k, b=m, autojunk=False).ratio() >= cfg.rewording_overlap
                     ][:cfg.new_message_candidates] for m in new}
         return self._agents().judge_messages(asks)
 
@@ -284,16 +315,17 @@ class CollaborLog:
     def _judge(self, sequences: list[Sequence], features: SequenceFeatures) -> _Batch:
         losses, routes = self.coordinator_.route(features.vectors)
         sm = self.small_model_.predict(features.vectors)
+        prevalence = self.prevalence_.plus(features.messages)
         to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
         keys = [self._key(a) for a in features.aligned]
         # New messages of routed sequences with a new pattern are judged first, once each: a
         # sequence that is a known pattern once its rewordings and new routine events are read so
         # is an evolved version of that pattern.
         unexplained = [int(i) for i in np.nonzero(to_llm)[0] if keys[i] not in self.patterns_]
-        verdicts = self._new_messages(features, unexplained)
+        verdicts = self._new_messages(features, unexplained, prevalence)
         evolved: set[int] = set()
         if verdicts:
-            routine = {m for m, v in verdicts.items() if v.routine}
+            routine = {m for m, v in verdicts.items() if self._routine(v, prevalence)}
             for i in unexplained:
                 if any(line in verdicts for line in features.messages[i]):
                     keys[i] = self._key(self._read_as(features.messages[i], features.aligned[i], verdicts), routine)
@@ -306,7 +338,7 @@ class CollaborLog:
         rows = np.nonzero(to_llm)[0]
         judgements: dict[int, Judgement] = {}
         if rows.size:
-            evidence = self._evidence(features, sm, rows, keys, verdicts)
+            evidence = self._evidence(features, sm, rows, prevalence, keys, verdicts)
             judgements = dict(zip(rows.tolist(), self._agents().judge_many(evidence)))
         out = []
         for i, seq in enumerate(sequences):
@@ -349,7 +381,8 @@ class CollaborLog:
 
     def evidence(self, features: SequenceFeatures) -> list[Evidence]:
         """What the LLM would be shown for each sequence: neighbours and contrast from the history."""
-        return self._evidence(features, self.small_model_.predict(features.vectors), np.arange(len(features.vectors)))
+        return self._evidence(features, self.small_model_.predict(features.vectors), np.arange(len(features.vectors)),
+                              self.prevalence_.plus(features.messages))
 
     def detect(self, log: LogFrame, sequences: list[Sequence]) -> list[Detection]:
         """Verdicts for ``sequences`` (lines of ``log``), without learning from them."""
@@ -377,12 +410,13 @@ class CollaborLog:
         aliases of the messages they reword, new routine events leave message patterns.
         """
         said = messages or {}
+        self.prevalence_.add(features.messages)
         for m, v in said.items():
             self.messages_[m] = v
-            if v.routine:
-                self.routine_.add(m)
             if v.rewords is not None and self.aligner_ is not None:
                 self.aligner_.alias(m, v.rewords)
+        # Read again each batch: a message judged a problem may since have proved too common.
+        self.routine_ = {m for m, v in self.messages_.items() if self._routine(v, self.prevalence_)}
         idx = [i for i, d in enumerate(detections) if d.route is Route.LLM and d.branch is not Branch.FALLBACK]
         if not idx:
             return 0

@@ -25,12 +25,13 @@ from collaborlog.coordinator import Autoencoder, Coordinator
 from collaborlog.detector import CollaborLog, DetectorConfig
 from collaborlog.errors import DataError
 from collaborlog.history import History
+from collaborlog.prevalence import Prevalence
 from collaborlog.signatures import FailureSignatures
 from collaborlog.small_model import SemanticNet, SmallModel
 from collaborlog.templates import TemplateMiner
 
 FORMAT = "collaborlog-detector"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 def _write_json(path: Path, data: object) -> None:
@@ -66,6 +67,7 @@ def save(detector: CollaborLog, path: Path) -> Path:
         _write_json(tmp / "patterns.json", [[list(p), v, sid] for p, (v, sid) in detector.patterns_.items()])
         _write_json(tmp / "signatures.json", detector.signatures_.to_json())
         _write_json(tmp / "messages.json", [v.to_json() for v in detector.messages_.values()])
+        _write_json(tmp / "prevalence.json", detector.prevalence_.to_json())
         np.save(tmp / "signature_vectors.npy", detector.signatures_.vectors_)
         if detector.aligner_ is not None:
             _write_json(tmp / "aligner.json", detector.aligner_.to_json())
@@ -129,7 +131,8 @@ def load(path: Path, **components) -> CollaborLog:
         np.load(path / "signature_vectors.npy", allow_pickle=False))
     said = [MessageVerdict.from_json(v) for v in json.loads((path / "messages.json").read_text(encoding="utf-8"))]
     det.messages_ = {v.message: v for v in said}
-    det.routine_ = {v.message for v in said if v.routine}
+    det.prevalence_ = Prevalence.from_json(json.loads((path / "prevalence.json").read_text(encoding="utf-8")))
+    det.routine_ = {v.message for v in said if det._routine(v, det.prevalence_)}
     det.learned_batches_ = int(manifest["learned_batches"])
     det.pattern_by_set_ = bool(manifest["pattern_by_set"])
     det.aligner_ = (MessageAligner.from_json(json.loads((path / "aligner.json").read_text(encoding="utf-8")),

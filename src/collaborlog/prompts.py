@@ -31,13 +31,14 @@ EVOL_SCHEMA = {
 
 
 def message_schema(candidates: int) -> dict:
-    """The answer to the new-message question: the log level its developer would give it, and
-    which of ``candidates`` it rewords (0: none)."""
+    """The answer to the new-message question: which of ``candidates`` reports the same event (0:
+    none), then the log level its developer would give it. Constrained decoding writes the fields
+    in this order: the model names the event before it picks the old message and the level."""
     return {
         "type": "object",
-        "properties": {"reason": {"type": "string"}, "level": {"type": "string", "enum": list(LEVELS)},
-                       "same_as": {"type": "integer", "enum": list(range(candidates + 1))}},
-        "required": ["reason", "level", "same_as"],
+        "properties": {"reason": {"type": "string"}, "same_as": {"type": "integer", "enum": list(range(candidates + 1))},
+                       "level": {"type": "string", "enum": list(LEVELS)}},
+        "required": ["reason", "same_as", "level"],
         "additionalProperties": False,
     }
 

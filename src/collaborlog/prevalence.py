@@ -1,0 +1,76 @@
+"""How common each message is in the stream, and which messages are too common to mark failures.
+
+Failures are rare: the labelled history says how rare. A message that a much larger share of the
+stream's sequences carries cannot be what marks them, whatever log level an LLM gives it or
+whichever failure message it resembles. After an upgrade, one reworded routine message that most
+sequences carry, misread once as a failure, would otherwise flag most of the stream.
+
+The share is tested with the lower end of a Wilson score interval, so that a few sequences prove
+nothing: a burst of two failures in a small batch is not "common".
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+
+class Prevalence:
+    """Sequences seen and, per message, how many of them carry it.
+
+    ``bound``: the share above which a message is common (e.g. three times the history's anomaly
+    rate); ``z``: the Wilson interval's normal quantile (1.96: 95% two-sided).
+    """
+
+    def __init__(self, bound: float, z: float = 1.96) -> None:
+        if not 0 < bound <= 1:
+            raise ValueError(f"bound must be in (0, 1], got {bound}")
+        self.bound = bound
+        self.z = z
+        self.seen_ = 0
+        self.counts_: Counter[str] = Counter()
+
+    def add(self, sequences: list[list[str]]) -> "Prevalence":
+        """Count ``sequences`` (each a list of messages) as seen; returns ``self``."""
+        self.seen_ += len(sequences)
+        for lines in sequences:
+            self.counts_.update(set(lines))
+        return self
+
+    def plus(self, sequences: list[list[str]]) -> "Prevalence":
+        """A copy with ``sequences`` counted too; ``self`` is left as it is."""
+        out = Prevalence(self.bound, self.z)
+        out.seen_ = self.seen_
+        out.counts_ = self.counts_.copy()
+        return out.add(sequences)
+
+    def written(self, message: str) -> bool:
+        """Whether any sequence seen carries ``message``."""
+        return self.counts_[message] > 0
+
+    def share(self, message: str) -> float:
+        return self.counts_[message] / self.seen_ if self.seen_ else 0.0
+
+    def lower_share(self, message: str) -> float:
+        """The lower end of the Wilson score interval of :meth:`share`."""
+        n = self.seen_
+        if n == 0:
+            return 0.0
+        p, z2 = self.counts_[message] / n, self.z * self.z
+        centre = p + z2 / (2 * n)
+        spread = self.z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+        return max(0.0, (centre - spread) / (1 + z2 / n))
+
+    def common(self, message: str) -> bool:
+        """Whether more than ``bound`` of the sequences seen carry ``message``, beyond doubt."""
+        return self.lower_share(message) > self.bound
+
+    def to_json(self) -> dict:
+        return {"bound": self.bound, "z": self.z, "seen": self.seen_, "counts": dict(self.counts_)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Prevalence":
+        out = cls(float(data["bound"]), float(data["z"]))
+        out.seen_ = int(data["seen"])
+        out.counts_ = Counter({str(k): int(v) for k, v in data["counts"].items()})
+        return out
