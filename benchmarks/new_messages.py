@@ -12,6 +12,10 @@ Reported: *alias precision* (of the messages read as an old one, how many were r
 own original), *alias recall* (of all new messages whose original the detector knows), and for
 "problem" (log level WARN or above) precision and recall against "the original is a message the
 labelled history saw only in failures". Answers are cached, so a rerun is quick.
+
+``--levels`` also asks about each message of the labelled history as if it were a new event
+(no old message offered) and scores "problem" against "the history saw it only in failures":
+how well the log level the model gives tells failure messages from routine ones.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("config", nargs="?", default="configs/hdfs-upgrade.yaml")
     ap.add_argument("--model", default="qwen2.5-coder-1.5b")
+    ap.add_argument("--levels", action="store_true", help="also score the levels of the history's own messages")
     args = ap.parse_args()
 
     cfg, config_dir = load_experiment(Path(args.config))
@@ -76,6 +81,20 @@ def main() -> None:
           f"(alias precision {right / aliased if aliased else float('nan'):.3f}, "
           f"recall {right / recallable if recallable else float('nan'):.3f} of {recallable} whose original is known)")
     print(f"problem (WARN or above) vs failure-only original: {tp} right, {fp} false alarms, {fn} missed")
+    if args.levels:
+        history = det.signatures_.messages_
+        t = time.perf_counter()
+        said = det._agents().judge_messages({m: [] for m in history})
+        seconds = time.perf_counter() - t
+        table = Counter()
+        for m in history:
+            if m in said:
+                failure = det.signatures_.failure_only(m)
+                table[(failure, said[m].problem)] += 1
+                print(f"{said[m].level:5} {'failure-only' if failure else 'routine':12} {m!r}")
+        print(f"\nhistory messages as new events: {len(said)} of {len(history)} answered in {seconds:.0f} s; "
+              f"failure-only called a problem {table[(True, True)]} of {table[(True, True)] + table[(True, False)]}, "
+              f"others called a problem {table[(False, True)]} of {table[(False, True)] + table[(False, False)]}")
 
 
 if __name__ == "__main__":
