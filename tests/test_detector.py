@@ -183,17 +183,23 @@ ROUTINE_EVENT = '{"reason": "a progress report", "level": "INFO", "same_as": 0}'
 ABNORMAL = '{"reason": "looks wrong", "IsEvol": false, "System State": "Abnormal"}'
 
 
-def test_a_known_pattern_with_new_routine_events_is_an_evolved_version_of_it(hdfs20k, tmp_path):
-    ds = hdfs20k
-    client = ByPrompt(ROUTINE_EVENT, ABNORMAL)
-    det = CollaborLog(_config(pattern_key="counts"), llm=client).fit(ds.log, ds.splits.train, ds.splits.valid)
+def _with_inserted_events(det: CollaborLog, ds):
+    """The history with its event flow evolved; each sequence's history pattern; and the ids of
+    sequences of a pattern the history labels with one new event inserted."""
     history = ds.splits.train
     evolved = evolve(ds.log, history, EvolutionConfig(template_ratio=0.0, sequence_ratio=1.0, max_sequence_ops=1))
-    # Sequences of a pattern the history labels, with one new event inserted.
     base = {s.id: det._key(a) for s, a in zip(history, det.features(ds.log, history).aligned)}
     inserted = [s.id for s in evolved.sequences
                 if evolved.changes.get(s.id) == ("inserted",) and base[s.id] in det.patterns_]
     assert len(inserted) >= 5
+    return evolved, base, inserted
+
+
+def test_a_known_pattern_with_new_routine_events_is_an_evolved_version_of_it(hdfs20k, tmp_path):
+    ds = hdfs20k
+    client = ByPrompt(ROUTINE_EVENT, ABNORMAL)
+    det = CollaborLog(_config(pattern_key="counts"), llm=client).fit(ds.log, ds.splits.train, ds.splits.valid)
+    evolved, base, inserted = _with_inserted_events(det, ds)
     det.coordinator_.tau_ = -1.0  # everything looks evolved
     out = {d.sequence_id: d for d in det.detect(evolved.log, evolved.sequences)}
     asked = [r for r in client.requests if "The old version's messages that look most like it" in r.user]
@@ -241,12 +247,7 @@ def test_a_new_error_message_too_common_to_mark_failures_is_read_as_routine(hdfs
     client = ByPrompt(ERROR_EVENT, ABNORMAL)
     config = _config(pattern_key="counts").model_copy(update={"common_message_factor": factor})
     det = CollaborLog(config, llm=client).fit(ds.log, ds.splits.train, ds.splits.valid)
-    history = ds.splits.train
-    evolved = evolve(ds.log, history, EvolutionConfig(template_ratio=0.0, sequence_ratio=1.0, max_sequence_ops=1))
-    base = {s.id: det._key(a) for s, a in zip(history, det.features(ds.log, history).aligned)}
-    inserted = [s.id for s in evolved.sequences
-                if evolved.changes.get(s.id) == ("inserted",) and base[s.id] in det.patterns_]
-    assert len(inserted) >= 5
+    evolved, base, inserted = _with_inserted_events(det, ds)
     det.coordinator_.tau_ = -1.0
     out = {d.sequence_id: d for d in det.detect(evolved.log, evolved.sequences)}
     sequence_prompts = [r.user for r in client.requests if "Sequence to judge" in r.user]
