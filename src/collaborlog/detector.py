@@ -253,6 +253,12 @@ class CollaborLog:
         """A new event that reports no problem, or one too common in the stream to mark failures."""
         return verdict.routine or (verdict.rewords is None and prevalence.common(verdict.message))
 
+    def refresh_routine(self) -> None:
+        """Derive ``routine_`` (kept because pattern keys read it for every sequence) from the
+        message verdicts and the stream counts. Read again after each batch: a message judged a
+        problem may since have proved too common to mark failures."""
+        self.routine_ = {m for m, v in self.messages_.items() if self._routine(v, self.prevalence_)}
+
     def _signals(self, lines: list[str], vectors: dict[str, np.ndarray], said: dict[str, MessageVerdict],
                  prevalence: Prevalence) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """A sequence's failure signals: lines that resemble messages the history saw only in
@@ -415,8 +421,7 @@ class CollaborLog:
             self.messages_[m] = v
             if v.rewords is not None and self.aligner_ is not None:
                 self.aligner_.alias(m, v.rewords)
-        # Read again each batch: a message judged a problem may since have proved too common.
-        self.routine_ = {m for m, v in self.messages_.items() if self._routine(v, self.prevalence_)}
+        self.refresh_routine()
         idx = [i for i, d in enumerate(detections) if d.route is Route.LLM and d.branch is not Branch.FALLBACK]
         if not idx:
             return 0

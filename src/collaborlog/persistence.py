@@ -132,7 +132,7 @@ def load(path: Path, **components) -> CollaborLog:
     said = [MessageVerdict.from_json(v) for v in json.loads((path / "messages.json").read_text(encoding="utf-8"))]
     det.messages_ = {v.message: v for v in said}
     det.prevalence_ = Prevalence.from_json(json.loads((path / "prevalence.json").read_text(encoding="utf-8")))
-    det.routine_ = {v.message for v in said if det._routine(v, det.prevalence_)}
+    det.refresh_routine()
     det.learned_batches_ = int(manifest["learned_batches"])
     det.pattern_by_set_ = bool(manifest["pattern_by_set"])
     det.aligner_ = (MessageAligner.from_json(json.loads((path / "aligner.json").read_text(encoding="utf-8")),

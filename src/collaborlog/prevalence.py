@@ -56,7 +56,7 @@ class Prevalence:
         n = self.seen_
         if n == 0:
             return 0.0
-        p, z2 = self.counts_[message] / n, self.z * self.z
+        p, z2 = self.share(message), self.z * self.z
         centre = p + z2 / (2 * n)
         spread = self.z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
         return max(0.0, (centre - spread) / (1 + z2 / n))
