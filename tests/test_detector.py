@@ -120,6 +120,18 @@ def test_a_model_directory_from_another_version_is_a_clear_error(fitted, tmp_pat
         load(tmp_path / "nothing")
 
 
+@pytest.mark.parametrize("part", ["prevalence.json", "memory_inputs.npy", "coordinator.safetensors"])
+def test_a_damaged_part_of_a_model_directory_is_a_clear_error(fitted, tmp_path, part):
+    save(fitted, tmp_path / "model")
+    target = tmp_path / "model" / part
+    target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])  # truncated
+    with pytest.raises(DataError, match="damaged.*re-fit"):
+        load(tmp_path / "model")
+    target.unlink()
+    with pytest.raises(DataError, match="damaged"):
+        load(tmp_path / "model")
+
+
 def test_fit_is_deterministic_under_a_seed(hdfs20k):
     ds = hdfs20k
     runs = [CollaborLog(_config(), llm=ScriptedClient(default=ANSWER)).fit(ds.log, ds.splits.train, ds.splits.valid)

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from collaborlog import __version__
@@ -84,6 +85,10 @@ def save(detector: CollaborLog, path: Path) -> Path:
     return path
 
 
+def _read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def load(path: Path, **components) -> CollaborLog:
     """Load a detector saved by :func:`save`. ``components`` (``encoder=``, ``llm=``) replace built ones."""
     path = Path(path)
@@ -93,7 +98,7 @@ def load(path: Path, **components) -> CollaborLog:
         hint = f"; an earlier copy is at {old}" if old.is_dir() else ""
         raise DataError(f"{path} is not a saved CollaborLog detector (no manifest.json){hint}")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = _read_json(manifest_path)
     except json.JSONDecodeError as err:
         raise DataError(f"{manifest_path} is not valid JSON: {err}") from None
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
@@ -101,6 +106,15 @@ def load(path: Path, **components) -> CollaborLog:
             f"{path} holds a detector in format {manifest.get('format')!r} version {manifest.get('format_version')!r}, "
             f"saved by CollaborLog {manifest.get('collaborlog_version', 'unknown')}; this CollaborLog ({__version__}) "
             f"reads version {FORMAT_VERSION}. Re-fit it with this version (collaborlog fit ...).")
+    try:
+        return _load_parts(path, manifest, components)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as err:
+        # A part missing or damaged after the manifest was written (the save itself is atomic).
+        raise DataError(f"{path} is a damaged CollaborLog detector ({type(err).__name__}: {err}); "
+                        f"re-fit it (collaborlog fit ...)") from None
+
+
+def _load_parts(path: Path, manifest: dict, components: dict) -> CollaborLog:
     config = DetectorConfig.model_validate(manifest["config"])
     det = CollaborLog(config, **components)
     det.miner_ = TemplateMiner.load(path / "templates.json")
@@ -117,25 +131,25 @@ def load(path: Path, **components) -> CollaborLog:
     sm.memory_inputs_ = np.load(path / "memory_inputs.npy", allow_pickle=False)
     sm.memory_labels_ = np.load(path / "memory_labels.npy", allow_pickle=False)
     sm.memory_sources_ = np.load(path / "memory_sources.npy", allow_pickle=False)
-    sm.memory_ids_ = json.loads((path / "memory_ids.json").read_text(encoding="utf-8"))
+    sm.memory_ids_ = _read_json(path / "memory_ids.json")
     sm.k_ = int(manifest["small_model"]["k"])
     sm._rebuild_index()
     det.coordinator_, det.small_model_ = co, sm
-    det.history_ = History.from_json(json.loads((path / "history.json").read_text(encoding="utf-8")))
-    det.relations_ = [tuple(r) for r in json.loads((path / "relations.json").read_text(encoding="utf-8"))]
+    det.history_ = History.from_json(_read_json(path / "history.json"))
+    det.relations_ = [tuple(r) for r in _read_json(path / "relations.json")]
     det.replay_ = np.load(path / "replay.npy", allow_pickle=False)
     det.patterns_ = {tuple(p): (int(v), str(sid)) for p, v, sid in
-                     json.loads((path / "patterns.json").read_text(encoding="utf-8"))}
+                     _read_json(path / "patterns.json")}
     det.signatures_ = FailureSignatures.from_json(
-        json.loads((path / "signatures.json").read_text(encoding="utf-8")),
+        _read_json(path / "signatures.json"),
         np.load(path / "signature_vectors.npy", allow_pickle=False))
-    said = [MessageVerdict.from_json(v) for v in json.loads((path / "messages.json").read_text(encoding="utf-8"))]
+    said = [MessageVerdict.from_json(v) for v in _read_json(path / "messages.json")]
     det.messages_ = {v.message: v for v in said}
-    det.prevalence_ = Prevalence.from_json(json.loads((path / "prevalence.json").read_text(encoding="utf-8")))
+    det.prevalence_ = Prevalence.from_json(_read_json(path / "prevalence.json"))
     det.refresh_routine()
     det.learned_batches_ = int(manifest["learned_batches"])
     det.pattern_by_set_ = bool(manifest["pattern_by_set"])
-    det.aligner_ = (MessageAligner.from_json(json.loads((path / "aligner.json").read_text(encoding="utf-8")),
+    det.aligner_ = (MessageAligner.from_json(_read_json(path / "aligner.json"),
                                              np.load(path / "aligner_vectors.npy", allow_pickle=False))
                     if (path / "aligner.json").is_file() else None)
     return det
