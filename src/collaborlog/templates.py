@@ -1,7 +1,8 @@
 """Template mining with drain3's Drain over masked messages, and its JSON persistence.
 
-Each line is masked; each *distinct* masked message is mined once (Drain's result for a
-message does not depend on how often it repeats), which makes parsing large logs cheap.
+Each distinct line is masked once (see :class:`collaborlog.masking.Masker` for its token cache);
+each *distinct* masked message is mined once (Drain's result for a message does not depend on
+how often it repeats), which makes parsing large logs cheap.
 The template store is saved as plain JSON, so loading it never runs code.
 """
 
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from drain3.drain import Drain, LogCluster
 
 from collaborlog.config import ParserConfig
@@ -68,26 +69,16 @@ class TemplateMiner:
         With ``learn`` new messages grow or create templates (Drain is online); without it an
         unseen message takes the closest existing template, or -1.
         """
-        index_of: dict[str, int] = {}
-        messages: list[str] = []
-        message_index = np.empty(len(contents), dtype=np.int64)
-        counts: Counter[int] = Counter()
-        mask_cache: dict[str, int] = {}
-        for i, content in enumerate(contents):
-            j = mask_cache.get(content)
-            if j is None:
-                masked = self._masker.mask(content)
-                j = index_of.get(masked)
-                if j is None:
-                    j = index_of[masked] = len(messages)
-                    messages.append(masked)
-                if len(mask_cache) < 1_000_000:
-                    mask_cache[content] = j
-            message_index[i] = j
-            counts[j] += 1
+        # Each distinct raw line is masked once and each distinct masked message mined once, in
+        # order of first appearance (so Drain sees messages in the order line-by-line parsing would).
+        raw_codes, raw_lines = pd.factorize(np.asarray(contents, dtype=object))
+        message_codes, distinct = pd.factorize(np.asarray([self._masker.mask(c) for c in raw_lines], dtype=object))
+        message_index = message_codes[raw_codes].astype(np.int64, copy=False)
+        messages: list[str] = distinct.tolist()
+        counts = np.bincount(message_index, minlength=len(messages))
         message_template = np.empty(len(messages), dtype=np.int64)
         for j, masked in enumerate(messages):
-            message_template[j] = self._template_of(masked, counts[j], learn)
+            message_template[j] = self._template_of(masked, int(counts[j]), learn)
         return ParsedLines(message_index, messages, message_template)
 
     def _template_of(self, masked: str, count: int, learn: bool) -> int:
