@@ -27,3 +27,13 @@ def minilm():
     from collaborlog.encoders import EncoderConfig, build_encoder
 
     return build_encoder(EncoderConfig(kind="minilm"))
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A local TCP port that nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -34,21 +34,47 @@ def test_convert_logevol_requires_opt_in(tmp_path):
     assert out.returncode == 2 and "--allow-pickle" in out.stderr
 
 
-def test_fit_then_detect_a_users_log(data_dir, tmp_path):
-    import pytest
+def test_error_quoting_a_log_line_keeps_its_brackets(tmp_path):
+    # Rich would read "[myid=1]" as markup and drop it, and "[/QuorumPeer]" would raise a MarkupError.
+    log = tmp_path / "zk.log"
+    log.write_text("2015-07-29 [myid=1] [/QuorumPeer] - WARN no colon here\n", encoding="utf-8")
+    ds = tmp_path / "zk.yaml"
+    ds.write_text("name: zk\nsource: {kind: text, path: zk.log, log_format: '<Date> <Time>: <Content>'}\n"
+                  "grouping: {kind: count, size: 10, step: 10}\nlabels: {kind: none}\n", encoding="utf-8")
+    out = _run("summary", str(ds))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "[myid=1]" in out.stderr and "[/QuorumPeer]" in out.stderr
 
-    pytest.importorskip("llama_cpp")
+
+def test_fit_then_detect_into_a_new_folder(data_dir, tmp_path, free_port):
+    # The LLM is a server that is down: every routed sequence falls back, with a reason, and the
+    # detections are written into a folder that did not exist (created before the work starts).
     cfg = tmp_path / "exp.yaml"
     cfg.write_text("name: exp\ndataset: hdfs-20k\nencoder: {kind: hashing}\ncoordinator: {epochs: 5}\n"
-                   "small_model: {epochs: 3}\nllm: {model: smollm2-135m, context: 2048}\n"
+                   "small_model: {epochs: 3}\nllm: {backend: openai, model: m, timeout_s: 2, max_retries: 0}\n"
                    "governor: {max_calls: 2, cache: false}\n")
     model = tmp_path / "model"
     out = _run("fit", "hdfs-20k", "--out", str(model), "--config", str(cfg), "--data-dir", str(data_dir))
     assert out.returncode == 0, out.stderr
     assert (model / "manifest.json").is_file()
-    det = tmp_path / "detections.jsonl"
-    out = _run("detect", str(model), "hdfs-20k", "--split", "test", "--data-dir", str(data_dir), "--out", str(det))
+    det = tmp_path / "not" / "yet" / "detections.jsonl"
+    out = _run("detect", str(model), "hdfs-20k", "--split", "test", "--data-dir", str(data_dir), "--out", str(det),
+               "--llm", f"http://127.0.0.1:{free_port}/v1")
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in det.read_text().splitlines()]
     assert len(rows) == 178 and "sequences judged" in out.stdout
     assert {r["branch"] for r in rows} <= {"small_model", "reused", "evol_detect", "ad_certain", "ad_uncertain", "fallback"}
+    fell_back = [r for r in rows if r["branch"] == "fallback"]
+    assert all(r["fallback"] for r in fell_back)
+    # The console says the LLM failed; it never claims the fallen-back sequences were judged.
+    assert (f"{len(fell_back):,} fell back" in " ".join(out.stdout.split())) == bool(fell_back)
+    out = _run("detect", str(model), "hdfs-20k", "--split", "test", "--data-dir", str(data_dir), "--out", str(det),
+               "--llm", "none")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in det.read_text().splitlines()]
+    assert len(rows) == 178 and not {r["branch"] for r in rows} & {"fallback", "ad_certain", "ad_uncertain"}
+
+
+def test_detect_refuses_a_folder_as_out_before_any_work(tmp_path):
+    out = _run("detect", str(tmp_path / "no-model"), "hdfs-20k", "--out", str(tmp_path))
+    assert out.returncode == 2 and "is a folder" in out.stderr

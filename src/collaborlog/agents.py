@@ -25,7 +25,7 @@ from enum import Enum
 
 from collaborlog.answers import AnswerError, parse_evol, parse_message, parse_state
 from collaborlog.governor import BudgetExceeded, Governor
-from collaborlog.llm_backends import ChatRequest, LLMConfig, LLMError
+from collaborlog.llm_backends import ChatRequest, LLMConfig, LLMError, redact
 from collaborlog.prompts import (
     EVOL_SCHEMA,
     STATE_SCHEMA,
@@ -46,6 +46,9 @@ class Branch(str, Enum):
     AD_CERTAIN = "ad_certain"
     AD_UNCERTAIN = "ad_uncertain"
     FALLBACK = "fallback"
+    NOT_JUDGED = "not_judged"
+    """Routed to the LLM, but no LLM is configured (``llm: {backend: none}``): the small model's
+    verdict, marked "unfamiliar, not judged"."""
 
 
 @dataclass(frozen=True)
@@ -159,11 +162,8 @@ class EvolCoT:
         shown = "\n".join(f"  {i + 1}. {c.message}" for i, c in enumerate(candidates)) or "  (none)"
         request = self._request("new_message", message_schema(len(candidates)), message=message, candidates=shown)
         try:
-            answer = parse_message(self.governor.ask(request, "new_message").text, len(candidates))
-        except AnswerError:
-            self.governor.mark_unparsed("new_message")
-            return None
-        except (BudgetExceeded, LLMError):
+            answer = self.governor.answer(request, "new_message", lambda text: parse_message(text, len(candidates)))
+        except (AnswerError, BudgetExceeded, LLMError):
             return None
         if answer.same_as:
             old = candidates[answer.same_as - 1]
@@ -178,12 +178,7 @@ class EvolCoT:
 
     def evol_detect(self, ev: Evidence, old: HistoryItem) -> tuple[bool, str]:
         request = self._request("evol_detect", EVOL_SCHEMA, diff=render_diff(list(old.messages), list(ev.messages)))
-        answer = self.governor.ask(request, Branch.EVOL_DETECT.value)
-        try:
-            parsed = parse_evol(answer.text)
-        except AnswerError:
-            self.governor.mark_unparsed(Branch.EVOL_DETECT.value)
-            raise
+        parsed = self.governor.answer(request, Branch.EVOL_DETECT.value, parse_evol)
         return parsed.is_evol, parsed.reason
 
     def detect_anomaly(self, ev: Evidence) -> tuple[Branch, int, str, tuple[str, ...]]:
@@ -208,12 +203,7 @@ class EvolCoT:
                                     normal=render_sequence(list(ev.nearest_normal.messages)),
                                     abnormal=render_sequence(list(ev.nearest_abnormal.messages)),
                                     sequence=render_sequence(list(ev.messages)), signals=self._signals(ev))
-        answer = self.governor.ask(request, branch.value)
-        try:
-            parsed = parse_state(answer.text)
-        except AnswerError:
-            self.governor.mark_unparsed(branch.value)
-            raise
+        parsed = self.governor.answer(request, branch.value, parse_state)
         return branch, int(parsed.anomalous), parsed.reason, ids
 
     def evol_candidates(self, ev: Evidence) -> list[HistoryItem]:
@@ -270,7 +260,8 @@ class EvolCoT:
 
     @staticmethod
     def _fallback(ev: Evidence, why: str, failures: int) -> Judgement:
-        return Judgement(ev.sm_verdict, Branch.FALLBACK, "", fallback=why, failures=failures)
+        # Reasons are written to reports and detections files: no credential may reach them.
+        return Judgement(ev.sm_verdict, Branch.FALLBACK, "", fallback=redact(why), failures=failures)
 
     def judge_many(self, evidence: list[Evidence]) -> list[Judgement]:
         """Judge a batch: equal message patterns are judged once, distinct ones concurrently."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from collaborlog.errors import CollaborLogError
@@ -24,6 +26,54 @@ def _base(data_dir: Optional[Path], config_dir: Optional[Path]) -> Optional[Path
     if data_dir is None and config_dir is not None:
         return config_dir
     return find_data_dir(data_dir)
+
+
+LLM_HELP = ("Judge routed sequences with another LLM than the model's: 'none' (small model only), 'embedded' or "
+            "'embedded:NAME', or the URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama: http://host:port/v1; "
+            "its key in $OPENAI_API_KEY).")
+
+
+def llm_config(spec: str, model: Optional[str], saved):
+    """The LLM configuration a ``--llm`` value asks for; settings it does not name are ``saved``'s."""
+    from collaborlog.llm_backends import LLMConfig
+
+    base = saved.model_dump(exclude={"backend", "model", "base_url"})
+    if spec == "none":
+        return LLMConfig(backend="none")
+    if spec == "embedded" or spec.startswith("embedded:"):
+        return LLMConfig.model_validate({**base, "backend": "embedded", "model": spec.partition(":")[2] or
+                                         LLMConfig().model})
+    if spec.startswith(("http://", "https://")):
+        return LLMConfig.model_validate({**base, "backend": "openai", "base_url": spec,
+                                         "model": model or saved.model})
+    raise CollaborLogError(f"--llm must be none, embedded, embedded:NAME or an http(s) URL, not {spec!r}")
+
+
+def _routing(detections) -> str:
+    """How the routed sequences were judged, in words: an LLM that was down must not read as 'sent'."""
+    from collections import Counter
+
+    branches = Counter(d.branch.value for d in detections if d.route.value == "llm")
+    routed = sum(branches.values())
+    judged = routed - branches["fallback"] - branches["not_judged"]
+    parts = [f"{routed:,} routed to the LLM", f"{judged:,} judged by it"]
+    if branches["fallback"]:
+        parts.append(f"{branches['fallback']:,} fell back to the small model (LLM failed or budget spent)")
+    if branches["not_judged"]:
+        parts.append(f"{branches['not_judged']:,} unfamiliar, not judged (no LLM)")
+    return ", ".join(parts)
+
+
+def _prepare_output(path: Path) -> None:
+    """Create ``path``'s folder and check that ``path`` can be written, before any work is done."""
+    if path.is_dir():
+        raise CollaborLogError(f"--out {path} is a folder: give a file name such as {path / 'detections.jsonl'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CollaborLogError(f"cannot create the folder of --out {path}: {err.strerror}") from err
+    if not os.access(path.parent, os.W_OK):
+        raise CollaborLogError(f"cannot write --out {path}: its folder is not writable")
 
 
 @app.command()
@@ -56,7 +106,7 @@ def summary(
         table.add_row(f"{name} split", f"{part.sequences:,} sequences, {part.anomalous:,} anomalous")
     console.print(table)
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 @app.command()
@@ -65,7 +115,7 @@ def presets() -> None:
     from collaborlog.dataset import preset_config, preset_names
 
     for name in preset_names():
-        console.print(f"[bold]{name}[/]: {' '.join(preset_config(name).description.split())}")
+        console.print(f"[bold]{escape(name)}[/]: {escape(' '.join(preset_config(name).description.split()))}")
 
 
 @app.command("convert-logevol")
@@ -79,7 +129,7 @@ def convert_logevol(
     if not allow_pickle:
         raise CollaborLogError("unpickling can run code: pass --allow-pickle to confirm you trust these files")
     for path in convert(root):
-        console.print(f"wrote {path}")
+        console.print(f"wrote {path}", markup=False)
 
 
 @app.command()
@@ -101,7 +151,7 @@ def evaluate(
     folder = output or Path(cfg.output or f"results/{cfg.name}")
     written = write_report(report, folder)
     print(markdown(report))
-    console.print("wrote " + ", ".join(str(p) for p in written))
+    console.print("wrote " + ", ".join(str(p) for p in written), markup=False)
 
 
 @app.command()
@@ -123,7 +173,7 @@ def run(
     print(markdown(report))
     if save_model is not None:
         written.append(save(detector, save_model))
-    console.print("wrote " + ", ".join(str(p) for p in written))
+    console.print("wrote " + ", ".join(str(p) for p in written), markup=False)
 
 
 @app.command()
@@ -158,6 +208,8 @@ def detect(
     out: Optional[Path] = typer.Option(None, "--out", help="Write every detection as JSON Lines here."),
     learn: bool = typer.Option(False, "--learn", help="Stream with the adaptive evolve mechanism and save what it learned."),
     show: int = typer.Option(10, help="How many anomalous sequences to print."),
+    llm: Optional[str] = typer.Option(None, "--llm", envvar="COLLABORLOG_LLM", help=LLM_HELP),
+    llm_model: Optional[str] = typer.Option(None, "--llm-model", help="The served model's name for an --llm URL."),
 ) -> None:
     """Judge a log with a saved detector; print the anomalous sequences and why."""
     from dataclasses import asdict
@@ -165,6 +217,9 @@ def detect(
     from collaborlog.dataset import load_dataset, resolve_config
     from collaborlog.persistence import load, save
 
+    if out is not None:
+        # Before the work, not after it: a missing folder must not cost the detections.
+        _prepare_output(out)
     ds_cfg, config_dir = resolve_config(dataset)
     ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
     parts = dict(ds.splits.items())
@@ -172,8 +227,12 @@ def detect(
         raise CollaborLogError(f"--split must be all, train, valid or test, not {split!r}")
     sequences = ds.splits.all() if split == "all" else parts[split]
     detector = load(model)
+    if llm is not None:
+        detector.use_llm(llm_config(llm, llm_model, detector.config.llm))
     if learn:
-        detections = [d for batch in detector.detect_stream(ds.log, sequences) for d in batch]
+        # A checkpoint after each batch that taught the models: a crash loses at most one batch.
+        stream = detector.detect_stream(ds.log, sequences, on_learned=lambda _: save(detector, model))
+        detections = [d for batch in stream for d in batch]
         save(detector, model)
     else:
         detections = detector.detect(ds.log, sequences)
@@ -182,12 +241,11 @@ def detect(
 
         write_sessions_jsonl(out, [json.loads(json.dumps(asdict(d), default=str)) for d in detections])
     anomalous = [d for d in detections if d.verdict == 1]
-    routed = sum(d.route.value == "llm" for d in detections)
-    console.print(f"{len(detections):,} sequences judged: {len(anomalous):,} anomalous; {routed:,} sent to the LLM")
+    console.print(f"{len(detections):,} sequences judged: {len(anomalous):,} anomalous; {_routing(detections)}")
     by_id = {s.id: s for s in sequences}
     for d in sorted(anomalous, key=lambda d: -d.score)[:show]:
-        console.print(f"[bold red]{d.sequence_id}[/] score {d.score:.2f} via {d.branch.value}"
-                      + (f": {d.reason}" if d.reason else f" (nearest: {', '.join(n.id for n in d.neighbours[:3])})"))
+        console.print(f"[bold red]{escape(d.sequence_id)}[/] score {d.score:.2f} via {d.branch.value}"
+                      + escape(f": {d.reason}" if d.reason else f" (nearest: {', '.join(n.id for n in d.neighbours[:3])})"))
         for i in by_id[d.sequence_id].lines[:5]:
             console.print(f"    {ds.log.content[i][:160]}", highlight=False, markup=False)
 
@@ -226,12 +284,12 @@ def evolve(
                "changed": int(result.changed().sum()), "changes": dict(counts)}
     (out / "evolution.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     console.print(f"{summary['changed']:,} of {summary['sequences']:,} test sequences changed: {dict(counts)}")
-    console.print(f"wrote {out / 'session_test.jsonl'} and {out / 'evolution.json'}")
+    console.print(f"wrote {out / 'session_test.jsonl'} and {out / 'evolution.json'}", markup=False)
 
 
 def main() -> None:
     try:
         app()
     except CollaborLogError as err:
-        Console(stderr=True).print(f"[red]error:[/] {err}", markup=True, highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {escape(str(err))}", markup=True, highlight=False)
         sys.exit(2)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Literal
 
 import numpy as np
@@ -31,6 +32,7 @@ from collaborlog.encoders import Encoder, EncoderConfig, build_encoder
 from collaborlog.features import Featurizer, SequenceFeatures
 from collaborlog.governor import Governor, GovernorConfig, ResponseCache
 from collaborlog.history import History
+from collaborlog.novelty import Novelty
 from collaborlog.llm_backends import LLMClient, LLMConfig, build_client
 from collaborlog.prevalence import Prevalence
 from collaborlog.prompts import load_prompts, summarize
@@ -94,7 +96,37 @@ class DetectorConfig(BaseModel):
     sequences carry cannot mark them. The share is the lower end of a 95% Wilson interval over the
     sequences seen so far (see :mod:`collaborlog.prevalence`). ``None`` turns this off, as does a
     history without labelled anomalies (its anomaly rate is unknown)."""
+    contamination: float = Field(default=0.05, gt=0, lt=0.5)
+    """The expected share of failures when the history's labels do not say it: without labelled
+    failures the history is taken as mostly normal (DeepLog's assumption) and a message fewer than
+    this share of its sequences carry is rare (see :mod:`collaborlog.novelty`); it is also the
+    failure rate the "failures are rare" guard starts from."""
     seed: int = 0
+
+
+class Mode(str, Enum):
+    """What the history's labels allow; chosen by :meth:`CollaborLog.fit` and said in ``mode_reason_``."""
+
+    SUPERVISED = "supervised"
+    """Every history sequence is labelled, failures among them: the small model votes with its neighbours."""
+    SEMI_SUPERVISED = "semi-supervised"
+    """Some labelled failures: they join the memory, the unlabelled rest is taken as normal, and
+    novelty flags what neither explains."""
+    LABEL_FREE = "label-free"
+    """No labelled failure: the history is taken as mostly normal and novelty is the small model's verdict."""
+
+
+def choose_mode(labels: np.ndarray) -> tuple[Mode, str]:
+    """The mode the history's labels allow (``-1`` = unlabelled), and why, in words."""
+    failures, unlabelled = int((labels == 1).sum()), int((labels < 0).sum())
+    if failures == 0:
+        why = ("no history sequence is labelled" if unlabelled == len(labels)
+               else "the labelled history holds no failure")
+        return Mode.LABEL_FREE, f"label-free: {why}, so the history is taken as mostly normal"
+    if unlabelled:
+        return Mode.SEMI_SUPERVISED, (f"semi-supervised: {failures:,} labelled failures join the memory; "
+                                      f"{unlabelled:,} unlabelled sequences are taken as normal")
+    return Mode.SUPERVISED, f"supervised: {len(labels):,} labelled sequences, {failures:,} failures"
 
 
 @dataclass(frozen=True)
@@ -203,8 +235,12 @@ class CollaborLog:
         featurizer = self._featurizer()
         tr = featurizer.transform(log, train)
         va = featurizer.transform(log, valid)
-        y_train = np.array([s.label for s in train], dtype=np.int8)
-        y_valid = np.array([s.label for s in valid], dtype=np.int8)
+        given = np.array([s.label for s in train], dtype=np.int8)
+        self.mode_, self.mode_reason_ = choose_mode(given)
+        y_train, y_valid = given, np.array([s.label for s in valid], dtype=np.int8)
+        if self.mode_ is not Mode.SUPERVISED:
+            # The history is taken as mostly normal: what no label calls a failure is normal.
+            y_train, y_valid = np.maximum(y_train, 0), np.maximum(y_valid, 0)
         labelled = y_train >= 0
         ids = [s.id for s in train]
         self.small_model_ = SmallModel(self.config.small_model.model_copy(update={"seed": self.config.seed})).fit(
@@ -227,10 +263,22 @@ class CollaborLog:
         self.relations_: list[tuple[str, str]] = []
         self.messages_: dict[str, MessageVerdict] = {}
         self.routine_: set[str] = set()
-        rate = float(y_train[labelled].mean()) if labelled.any() else 0.0
+        # Failures' base rate: the labels' where they show failures, else the expected contamination.
+        rate = float((given[given >= 0] == 1).mean()) if self.mode_ is not Mode.LABEL_FREE else self.config.contamination
         factor = self.config.common_message_factor
         self.prevalence_ = Prevalence(min(1.0, factor * rate) if factor is not None and rate > 0 else 1.0)
-        self.patterns_ = self._history_patterns(tr.messages, y_train, ids)
+        pattern_labels = y_train
+        self.novelty_: Novelty | None = None
+        if self.mode_ is not Mode.SUPERVISED:
+            self.novelty_ = Novelty(self.config.contamination).fit(
+                [m for m, g in zip(tr.messages, given) if g != 1], self.coordinator_.score(tr.vectors),
+                self.coordinator_.valid_losses_)
+            # Only what looks normal (or is labelled) makes a known pattern: the unlabelled history
+            # holds failures too, and a rare pattern of it must not vouch for new sequences.
+            novel = self.novelty_.score(tr.messages, self.coordinator_.score(tr.vectors)).novel
+            trusted = (given == 1) | ((given == 0) & (self.mode_ is Mode.SEMI_SUPERVISED)) | ~novel
+            pattern_labels = np.where(trusted, y_train, -1).astype(np.int8)
+        self.patterns_ = self._history_patterns(tr.messages, pattern_labels, ids)
         self.learned_batches_ = 0
         return self
 
@@ -318,20 +366,54 @@ class CollaborLog:
         """``aligned`` with each confirmed rewording read as the message it rewords."""
         return [verdicts[line].rewords or name if line in verdicts else name for line, name in zip(lines, aligned)]
 
+    @property
+    def llm_enabled(self) -> bool:
+        """Whether routed sequences are judged by an LLM (``llm.backend: none`` leaves them unjudged)."""
+        return self._llm is not None or self.config.llm.backend != "none"
+
+    def use_llm(self, llm: LLMConfig | LLMClient) -> "CollaborLog":
+        """Judge with another LLM from now on (a backend configuration or a client), without refitting."""
+        if isinstance(llm, LLMConfig):
+            self.config = self.config.model_copy(update={"llm": llm})
+            self._llm = None
+        else:
+            self._llm = llm
+        self._agents_cache = None
+        return self
+
+    def _novelty(self, messages: list[list[str]], losses: np.ndarray, routine: set[str]):
+        """Novelty scores of sequences read as ``messages``, new routine events set aside."""
+        assert self.novelty_ is not None
+        return self.novelty_.score([[m for m in lines if m not in routine] for lines in messages], losses)
+
+    def _small_verdict(self, pred, novel: bool, novelty: float) -> tuple[int, float]:
+        """The small model's verdict and score: its neighbours' vote when the history is fully
+        labelled; else novelty (label-free), or either (semi-supervised). Outside the supervised
+        mode the score's threshold is 1.0 (a vote share of 0.5 counts as 1.0)."""
+        if self.novelty_ is None:
+            return pred.verdict, pred.score
+        if self.mode_ is Mode.LABEL_FREE:
+            return int(novel), novelty
+        return int(novel or pred.verdict == 1), max(novelty, 2 * pred.score)
+
     def _judge(self, sequences: list[Sequence], features: SequenceFeatures) -> _Batch:
         losses, routes = self.coordinator_.route(features.vectors)
         sm = self.small_model_.predict(features.vectors)
         prevalence = self.prevalence_.plus(features.messages)
         to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
+        if self.novelty_ is not None and self.llm_enabled:
+            # Without labels, what the history rarely shows is what the LLM should see, whatever
+            # the autoencoder's loss.
+            to_llm |= self._novelty(features.aligned, losses, self.routine_).novel
         keys = [self._key(a) for a in features.aligned]
         # New messages of routed sequences with a new pattern are judged first, once each: a
         # sequence that is a known pattern once its rewordings and new routine events are read so
         # is an evolved version of that pattern.
         unexplained = [int(i) for i in np.nonzero(to_llm)[0] if keys[i] not in self.patterns_]
-        verdicts = self._new_messages(features, unexplained, prevalence)
+        verdicts = self._new_messages(features, unexplained, prevalence) if self.llm_enabled else {}
         evolved: set[int] = set()
+        routine = {m for m, v in verdicts.items() if self._routine(v, prevalence)}
         if verdicts:
-            routine = {m for m, v in verdicts.items() if self._routine(v, prevalence)}
             for i in unexplained:
                 if any(line in verdicts for line in features.messages[i]):
                     keys[i] = self._key(self._read_as(features.messages[i], features.aligned[i], verdicts), routine)
@@ -343,13 +425,17 @@ class CollaborLog:
         to_llm[list(known)] = False
         rows = np.nonzero(to_llm)[0]
         judgements: dict[int, Judgement] = {}
-        if rows.size:
+        if rows.size and self.llm_enabled:
             evidence = self._evidence(features, sm, rows, prevalence, keys, verdicts)
             judgements = dict(zip(rows.tolist(), self._agents().judge_many(evidence)))
+        novelty = (self._novelty([self._read_as(m, a, verdicts) for m, a in zip(features.messages, features.aligned)],
+                                 losses, self.routine_ | routine) if self.novelty_ is not None else None)
         out = []
         for i, seq in enumerate(sequences):
             pred = sm[i]
             j = judgements.get(i)
+            small = self._small_verdict(pred, bool(novelty.novel[i]), float(novelty.score[i])) if novelty is not None else (
+                pred.verdict, pred.score)
             if i in known and i in evolved:
                 verdict, source_id = known[i]
                 out.append(Detection(seq.id, verdict, float(verdict), Route.LLM, Branch.EVOL_DETECT, float(losses[i]),
@@ -362,11 +448,15 @@ class CollaborLog:
                 out.append(Detection(seq.id, verdict, float(verdict), Route.SMALL_MODEL, branch, float(losses[i]),
                                      pred.neighbours, f"same message pattern as {source_id}, {source}",
                                      (source_id,)))
+            elif j is None and to_llm[i]:
+                out.append(Detection(seq.id, small[0], small[1], Route.LLM, Branch.NOT_JUDGED, float(losses[i]),
+                                     pred.neighbours, "unfamiliar, not judged: no LLM is configured (llm backend "
+                                     "none); the small model's verdict"))
             elif j is None:
-                out.append(Detection(seq.id, pred.verdict, pred.score, Route.SMALL_MODEL, Branch.SMALL_MODEL,
+                out.append(Detection(seq.id, small[0], small[1], Route.SMALL_MODEL, Branch.SMALL_MODEL,
                                      float(losses[i]), pred.neighbours))
             else:
-                score = pred.score if j.branch is Branch.FALLBACK else float(j.verdict)
+                score = small[1] if j.branch is Branch.FALLBACK else float(j.verdict)
                 out.append(Detection(seq.id, j.verdict, score, Route.LLM, j.branch, float(losses[i]), pred.neighbours,
                                      j.reason, j.compared_with, j.evolved_from, j.fallback))
         return _Batch(out, verdicts)
@@ -394,8 +484,12 @@ class CollaborLog:
         """Verdicts for ``sequences`` (lines of ``log``), without learning from them."""
         return self._judge(sequences, self._featurizer().transform(log, sequences)).detections
 
-    def detect_stream(self, log: LogFrame, sequences: list[Sequence], batch_size: int | None = None) -> Iterator[list[Detection]]:
-        """Judge ``sequences`` in arrival order, one batch at a time; with the AEM on, learn after each."""
+    def detect_stream(self, log: LogFrame, sequences: list[Sequence], batch_size: int | None = None,
+                      on_learned: Callable[[int], None] | None = None) -> Iterator[list[Detection]]:
+        """Judge ``sequences`` in arrival order, one batch at a time; with the AEM on, learn after each.
+
+        ``on_learned(n)`` is called after each batch that taught the models ``n > 0`` sequences
+        (before the batch is yielded), e.g. to save a checkpoint."""
         size = batch_size or self.config.aem.batch_size
         featurizer = self._featurizer()
         for begin in range(0, len(sequences), size):
@@ -403,7 +497,9 @@ class CollaborLog:
             features = featurizer.transform(log, batch)
             judged = self._judge(batch, features)
             if self.config.aem.enabled:
-                self.learn(features, judged.detections, judged.messages)
+                learned = self.learn(features, judged.detections, judged.messages)
+                if learned and on_learned is not None:
+                    on_learned(learned)
             yield judged.detections
 
     # -- adaptive evolve mechanism --------------------------------------------------------------
@@ -422,7 +518,8 @@ class CollaborLog:
             if v.rewords is not None and self.aligner_ is not None:
                 self.aligner_.alias(m, v.rewords)
         self.refresh_routine()
-        idx = [i for i, d in enumerate(detections) if d.route is Route.LLM and d.branch is not Branch.FALLBACK]
+        idx = [i for i, d in enumerate(detections)
+               if d.route is Route.LLM and d.branch not in (Branch.FALLBACK, Branch.NOT_JUDGED)]
         if not idx:
             return 0
         aem = self.config.aem
@@ -440,6 +537,9 @@ class CollaborLog:
         aligned = {i: self._read_as(features.messages[i], features.aligned[i], said) for i in idx}
         for i, sid in zip(idx, ids):
             self.patterns_.setdefault(self._key(aligned[i]), (detections[i].verdict, sid))
+        if self.novelty_ is not None:
+            # What the LLM judged normal is no longer rare.
+            self.novelty_.clear([m for i in idx if detections[i].verdict == 0 for m in aligned[i]])
         if self.aligner_ is not None:
             # New events the LLM has now judged become known messages; reworded ones stay read as
             # the known message they align to.

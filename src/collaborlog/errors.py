@@ -26,9 +26,13 @@ class DatasetNotFoundError(DataError, FileNotFoundError):
 class MissingDependencyError(CollaborLogError, ImportError):
     """An optional dependency is not installed; the message names the ``pip install`` that fixes it."""
 
-    def __init__(self, package: str, purpose: str, pip_name: str | None = None) -> None:
+    def __init__(self, package: str, purpose: str, pip_name: str | None = None, alternative: str = "") -> None:
         self.package = package
         super().__init__(
             f"{purpose} needs the package '{package}', which is not installed. "
-            f"Install it with: pip install {pip_name or package}"
+            f"Install it with: pip install {pip_name or package}" + (f"; {alternative}" if alternative else "")
         )
+
+
+NO_LLM_HINT = ("or run without an LLM (the small model's verdicts, unfamiliar sequences marked 'not judged'): "
+               "llm: {backend: none} in the experiment file, or --llm none")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collaborlog.embeddings import default_cache_dir
-from collaborlog.errors import CollaborLogError, ConfigError, MissingDependencyError
+from collaborlog.errors import NO_LLM_HINT, CollaborLogError, ConfigError, MissingDependencyError
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ def _sha256(path: Path) -> str:
 def _package_dir(name: str, model: GGUFModel) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError(name.replace("_", "-"), f"The embedded model {model.filename}", model.pip)
+        raise MissingDependencyError(name.replace("_", "-"), f"The embedded model {model.filename}", model.pip,
+                                     NO_LLM_HINT)
     return Path(next(iter(spec.submodule_search_locations)))
 
 

@@ -141,7 +141,10 @@ class SmallModel:
         ids = [i for i, k in zip(ids, keep) if k]
         with seeded(self.config.seed) as gen:
             self.net_ = SemanticNet(x.shape[1], self.config.hidden)
-            self._train(x, y, self.config.epochs, gen)
+            if len(np.unique(y)) > 1:
+                # One class gives the contrastive loss nothing to separate (it would collapse the
+                # map): the seeded initial network, a random projection, keeps neighbourhoods.
+                self._train(x, y, self.config.epochs, gen)
         self.memory_inputs_ = np.asarray(x, dtype=np.float32)
         self.memory_labels_ = np.asarray(y, dtype=np.int8)
         self.memory_ids_ = list(ids)

@@ -1,0 +1,127 @@
+"""Fitting without labels (or with a few), and running with no LLM at all."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from collaborlog.agents import Branch
+from collaborlog.coordinator import Route
+from collaborlog.dataset import load_dataset, preset_config
+from collaborlog.detector import CollaborLog, DetectorConfig, Mode, choose_mode
+from collaborlog.novelty import Novelty
+from collaborlog.persistence import load, save
+from collaborlog.records import LogFrame, Sequence
+
+
+def _config(**extra) -> DetectorConfig:
+    return DetectorConfig.model_validate({
+        "encoder": {"kind": "hashing"}, "coordinator": {"epochs": 15}, "small_model": {"epochs": 5, "k": 3},
+        "governor": {"cache": False}, "llm": {"backend": "none"}, **extra,
+    })
+
+
+def _unlabelled(sequences: list[Sequence]) -> list[Sequence]:
+    return [replace(s, label=-1) for s in sequences]
+
+
+@pytest.fixture(scope="module")
+def hdfs20k(data_dir):
+    return load_dataset(preset_config("hdfs-20k"), data_dir)
+
+
+@pytest.fixture(scope="module")
+def label_free(hdfs20k):
+    ds = hdfs20k
+    return CollaborLog(_config()).fit(ds.log, _unlabelled(ds.splits.train), _unlabelled(ds.splits.valid))
+
+
+def test_novelty_counts_rare_messages_on_one_scale():
+    history = [["open", "close"]] * 95 + [["open", "retry", "close"]] * 5
+    nov = Novelty(contamination=0.1).fit(history, np.zeros(100), np.linspace(0, 1, 20))
+    assert nov.rare(["open", "retry", "boom"]) == ["retry", "boom"]
+    scores = nov.score([["open", "close"], ["open", "boom"], ["open", "close"]], np.array([0.1, 0.1, 5.0]))
+    # 1.0 is the threshold: a familiar sequence is below it; an unseen message or a loss far above
+    # the validation's is above it.
+    assert scores.novel.tolist() == [False, True, True]
+    assert scores.score[1] > scores.score[0] and scores.rarity[2] < 1 < scores.loss[2]
+    nov.clear(["boom"])
+    assert not nov.score([["open", "boom"]], np.array([0.1])).novel[0]
+    again = Novelty.from_json(nov.to_json())
+    assert again.rare(["retry", "boom", "x"]) == ["retry", "x"] and again.loss_bar_ == nov.loss_bar_
+
+
+@pytest.mark.parametrize("labels, mode", [
+    ([-1, -1, -1], Mode.LABEL_FREE), ([0, 0, -1], Mode.LABEL_FREE), ([0, 1, -1], Mode.SEMI_SUPERVISED),
+    ([0, 1, 0], Mode.SUPERVISED),
+])
+def test_the_mode_follows_the_labels(labels, mode):
+    chosen, why = choose_mode(np.array(labels, dtype=np.int8))
+    assert chosen is mode and why.startswith(mode.value)
+
+
+def test_unlabelled_fit_flags_what_the_history_never_shows(label_free, hdfs20k):
+    ds = hdfs20k
+    assert label_free.mode_ is Mode.LABEL_FREE and "taken as mostly normal" in label_free.mode_reason_
+    # The guard's base rate without labels is the expected contamination.
+    assert label_free.prevalence_.bound == pytest.approx(3 * label_free.config.contamination)
+    familiar = ds.splits.train[:40]
+    content = list(ds.log.content)
+    # A failure line no history sequence carries, added to a copy of familiar sequences.
+    lines = [content[i] for s in familiar for i in s.lines]
+    broken: list[Sequence] = []
+    out_lines: list[str] = []
+    for k, s in enumerate(familiar):
+        start = len(out_lines)
+        out_lines += [content[i] for i in s.lines]
+        if k % 2:
+            out_lines.append("java.lang.OutOfMemoryError: Java heap space while writing the replica")
+        broken.append(Sequence(f"s{k}", np.arange(start, len(out_lines)), -1, float(k)))
+    assert len(lines) < len(out_lines)
+    frame = LogFrame(content=out_lines, timestamp=np.arange(len(out_lines), dtype=float),
+                     label=np.full(len(out_lines), -1, np.int8), fields={}, matched=np.ones(len(out_lines), bool))
+    out = label_free.detect(frame, broken)
+    flagged = [d.sequence_id for d in out if d.verdict == 1]
+    assert {f"s{k}" for k in range(1, 40, 2)} <= set(flagged)
+    assert all(d.score > 1.0 for d in out if d.verdict == 1)
+    # With no LLM configured, routed sequences keep the small model's verdict, marked as such.
+    for d in out:
+        if d.route is Route.LLM:
+            assert d.branch is Branch.NOT_JUDGED and "not judged" in d.reason
+        else:
+            assert d.branch in (Branch.SMALL_MODEL, Branch.REUSED)
+
+
+def test_no_llm_means_no_client_is_ever_built(label_free, hdfs20k, monkeypatch):
+    import collaborlog.detector as detector_module
+
+    def refuse(_config):
+        raise AssertionError("no LLM client may be built with llm backend none")
+
+    monkeypatch.setattr(detector_module, "build_client", refuse)
+    out = [d for batch in label_free.detect_stream(hdfs20k.log, hdfs20k.splits.test) for d in batch]
+    assert len(out) == len(hdfs20k.splits.test)
+    # Nothing the LLM did not judge is learned.
+    assert not any(m.startswith("llm:") for m in label_free.small_model_.memory_ids_)
+
+
+def test_a_few_labels_join_the_memory(hdfs20k):
+    ds = hdfs20k
+    train = [s if s.label == 1 else replace(s, label=-1) for s in ds.splits.train]
+    det = CollaborLog(_config()).fit(ds.log, train, _unlabelled(ds.splits.valid))
+    assert det.mode_ is Mode.SEMI_SUPERVISED
+    failures = sum(s.label == 1 for s in train)
+    assert int((det.small_model_.memory_labels_ == 1).sum()) == failures > 0
+    # The labelled failures' base rate, not the contamination, drives the guard.
+    assert det.prevalence_.bound != pytest.approx(3 * det.config.contamination)
+
+
+def test_label_free_detector_round_trips(label_free, hdfs20k, tmp_path):
+    save(label_free, tmp_path / "model")
+    again = load(tmp_path / "model")
+    assert again.mode_ is Mode.LABEL_FREE and again.novelty_ is not None
+    test = hdfs20k.splits.test[:50]
+    assert [(d.verdict, round(d.score, 6)) for d in again.detect(hdfs20k.log, test)] == \
+           [(d.verdict, round(d.score, 6)) for d in label_free.detect(hdfs20k.log, test)]
