@@ -1,0 +1,507 @@
+"""A real-upgrade benchmark from the loghub Zookeeper 2k sample: ZooKeeper 3.4.5 -> 3.8.4.
+
+    python benchmarks/real_upgrade/make_zookeeper.py --out DIR [--data-dir /work/shared/data]
+        [--seed 0] [--rolling 0.3]
+
+The sample (three servers' logs, one after the other) is put in time order. The first 60 % of its
+lines are the history, unchanged and unlabelled. The rest is printed as ZooKeeper 3.8.4 prints the
+same events (zookeeper_rules.RULES: reworded statements, the logback layout, DEBUG-demoted
+statements gone) with failures injected from real 3.8.4 ERROR/WARN statements
+(zookeeper_rules.FAULTS) into a seeded 10 % of its blocks of 10 lines. ``--rolling F`` also writes
+a rolling upgrade: a seeded share F of those blocks keeps the 3.4.5 wording and layout.
+
+Everything is deterministic under ``--seed``. See ZOOKEEPER.md for the files written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import zookeeper_rules as zr
+
+SAMPLE = Path("loghub_2k/Zookeeper/Zookeeper_2k.log")
+LICENCE = Path("loghub_2k/LICENSE_loghub.txt")
+HISTORY_SHARE = 0.6
+BLOCK = 10
+INJECT_SHARE = 0.1
+NORMAL_MARK, INJECTED_MARK = "-", "INJECTED"
+STAMP_FORMAT = "%Y-%m-%d %H:%M:%S,%f"
+
+OLD_LINE = re.compile(
+    r"^(?P<stamp>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - (?P<level>[A-Z]+)\s+\[(?P<origin>.*?)\] - (?P<content>.*)$"
+)
+CLIENT_ADDRESS_EVENTS = {"E2", "E7", "E8", "E9", "E10", "E12", "E13"}
+"""Events whose ``addr`` is a client's (not a peer's): the end-of-stream message names one."""
+CLOSE_LOOKAHEAD = 3
+"""How many of a node's next lines may hold the 'Closed socket' line that ends an end-of-stream."""
+CONTEXT_VALUES = (
+    "myid", "thread_sid", "peer_sid", "last_zxid", "quorum_server", "supporters", "eos_message", "request",
+    "env_entry",
+)
+NEW_FORMAT = "<Date> <Time> [myid:<Myid>] - <Level> [<Origin>] - <Content>"
+OLD_FORMAT = "<Date> <Time> - <Level> [<Origin>] - <Content>"
+LABELLED_FORMAT = "<Label> <Date> <Time> <Head>- <Level> [<Origin>] - <Content>"
+"""Reads both layouts: ``Head`` is empty in a 3.4.5 line and ``[myid:N] `` in a 3.8.4 one."""
+
+
+class UnmappedLineError(ValueError):
+    """A line that no rule of the table matches (the table must cover every event of the input)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One line of the 2015 sample."""
+
+    index: int
+    node: int
+    stamp: str
+    level: str
+    thread: str
+    logger: str
+    content: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """What 3.8.4 prints for one record (``text`` is None when it prints nothing)."""
+
+    record: Record
+    event: str
+    text: str | None
+    last_zxid: str
+    """The node's newest zxid (hex) known at this line: injected failures near it quote it."""
+
+
+@dataclass(frozen=True)
+class OutLine:
+    text: str
+    injected: str | None = None
+    """The fault's name for an injected line; the other fields describe its statement."""
+    level: str = ""
+    logger: str = ""
+    source: str = ""
+    message: str = ""
+
+
+@dataclass
+class _NodeState:
+    last_zxid: str = "0"
+    last_session: str = "0"
+    last_client: str | None = None
+
+
+@dataclass(frozen=True)
+class Injection:
+    block: int
+    after: int
+    """Position in the block of the record the failure follows."""
+    fault: zr.Fault
+    lines: tuple[OutLine, ...] = field(default=())
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def parse_records(lines: list[str]) -> list[Record]:
+    """Parse 2015 lines; a new node starts wherever the time goes backwards (the files are concatenated)."""
+    records: list[Record] = []
+    segments: list[list[int]] = [[]]
+    previous = ""
+    for number, line in enumerate(lines, start=1):
+        m = OLD_LINE.match(line.rstrip("\n"))
+        if m is None:
+            raise UnmappedLineError(f"line {number} is not in the 3.4.5 layout {zr.OLD_LAYOUT!r}: {line[:200]!r}")
+        if previous and m["stamp"] < previous:
+            segments.append([])
+        previous = m["stamp"]
+        segments[-1].append(len(records))
+        thread, _, logger = m["origin"].rpartition(":")
+        records.append(Record(len(records), 0, m["stamp"], m["level"], thread, logger, m["content"].rstrip(), line.rstrip("\n")))
+    for number, members in enumerate(segments, start=1):
+        node = _node_id([records[i] for i in members], number)
+        for i in members:
+            records[i] = _with_node(records[i], node)
+    return records
+
+
+def _with_node(r: Record, node: int) -> Record:
+    return Record(r.index, node, r.stamp, r.level, r.thread, r.logger, r.content, r.raw)
+
+
+def _node_id(records: list[Record], fallback: int) -> int:
+    for r in records:
+        m = re.search(r"myid=(\d+)", r.thread) or re.search(r"my id = (\d+)", r.content)
+        if m:
+            return int(m.group(1))
+    return fallback
+
+
+# -- rewriting ---------------------------------------------------------------------------------
+
+_COMPILED = tuple((rule, re.compile(rule.old_regex)) for rule in zr.RULES)
+_THREADS = tuple((re.compile(pattern), new) for pattern, new in zr.THREAD_RENAMES)
+_ENV = tuple((re.compile(pattern), new) for pattern, new in zr.ENV_REWRITES)
+
+
+def match_rule(content: str) -> tuple[zr.Rule, dict[str, str]]:
+    for rule, regex in _COMPILED:
+        m = regex.match(content)
+        if m:
+            return rule, m.groupdict()
+    raise UnmappedLineError(f"no rule of zookeeper_rules.RULES matches {content[:200]!r}; add one")
+
+
+def slf4j(fmt: str, values: list[str]) -> str:
+    """Fill ``{}`` placeholders in order, as SLF4J does."""
+    parts = fmt.split("{}")
+    if len(parts) - 1 != len(values):
+        raise ValueError(f"{fmt!r} has {len(parts) - 1} placeholders but {len(values)} values were given")
+    out = parts[0]
+    for value, part in zip(values, parts[1:]):
+        out += value + part
+    return out
+
+
+def new_line(stamp: str, level: str, thread: str, logger: str, message: str, myid: int) -> str:
+    """One line in the 3.8.4 logback layout; only MDC_THREADS carry the MDC's myid."""
+    mdc = str(myid) if thread in zr.MDC_THREADS else ""
+    return f"{stamp} [myid:{mdc}] - {level:<5} [{thread}:{logger}] - {message}"
+
+
+def _peer_sid(thread: str) -> str:
+    m = re.search(r"/([\d.]+):\d+", thread)
+    for sid, address in zr.ENSEMBLE.items():
+        if m and m.group(1) == address:
+            return str(sid)
+    return "0"
+
+
+def _context(name: str, rec: Record, groups: dict[str, str], state: _NodeState, ahead: list[Record]) -> str:
+    if name == "myid":
+        return str(rec.node)
+    if name == "thread_sid":
+        return rec.thread.rpartition(":")[2]
+    if name == "peer_sid":
+        return _peer_sid(rec.thread)
+    if name == "last_zxid":
+        return state.last_zxid
+    if name == "quorum_server":
+        address = zr.ENSEMBLE.get(int(groups["sid"]), "0.0.0.0")
+        return f"{address}:{zr.QUORUM_PORT}:{zr.ELECTION_PORT}:participant"
+    if name == "supporters":
+        sids = sorted({rec.node, int(_peer_sid(rec.thread))} - {0})
+        return "[" + ", ".join(str(s) for s in sids) + "]"
+    if name == "eos_message":
+        # The 3.4.5 'Closed socket' line that followed named the client; 3.8.4 puts it here. The
+        # sample skips lines, so failing that: the node's last client and session, else its next client.
+        addr, session = state.last_client, state.last_session
+        for nxt in ahead[:CLOSE_LOOKAHEAD]:
+            rule, values = match_rule(nxt.content)
+            if rule.event in {"E9", "E10"}:
+                return zr.EOS_MESSAGE.format(addr=values["addr"], session=values.get("session", "0"))
+        if addr is None:
+            addr = next((values["addr"] for rule, values in map(match_rule, (n.content for n in ahead))
+                         if rule.event in CLIENT_ADDRESS_EVENTS), "/0.0.0.0:0")
+        return zr.EOS_MESSAGE.format(addr=addr, session=session)
+    if name == "request":
+        return (f"sessionid:{groups['session']} type:{groups['type']} cxid:{groups['cxid']} zxid:{groups['zxid']} "
+                f"txntype:{groups['txntype']} reqpath:{groups['path']}")
+    if name == "env_entry":
+        entry = groups["entry"]
+        for regex, new in _ENV:
+            entry = regex.sub(new, entry)
+        return entry
+    raise KeyError(f"unknown value {name!r} in an args list; known: groups of old_regex, {CONTEXT_VALUES}")
+
+
+def _value(spec: str, rec: Record, groups: dict[str, str], state: _NodeState, ahead: list[Record]) -> str:
+    if spec.startswith("="):
+        return spec[1:]
+    name, _, transform = spec.partition("|")
+    value = groups[name] if name in groups else _context(name, rec, groups, state, ahead)
+    return value.removeprefix("0x") if transform == "nohex" else value
+
+
+def _thread(rule: zr.Rule, rec: Record, groups: dict[str, str], rng: random.Random) -> str:
+    names = {"thread": rec.thread, "myid": rec.node, "worker": rng.randint(1, 8), "conn": rng.randint(1, 3), **groups}
+    if rule.thread is not None:
+        return rule.thread.format(**names)
+    for regex, new in _THREADS:
+        m = regex.match(rec.thread)
+        if m:
+            return new.format(**{**names, **m.groupdict()})
+    return rec.thread
+
+
+def rewrite(records: list[Record], seed: int) -> list[Rewrite]:
+    """Rewrite every record as 3.8.4 prints it, walking each node's lines in their own order."""
+    rng = random.Random(f"{seed}:threads")
+    states: dict[int, _NodeState] = {}
+    by_node: dict[int, list[Record]] = {}
+    for r in records:
+        by_node.setdefault(r.node, []).append(r)
+    out: dict[int, Rewrite] = {}
+    for node, mine in by_node.items():
+        state = states.setdefault(node, _NodeState(last_zxid=_first_zxid(mine)))
+        for position, rec in enumerate(mine):
+            rule, groups = match_rule(rec.content)
+            text = None
+            if rule.status in (zr.Status.SAME, zr.Status.REWORDED):
+                ahead = mine[position + 1:]
+                values = [_value(a, rec, groups, state, ahead) for a in rule.args]
+                message = slf4j(rule.new_format or "", values)
+                text = new_line(rec.stamp, rule.level or rec.level, _thread(rule, rec, groups, rng), rule.logger or "",
+                                message, rec.node)
+            out[rec.index] = Rewrite(rec, rule.event, text, state.last_zxid)
+            if "zxid" in groups:
+                state.last_zxid = groups["zxid"].removeprefix("0x")
+            if "session" in groups:
+                state.last_session = groups["session"].removeprefix("0x")
+            if rule.event in CLIENT_ADDRESS_EVENTS and "addr" in groups:
+                state.last_client = groups["addr"]
+    return [out[r.index] for r in records]
+
+
+def _first_zxid(records: list[Record]) -> str:
+    """The first zxid a node's log names: what it held before its first line that names one."""
+    for rec in records:
+        zxid = match_rule(rec.content)[1].get("zxid")
+        if zxid:
+            return zxid.removeprefix("0x")
+    return "0"
+
+
+def in_time_order(rewrites: list[Rewrite]) -> list[Rewrite]:
+    """Stable sort by timestamp: the three servers' files become one log, as a collector would merge them."""
+    return sorted(rewrites, key=lambda w: (w.record.stamp, w.record.index))
+
+
+# -- injecting ---------------------------------------------------------------------------------
+
+
+def _fault_values(node: int, last_zxid: str, rng: random.Random) -> dict[str, str]:
+    others = [sid for sid in sorted(zr.ENSEMBLE) if sid != node] or [node]
+    peer = rng.choice(others)
+    zxid = int(last_zxid, 16)
+    epoch = zxid >> 32
+    remaining = rng.randint(4000, 9000)
+    high = zxid + rng.randint(5, 50)
+    return {
+        "myid": str(node),
+        "conn": str(rng.randint(1, 3)),
+        "leader_addr": f"/{zr.ENSEMBLE[peer]}:{zr.QUORUM_PORT}",
+        "remaining_ms": str(remaining),
+        "remaining_ms_later": str(remaining - rng.randint(1000, 2000)),
+        "snap_path": f"/var/lib/zookeeper/version-2/snapshot.{last_zxid}",
+        "high_zxid_dec": str(high),
+        "next_zxid_dec": str(high - rng.randint(1, 5)),
+        "txn_type": str(rng.choice([1, 2, 5, -10, -11])),
+        "sync_thread": f"SyncThread:{node}",
+        "fsync_ms": str(rng.randint(1200, 25000)),
+        "peer_sid": str(peer),
+        "learner_addr": f"/{zr.ENSEMBLE[peer]}:{rng.randint(32768, 60999)}",
+        "peer_election_addr": f"/{zr.ENSEMBLE[peer]}:{zr.ELECTION_PORT}",
+        "epoch_zxid": format((epoch + 1) << 32, "x"),
+        "stale_epoch_zxid": format(epoch << 32, "x"),
+        "got_zxid": format(zxid + rng.randint(2, 9), "x"),
+        "expected_zxid": format(zxid + 1, "x"),
+        "trunc_zxid": format(max(zxid - rng.randint(1, 20), 0), "x"),
+    }
+
+
+def _stamp_after(stamp: str, ms: int, limit: str | None) -> str:
+    moved = (datetime.strptime(stamp, STAMP_FORMAT) + timedelta(milliseconds=ms)).strftime(STAMP_FORMAT)[:-3]
+    return min(moved, limit) if limit is not None and limit >= stamp else moved
+
+
+def plan_injections(upgrade: list[Rewrite], seed: int, share: float = INJECT_SHARE) -> list[Injection]:
+    """Choose a seeded ``share`` of the blocks of BLOCK records and one fault for each."""
+    rng = random.Random(f"{seed}:inject")
+    blocks = [upgrade[i: i + BLOCK] for i in range(0, len(upgrade), BLOCK)]
+    chosen = sorted(rng.sample(range(len(blocks)), max(1, round(share * len(blocks))))) if blocks else []
+    # Faults in a seeded order, cycled, so that each occurs before any repeats.
+    order = rng.sample(zr.FAULTS, len(zr.FAULTS))
+    plans = []
+    for n, b in enumerate(chosen):
+        block = blocks[b]
+        after = rng.randrange(len(block))
+        fault = order[n % len(order)]
+        host = block[after]
+        following = upgrade[b * BLOCK + after + 1].record.stamp if b * BLOCK + after + 1 < len(upgrade) else None
+        values = _fault_values(host.record.node, host.last_zxid, rng)
+        lines = []
+        for k, st in enumerate(fault.statements, start=1):
+            message = slf4j(st.new_format, [a[1:] if a.startswith("=") else values[a] for a in st.args])
+            stamp = _stamp_after(host.record.stamp, k, following)
+            text = new_line(stamp, st.level, st.thread.format(**values), st.logger, message, host.record.node)
+            lines.append(OutLine(text, fault.name, st.level, st.logger, st.source, message))
+        plans.append(Injection(b, after, fault, tuple(lines)))
+    return plans
+
+
+def choose_old_blocks(n_blocks: int, share: float, seed: int) -> set[int]:
+    """The blocks a rolling upgrade leaves in the old wording: round(share * n_blocks) of them, seeded."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"--rolling must be a share between 0 and 1; it was {share}")
+    rng = random.Random(f"{seed}:rolling")
+    return set(rng.sample(range(n_blocks), round(share * n_blocks)))
+
+
+def assemble(upgrade: list[Rewrite], plans: list[Injection], old_blocks: set[int] = frozenset()) -> list[OutLine]:
+    """The upgraded log: each record as 3.8.4 prints it (or as 3.4.5 did in ``old_blocks``), plus the failures."""
+    after = {(p.block, p.after): p for p in plans}
+    out: list[OutLine] = []
+    for i, w in enumerate(upgrade):
+        block, position = divmod(i, BLOCK)
+        text = w.record.raw if block in old_blocks else w.text
+        if text is not None:
+            out.append(OutLine(text))
+        plan = after.get((block, position))
+        if plan is not None:
+            out.extend(plan.lines)
+    return out
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+def _write_labelled(out: Path, stem: str, lines: list[OutLine]) -> None:
+    _write_lines(out / f"{stem}.log", [l.text for l in lines])
+    _write_lines(out / f"{stem}.labelled.log", [f"{INJECTED_MARK if l.injected else NORMAL_MARK} {l.text}" for l in lines])
+    with open(out / (f"{stem}_injected.csv" if stem != "upgraded" else "injected.csv"), "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["line", "window", "fault", "level", "logger", "source", "message"])
+        for number, l in enumerate(lines, start=1):
+            if l.injected:
+                writer.writerow([number, (number - 1) // BLOCK, l.injected, l.level, l.logger, l.source, l.message])
+
+
+def _yaml(name: str, path: str, log_format: str, labelled: bool, description: str) -> str:
+    labels = '{kind: line, field: Label, normal_values: ["-"]}' if labelled else "{kind: none}"
+    split = "[0.2, 0.0, 0.8]" if labelled else "[0.8, 0.1, 0.1]"
+    return (
+        f"name: {name}\n"
+        f"description: >-\n  {description} Data: loghub (Zhu et al., ISSRE 2023), https://github.com/logpai/loghub\n"
+        f"source:\n  kind: text\n  path: {path}\n  log_format: \"{log_format}\"\n"
+        f"  timestamp: {{fields: [Date, Time], format: \"%Y-%m-%d %H:%M:%S,%f\"}}\n"
+        f"grouping: {{kind: count, size: {BLOCK}, step: {BLOCK}}}\n"
+        f"labels: {labels}\n"
+        f"split: {{kind: chronological, ratios: {split}}}\n"
+        f"parser: {{masking: default}}\n"
+    )
+
+
+def mapping(upgrade: list[Rewrite]) -> dict:
+    counts: dict[str, int] = {}
+    for w in upgrade:
+        counts[w.event] = counts.get(w.event, 0) + 1
+    rules = [
+        {
+            "event": r.event, "old_template": r.old_template, "old_source": f"{zr.OLD_COMMIT}:{r.old_source}",
+            "status": r.status.value, "new_templates": [r.new_format] if r.new_format is not None else [],
+            "level": r.level, "logger": r.logger, "source": f"{zr.NEW_COMMIT}:{r.source}", "note": r.note,
+            "lines_in_upgraded_part": counts.get(r.event, 0),
+        }
+        for r in zr.RULES
+    ]
+    return {
+        "old_release": zr.OLD_RELEASE, "old_commit": zr.OLD_COMMIT,
+        "new_release": zr.NEW_RELEASE, "new_commit": zr.NEW_COMMIT, "repository": zr.REPOSITORY,
+        "old_layout": zr.OLD_LAYOUT, "new_layout": zr.NEW_LAYOUT,
+        "rules": rules,
+        "dropped": [r.event for r in zr.RULES if r.status in (zr.Status.DEMOTED, zr.Status.REMOVED)],
+        "new_only": [
+            {"fault": f.name, "level": s.level, "logger": s.logger, "source": f"{zr.NEW_COMMIT}:{s.source}",
+             "template": s.new_format}
+            for f in zr.FAULTS for s in f.statements
+        ],
+    }
+
+
+NOTICE = """# Data notice
+
+The logs in this folder are derived from the loghub Zookeeper 2k sample
+(loghub_2k/Zookeeper/Zookeeper_2k.log, https://github.com/logpai/loghub). The loghub licence in
+LICENSE_loghub.txt applies to them: research use, and cite
+
+  Jieming Zhu, Shilin He, Pinjia He, Jinyang Liu, Michael R. Lyu. Loghub: A Large Collection of
+  System Log Datasets for AI-driven Log Analytics. ISSRE 2023.
+
+history.log holds original lines. upgraded*.log and rolling*.log are the remaining lines rewritten
+as ZooKeeper {release} prints the same events, with injected failure lines (injected*.csv);
+message formats from https://github.com/apache/zookeeper at commit {commit}.
+"""
+
+
+def generate(data_dir: Path, out: Path, seed: int = 0, rolling: float | None = None) -> dict[str, int]:
+    """Write the benchmark into ``out``; returns its counts."""
+    sample = data_dir / SAMPLE
+    if not sample.is_file():
+        raise FileNotFoundError(f"{sample} does not exist; pass --data-dir, the folder that holds {SAMPLE}")
+    records = parse_records(sample.read_text(encoding="utf-8").splitlines())
+    ordered = in_time_order(rewrite(records, seed))
+    cut = round(HISTORY_SHARE * len(ordered))
+    history, upgrade = ordered[:cut], ordered[cut:]
+    plans = plan_injections(upgrade, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_lines(out / "history.log", [w.record.raw for w in history])
+    upgraded = assemble(upgrade, plans)
+    _write_labelled(out, "upgraded", upgraded)
+    src = f"ZooKeeper {zr.OLD_RELEASE} logs from the loghub Zookeeper 2k sample"
+    (out / "history.yaml").write_text(_yaml("zookeeper-history", "history.log", OLD_FORMAT, False,
+                                            f"The first 60% in time of the {src}, unlabelled, for fitting."))
+    (out / "upgraded.yaml").write_text(_yaml(
+        "zookeeper-upgraded", "upgraded.labelled.log", LABELLED_FORMAT, True,
+        f"The last 40% in time of the {src}, rewritten as ZooKeeper {zr.NEW_RELEASE} prints them, with injected "
+        "failures; a line is anomalous when it is injected (first token INJECTED)."))
+    counts = {"history_lines": len(history), "upgrade_records": len(upgrade), "upgraded_lines": len(upgraded),
+              "injected_lines": sum(1 for l in upgraded if l.injected), "injections": len(plans),
+              "blocks": -(-len(upgrade) // BLOCK)}
+    if rolling is not None:
+        old = choose_old_blocks(counts["blocks"], rolling, seed)
+        lines = assemble(upgrade, plans, old)
+        _write_labelled(out, "rolling", lines)
+        (out / "rolling.yaml").write_text(_yaml(
+            "zookeeper-rolling", "rolling.labelled.log", LABELLED_FORMAT, True,
+            f"As zookeeper-upgraded, but a seeded {rolling:.0%} of its blocks of {BLOCK} lines keep the "
+            f"{zr.OLD_RELEASE} wording (a rolling upgrade)."))
+        counts.update(rolling_lines=len(lines), rolling_old_blocks=len(old))
+    (out / "mapping.json").write_text(json.dumps(mapping(upgrade), indent=2) + "\n", encoding="utf-8")
+    shutil.copyfile(data_dir / LICENCE, out / "LICENSE_loghub.txt")
+    (out / "NOTICE.md").write_text(NOTICE.format(release=zr.NEW_RELEASE, commit=zr.NEW_COMMIT), encoding="utf-8")
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rolling", type=float, default=None, help="share of blocks left in the old wording")
+    args = parser.parse_args(argv)
+    try:
+        counts = generate(args.data_dir, args.out, args.seed, args.rolling)
+    except (FileNotFoundError, UnmappedLineError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for key, value in counts.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
