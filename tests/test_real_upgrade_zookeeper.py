@@ -105,8 +105,9 @@ def test_failures_are_injected_at_the_seeded_places(data: Path, tmp_path: Path):
     rewrites = mz.in_time_order(mz.rewrite(mz.parse_records(sample(20)), seed=0))
     upgrade = rewrites[round(mz.HISTORY_SHARE * len(rewrites)):]
     plans = mz.plan_injections(upgrade, seed=5)
-    n_blocks = -(-len(upgrade) // mz.BLOCK)
-    assert len(plans) == round(mz.INJECT_SHARE * n_blocks)
+    printed = sum(1 for w in upgrade if w.text is not None)
+    assert len(plans) == mz.injection_count(upgrade, mz.INJECT_SHARE) == round(mz.INJECT_SHARE * -(-printed // mz.BLOCK))
+    assert len({p.block for p in plans}) == len(plans)
     assert [(p.block, p.after) for p in plans] == [(p.block, p.after) for p in mz.plan_injections(upgrade, seed=5)]
     assert [(p.block, p.after) for p in plans] != [(p.block, p.after) for p in mz.plan_injections(upgrade, seed=6)]
     lines = mz.assemble(upgrade, plans)
