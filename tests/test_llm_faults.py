@@ -24,7 +24,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collaborlog.agents import Branch, Evidence, EvolCoT, HistoryItem, KnownMessage
-from collaborlog.answers import AnswerError, EvolAnswer, MessageAnswer, StateAnswer, parse_evol, parse_message, parse_state
+from collaborlog.answers import (
+    AnswerError,
+    EvolAnswer,
+    MessageAnswer,
+    StateAnswer,
+    parse_evol,
+    parse_message,
+    parse_state,
+)
 from collaborlog.config import parse_model
 from collaborlog.errors import ConfigError
 from collaborlog.governor import Governor, GovernorConfig, ResponseCache
@@ -80,7 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if mode == "echo_auth":
             # A careless server repeats the credentials it was sent in its error message.
-            status, kind, text = 401, JSON, json.dumps({"error": {"message": f"bad key: {self.headers.get('Authorization')}"}})
+            said = self.headers.get("Authorization")
+            status, kind, text = 401, JSON, json.dumps({"error": {"message": f"bad key: {said}"}})
         else:
             status, kind, text = RESPONSES[mode]
         payload = text.encode()

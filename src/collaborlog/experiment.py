@@ -159,6 +159,8 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
 
     fitted = CollaborLog(dcfg, llm=llm).fit(dataset.log, dataset.splits.train, dataset.splits.valid)
     encoder = fitted._encoder
+    # A saved detector keeps no server or key variable (LLMConfig.portable): the loaded ones use the experiment's.
+    judge_with = llm if llm is not None else dcfg.llm
     with tempfile.TemporaryDirectory() as tmp:
         save(fitted, Path(tmp) / "model")
 
@@ -167,13 +169,13 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
         sm = fitted.small_model_.predict(feats.vectors)
         sm_seconds = time.perf_counter() - t
 
-        no_aem = load(Path(tmp) / "model", encoder=encoder, llm=llm)
+        no_aem = load(Path(tmp) / "model", encoder=encoder).use_llm(judge_with)
         no_aem.config = dcfg.model_copy(update={"aem": dcfg.aem.model_copy(update={"enabled": False})})
         t = time.perf_counter()
         batches_plain = list(no_aem.detect_stream(log, test))
         plain_seconds = time.perf_counter() - t
 
-        with_aem = load(Path(tmp) / "model", encoder=encoder, llm=llm)
+        with_aem = load(Path(tmp) / "model", encoder=encoder).use_llm(judge_with)
         t = time.perf_counter()
         batches_aem = list(with_aem.detect_stream(log, test))
         aem_seconds = time.perf_counter() - t
@@ -181,7 +183,7 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
         # LLM alone on a seeded sample: every sequence goes through the Evol-CoT agents.
         sample = _stratified_sample(y, cfg.llm_alone_sample, seed)
         n_sample = len(sample)
-        alone_det = load(Path(tmp) / "model", encoder=encoder, llm=llm)
+        alone_det = load(Path(tmp) / "model", encoder=encoder).use_llm(judge_with)
         agents: EvolCoT = alone_det._agents()
         sample_feats = alone_det.features(log, [test[i] for i in sample])
         t = time.perf_counter()
