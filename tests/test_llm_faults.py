@@ -199,6 +199,19 @@ def test_failed_attempts_are_retried_within_the_call(server):
     assert len(server.requests) == 3
 
 
+def test_a_rate_limit_is_retried_and_its_retry_after_read():
+    from collaborlog.llm_backends import _retry_after
+
+    assert [_retry_after(h) for h in ("2", "0.5", None, "", "Wed, 21 Oct 2026 07:28:00 GMT", "-3")] == [
+        2.0, 0.5, 0.0, 0.0, 0.0, 0.0]
+
+
+def test_a_rate_limited_call_succeeds_on_its_retry(server):
+    server.script.append("rate_limited")
+    out = build_client(_llm(server.url, max_retries=1)).complete(ChatRequest("s", "u"))
+    assert out.text == GOOD and len(server.requests) == 2
+
+
 def test_a_hung_server_costs_one_call_deadline_not_every_retry(server):
     server.mode = "hang"
     client = build_client(_llm(server.url, timeout_s=30, max_retries=5, call_deadline_s=0.5))
@@ -233,6 +246,16 @@ def test_an_unreadable_answer_is_never_cached_and_an_old_one_is_dropped(tmp_path
     client.enqueue('{"reason": "same", "IsEvol": true}')
     judged = agents.judge(ev)
     assert judged.branch is Branch.EVOL_DETECT and len(cache) == 1
+
+
+def test_a_cached_row_of_the_wrong_shape_is_dropped(tmp_path):
+    path = tmp_path / "c.sqlite"
+    cache = ResponseCache(path)
+    with sqlite3.connect(path) as db:
+        db.executemany("INSERT INTO answers VALUES (?, ?)", [
+            ("number", json.dumps({"text": 42, "prompt_tokens": 1, "completion_tokens": 1, "seconds": 0.0})),
+            ("fields", json.dumps({"answer": "x"})), ("json", "{not json")])
+    assert [cache.get(k) for k in ("number", "fields", "json")] == [None, None, None] and len(cache) == 0
 
 
 @pytest.mark.parametrize("damage", [b"this is not an sqlite file at all" * 100, None])

@@ -13,8 +13,9 @@
    neighbours as few-shot examples; *uncertain* (they disagree) with the nearest normal and the
    nearest abnormal history as contrast.
 
-Any failure (timeout, server error, unreadable answer, spent budget) ends in the small model's
-verdict, marked with why: no sequence is left without a verdict.
+Any failure (timeout, server error, a response of the wrong shape, unreadable answer, spent budget,
+the run's deadline) ends in the small model's verdict, marked with why: no sequence is left without
+a verdict, and nothing the LLM sends makes the agents raise.
 """
 
 from __future__ import annotations

@@ -128,10 +128,13 @@ class ResponseCache:
         if row is None:
             return None
         try:
-            return Completion(**json.loads(row[0]))
+            stored = Completion(**json.loads(row[0]))
         except (json.JSONDecodeError, TypeError):
+            stored = None
+        if stored is None or not _is_completion(stored):
             self.drop(key)
             return None
+        return stored
 
     def put(self, key: str, completion: Completion) -> None:
         with self._lock:
@@ -151,18 +154,26 @@ class ResponseCache:
 
     def __len__(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            try:
+                return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            except sqlite3.Error as err:
+                raise self._error(err, "read") from None
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
 
+def _is_completion(value: object) -> bool:
+    """A :class:`Completion` with text and token counts: a client outside this package, or a
+    cache file edited by hand, may hold anything."""
+    return (isinstance(value, Completion) and isinstance(value.text, str)
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                    for n in (value.prompt_tokens, value.completion_tokens)))
+
+
 def _checked(completion: object, identity: str) -> Completion:
-    """``completion`` when it is one; a client outside this package may return anything."""
-    if (not isinstance(completion, Completion) or not isinstance(completion.text, str)
-            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
-                       for n in (completion.prompt_tokens, completion.completion_tokens))):
+    if not _is_completion(completion):
         raise LLMError(f"{identity} returned {completion!r:.200}, not a Completion with text and token counts")
     return completion
 

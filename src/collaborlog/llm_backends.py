@@ -85,7 +85,11 @@ class _RedactLogs(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.secrets: set[str] = set()
+        # Replaced, never changed in place: other threads may be filtering while a client is built.
+        self.secrets: tuple[str, ...] = ()
+
+    def add(self, secrets: Iterable[str]) -> None:
+        self.secrets = tuple(sorted(set(self.secrets) | set(secrets)))
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -228,6 +232,14 @@ _RETRIED_STATUS = frozenset({408, 409, 429})
 _BACKOFF_S, _MAX_BACKOFF_S = 0.5, 8.0
 
 
+def _retry_after(header: str | None) -> float:
+    """The seconds a 429 or 503 asks to wait (``Retry-After: 2``); 0 when it names none or a date."""
+    try:
+        return max(float(header), 0.0) if header else 0.0
+    except ValueError:
+        return 0.0
+
+
 class OpenAIClient:
     """Any OpenAI-compatible chat-completions server: OpenAI, Qwen (DashScope), vLLM, llama.cpp.
 
@@ -249,7 +261,7 @@ class OpenAIClient:
                 f"the openai backend needs an API key in ${config.api_key_env} (or a base_url of a local server)")
         parts = urlsplit(base_url) if base_url else None
         self._secrets = tuple(s for s in (key, parts and parts.password, parts and parts.username) if s)
-        _LOG_FILTER.secrets.update(self._secrets)
+        _LOG_FILTER.add(self._secrets)
         for name in _HTTP_LOGGERS:
             logger = logging.getLogger(name)
             if _LOG_FILTER not in logger.filters:
@@ -299,11 +311,13 @@ class OpenAIClient:
                 if err.status_code not in _RETRIED_STATUS and err.status_code < 500:
                     raise self._error(f"HTTP {err.status_code}: {err}") from None
                 failure = f"HTTP {err.status_code}: {err}"
+                asked_wait = _retry_after(err.response.headers.get("retry-after"))
             except self._openai.APIConnectionError as err:  # timeouts, refused or dropped connections
                 failure = f"{type(err).__name__}: {err} {err.__cause__ or ''}".strip()
+                asked_wait = 0.0
             except self._openai.APIError as err:
                 raise self._error(f"{type(err).__name__}: {err}") from None
-            wait = min(_BACKOFF_S * 2 ** (attempt - 1), _MAX_BACKOFF_S)
+            wait = max(min(_BACKOFF_S * 2 ** (attempt - 1), _MAX_BACKOFF_S), asked_wait)
             if attempt > self._config.max_retries or time.perf_counter() + wait >= deadline:
                 limit = "" if attempt > self._config.max_retries else \
                     f" (the call's deadline of {self._config.call_deadline_s:g} s leaves no time to retry)"
