@@ -174,3 +174,18 @@ def test_every_kept_rule_fills_its_placeholders():
         for st in fault.statements:
             assert st.new_format.count("{}") == len(st.args), fault.name
             assert st.level in {"WARN", "ERROR"}
+
+
+def test_the_combined_dataset_trains_on_the_history_and_tests_on_the_upgrade(data: Path, tmp_path: Path):
+    from collaborlog.config import load_dataset_config
+    from collaborlog.dataset import load_dataset
+    from collaborlog.records import ANOMALOUS, UNLABELLED
+
+    out = tmp_path / "out"
+    counts = mz.generate(data, out, seed=4)
+    ds = load_dataset(load_dataset_config(out / "history_upgraded.yaml"), out)
+    assert ds.log.stats.unmatched == 0
+    assert sum(len(s.lines) for s in ds.splits.train) == counts["history_lines"]
+    assert all(s.label == UNLABELLED for s in ds.splits.train) and not ds.splits.valid
+    assert sum(len(s.lines) for s in ds.splits.test) == counts["upgraded_lines"]
+    assert sum(s.label == ANOMALOUS for s in ds.splits.test) == counts["anomalous_windows"]

@@ -41,7 +41,7 @@ INJECT_SHARE = 0.2
 """Failures per window of BLOCK printed lines. 0.2 as in the bgl-2k preset (40 of 200 windows): the
 upgraded part prints only ~300 lines (3.8.4 logs client connections at DEBUG), so 0.1 would leave 3
 failures, too few to score."""
-NORMAL_MARK, INJECTED_MARK = "-", "INJECTED"
+NORMAL_MARK, INJECTED_MARK, HISTORY_MARK = "-", "INJECTED", "?"
 STAMP_FORMAT = "%Y-%m-%d %H:%M:%S,%f"
 
 OLD_LINE = re.compile(
@@ -410,9 +410,11 @@ def _write_labelled(out: Path, stem: str, lines: list[OutLine]) -> None:
                 writer.writerow([number, (number - 1) // BLOCK, l.injected, l.level, l.logger, l.source, l.message])
 
 
-def _yaml(name: str, path: str, log_format: str, labelled: bool, description: str) -> str:
-    labels = '{kind: line, field: Label, normal_values: ["-"]}' if labelled else "{kind: none}"
-    split = "[0.2, 0.0, 0.8]" if labelled else "[0.8, 0.1, 0.1]"
+_LABELS = '{kind: line, field: Label, normal_values: ["-"], anomalous_values: ["INJECTED"]}'
+
+
+def _yaml(name: str, path: str, log_format: str, labels: str, ratios: tuple[float, float, float],
+          description: str) -> str:
     return (
         f"name: {name}\n"
         f"description: >-\n  {description} Data: loghub (Zhu et al., ISSRE 2023), https://github.com/logpai/loghub\n"
@@ -420,9 +422,21 @@ def _yaml(name: str, path: str, log_format: str, labelled: bool, description: st
         f"  timestamp: {{fields: [Date, Time], format: \"%Y-%m-%d %H:%M:%S,%f\"}}\n"
         f"grouping: {{kind: count, size: {BLOCK}, step: {BLOCK}}}\n"
         f"labels: {labels}\n"
-        f"split: {{kind: chronological, ratios: {split}}}\n"
+        f"split: {{kind: chronological, ratios: [{ratios[0]!r}, {ratios[1]!r}, {ratios[2]!r}]}}\n"
         f"parser: {{masking: default}}\n"
     )
+
+
+def _write_combined(out: Path, stem: str, history: list[Rewrite], lines: list[OutLine], what: str) -> None:
+    """History then the upgraded part in one labelled log, split so that train is exactly the history."""
+    marked = [f"{HISTORY_MARK} {w.record.raw}" for w in history]
+    marked += [f"{INJECTED_MARK if l.injected else NORMAL_MARK} {l.text}" for l in lines]
+    _write_lines(out / f"{stem}.labelled.log", marked)
+    train = len(history) / len(marked)
+    (out / f"{stem}.yaml").write_text(_yaml(
+        f"zookeeper-{stem.replace('_', '-')}", f"{stem}.labelled.log", LABELLED_FORMAT, _LABELS, (train, 0.0, 1.0 - train),
+        f"Train: the history ({len(history)} unlabelled lines, first token ?). Test: {what} "
+        f"({len(lines)} lines; a line is anomalous when its first token is INJECTED)."))
 
 
 def anomalous_windows(lines: list[OutLine]) -> int:
@@ -499,12 +513,14 @@ def generate(data_dir: Path, out: Path, seed: int = 0, rolling: float | None = N
     _write_labelled(out, "upgraded", upgraded)
     src = f"ZooKeeper {zr.OLD_RELEASE} logs from the loghub Zookeeper 2k sample"
     (out / "history.yaml").write_text(_yaml(
-        "zookeeper-history", "history.log", OLD_FORMAT, False,
+        "zookeeper-history", "history.log", OLD_FORMAT, "{kind: none}", (0.8, 0.1, 0.1),
         f"The first {history_share:.0%} in time of the {src}, unlabelled, for fitting."))
     (out / "upgraded.yaml").write_text(_yaml(
-        "zookeeper-upgraded", "upgraded.labelled.log", LABELLED_FORMAT, True,
+        "zookeeper-upgraded", "upgraded.labelled.log", LABELLED_FORMAT, _LABELS, (0.1, 0.0, 0.9),
         f"The last {1 - history_share:.0%} in time of the {src}, rewritten as ZooKeeper {zr.NEW_RELEASE} "
         "prints them, with injected failures; a line is anomalous when it is injected (first token INJECTED)."))
+    _write_combined(out, "history_upgraded", history, upgraded,
+                    f"the rest, as ZooKeeper {zr.NEW_RELEASE} prints it, with injected failures")
     counts = {"history_lines": len(history), "upgrade_records": len(upgrade), "upgraded_lines": len(upgraded),
               "injected_lines": sum(1 for l in upgraded if l.injected), "injections": len(plans),
               "windows": -(-len(upgraded) // BLOCK), "anomalous_windows": anomalous_windows(upgraded),
@@ -513,8 +529,10 @@ def generate(data_dir: Path, out: Path, seed: int = 0, rolling: float | None = N
         old = choose_old_blocks(counts["blocks"], rolling, seed)
         lines = assemble(upgrade, plans, old)
         _write_labelled(out, "rolling", lines)
+        _write_combined(out, "history_rolling", history, lines,
+                        f"the rest, in a rolling upgrade ({rolling:.0%} of its blocks still {zr.OLD_RELEASE})")
         (out / "rolling.yaml").write_text(_yaml(
-            "zookeeper-rolling", "rolling.labelled.log", LABELLED_FORMAT, True,
+            "zookeeper-rolling", "rolling.labelled.log", LABELLED_FORMAT, _LABELS, (0.1, 0.0, 0.9),
             f"As zookeeper-upgraded, but a seeded {rolling:.0%} of its blocks of {BLOCK} lines keep the "
             f"{zr.OLD_RELEASE} wording (a rolling upgrade)."))
         counts.update(rolling_lines=len(lines), rolling_old_blocks=len(old),
