@@ -5,6 +5,7 @@ Every default lives here. Unknown keys are an error that names the key and the v
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -20,6 +21,9 @@ from pydantic import (
 
 from collaborlog.errors import ConfigError
 
+# The directives strptime (and so pandas) accepts, after the '%'.
+_STRPTIME_DIRECTIVES = set("aAbBcdfGHIjmMpSuUVwWxXyYzZ%")
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -34,6 +38,16 @@ class TimestampSpec(_Strict):
 
     fields: tuple[str, ...]
     format: str = "auto"
+
+    @field_validator("format")
+    @classmethod
+    def _known_directives(cls, v: str) -> str:
+        # pandas rejects an unknown directive only when it first parses, deep in a read; say so here.
+        bad = [d for d in re.findall(r"%(.?)", v) if d not in _STRPTIME_DIRECTIVES]
+        if bad and v not in ("auto", "unix"):
+            raise ValueError(f"format {v!r} has the unknown directive(s) {['%' + d for d in bad]}; use strftime "
+                             "directives such as %Y-%m-%d %H:%M:%S (write %% for a literal %), 'auto' or 'unix'")
+        return v
 
 
 class SourceConfig(_Strict):
@@ -53,6 +67,16 @@ class SourceConfig(_Strict):
     """``logevol`` sources: which system and version folder to read, e.g. ``spark2``."""
     allow_pickle: bool = False
     """``logevol`` sources: allow reading the published ``.pkl`` files (unpickling can run code)."""
+
+    @field_validator("encoding")
+    @classmethod
+    def _text_encoding(cls, v: str) -> str:
+        try:
+            # Lines are decoded with errors="replace"; a codec that cannot do that (idna) or is no text codec fails here.
+            b"\xff\n".decode(v, errors="replace")
+        except (LookupError, UnicodeError):
+            raise ValueError(f"{v!r} is not a text encoding Python knows; use e.g. 'utf-8' or 'latin-1'") from None
+        return v
 
     @model_validator(mode="after")
     def _text_needs_format(self) -> "SourceConfig":
@@ -210,6 +234,9 @@ def load_yaml(path: Path) -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"configuration file {path} does not exist") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {err.start} is {err.object[err.start:err.start + 1]!r}); "
+                          "save it as UTF-8") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -149,7 +149,8 @@ def load_dataset(cfg: DatasetConfig, base: Path | None) -> Dataset:
 
 def _label(frame: LogFrame, cfg: DatasetConfig, base: Path | None, seqs: list[Sequence], stats: LabelStats) -> list[Sequence]:
     if isinstance(cfg.labels, SessionLabels):
-        return label_from_sessions(seqs, read_session_labels(_resolve(cfg.labels.path, base), cfg.labels), stats)
+        labels = read_session_labels(_resolve(cfg.labels.path, base), cfg.labels, stats)
+        return label_from_sessions(seqs, labels, stats)
     if isinstance(cfg.labels, LineLabels):
         return label_from_lines(frame, seqs)
     return seqs

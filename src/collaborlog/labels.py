@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pandas as pd
 
 from collaborlog.config import LineLabels, SessionLabels
 from collaborlog.errors import ConfigError, DataError
-from collaborlog.records import ANOMALOUS, NORMAL, UNLABELLED, LogFrame, Sequence
+from collaborlog.readers import read_bytes
+from collaborlog.records import ANOMALOUS, NORMAL, UNLABELLED, LogFrame, Sequence, StreamDamage
 
 _TRUE = {"1", "true", "anomaly", "anomalous", "abnormal", "yes"}
 _FALSE = {"0", "false", "normal", "no"}
@@ -22,6 +24,8 @@ class LabelStats:
     """Sessions named in the label file that never occur in the log (skipped)."""
     unlabelled_sequences: int = 0
     """Sequences with no label; they are kept but left out of every metric."""
+    damage: StreamDamage | None = None
+    """Where a compressed label file broke (or stray bytes followed it), and what that cost."""
 
 
 def apply_line_labels(frame: LogFrame, rule: LineLabels) -> None:
@@ -40,26 +44,51 @@ def apply_line_labels(frame: LogFrame, rule: LineLabels) -> None:
     frame.label = labels.astype(np.int8)
 
 
-def read_session_labels(path: Path, rule: SessionLabels) -> dict[str, int]:
-    """Read a CSV mapping session id to 0/1 (``true``/``false`` and ``Anomaly``/``Normal`` work too)."""
-    if not Path(path).is_file():
+def read_session_labels(path: Path, rule: SessionLabels, stats: LabelStats | None = None) -> dict[str, int]:
+    """Read a CSV mapping session id to 0/1 (``true``/``false`` and ``Anomaly``/``Normal`` work too).
+
+    A gzip-compressed file that breaks keeps every complete row before the break (``stats.damage``
+    says what was lost). An empty id, an id given two different labels, or a label that is none
+    of those values is a :class:`DataError` naming the file and row.
+    """
+    path = Path(path)
+    if not path.is_file():
         raise DataError(f"label file {path} does not exist")
+    data, damage = read_bytes(path)
+    if stats is not None:
+        stats.damage = damage
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace")
+        table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding_errors="replace")
     except (ValueError, pd.errors.ParserError) as err:
-        raise DataError(f"cannot read label file {path}: {err}") from None
+        raise DataError(f"cannot read label file {path} as CSV: {err}. Repair it or point labels.path at an intact copy") from None
     for col in (rule.id_column, rule.label_column):
         if col not in table.columns:
-            raise DataError(f"label file {path} has no column {col!r}; its columns are {list(table.columns)}")
+            raise DataError(
+                f"label file {path} has no column {col!r}; its columns are {list(table.columns)[:20]}. "
+                "Set labels.id_column and labels.label_column to the file's columns."
+            )
     out: dict[str, int] = {}
-    for sid, raw in zip(table[rule.id_column], table[rule.label_column]):
+    # Row numbers as a reader sees them in the file: the header is row 1.
+    for row, (sid, raw) in enumerate(zip(table[rule.id_column], table[rule.label_column]), start=2):
         value = raw.strip().lower()
         if value in _TRUE:
-            out[sid] = ANOMALOUS
+            label = ANOMALOUS
         elif value in _FALSE:
-            out[sid] = NORMAL
+            label = NORMAL
         else:
-            raise DataError(f"label file {path}: session {sid!r} has label {raw!r}; expected 0/1, true/false or Normal/Anomaly")
+            raise DataError(
+                f"label file {path} row {row}: session {sid!r} has label {raw!r}; "
+                "expected 0/1, true/false or Normal/Anomaly. Fix that row."
+            )
+        sid = sid.strip()
+        if not sid:
+            raise DataError(f"label file {path} row {row} has an empty {rule.id_column!r}; give the session id or remove the row")
+        if out.get(sid, label) != label:
+            raise DataError(
+                f"label file {path} row {row} labels session {sid!r} {raw!r}, but an earlier row gave it the other label; "
+                "keep one row per session"
+            )
+        out[sid] = label
     return out
 
 

@@ -52,23 +52,41 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _as_int(value: object) -> int:
-    return 1 if int(value) else 0  # type: ignore[call-overload]
+def _as_label(value: object, where: str, key: str) -> int:
+    """0 or 1 from a label written as a number, a bool or a digit string; anything else names the row."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = float("nan")
+    if number not in (0.0, 1.0):
+        raise DataError(f"{where}: {key} is {value!r}; a LOGEVOL label is 0 (normal) or 1 (anomalous). Fix that row.")
+    return int(number)
+
+
+def _strings(value: object, where: str, key: str) -> list[str]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, int, float, np.generic)) for v in value):
+        raise DataError(f"{where}: {key} must be a list of strings, not {type(value).__name__} {str(value)[:80]!r}")
+    return [str(v) for v in value]
 
 
 def _session(sid: object, record: object, where: str) -> LogevolSession:
     if not isinstance(record, dict) or "label" not in record:
         raise DataError(f"{where}: session {sid!r} is not a dict with a 'label'")
-    content = [str(c) for c in record.get("Content", record.get("content", []))]
-    templates = [str(t) for t in record.get("templates", [])]
+    where = f"{where}: session {sid!r}"
+    key = "Content" if "Content" in record else "content"
+    content = _strings(record.get(key, []), where, key)
+    templates = _strings(record.get("templates", []), where, "templates")
     if not content:
         content = templates
-    per_line = record.get("rca_label", record.get("rac_label", record.get("line_labels")))
-    line_labels = [_as_int(v) for v in per_line] if per_line is not None else [-1] * len(content)
+    key = next((k for k in ("rca_label", "rac_label", "line_labels") if k in record), "")
+    per_line = record.get(key)
+    if per_line is not None and not isinstance(per_line, (list, tuple)):
+        raise DataError(f"{where}: {key} must be a list of 0/1 per line, not {type(per_line).__name__}")
+    line_labels = [_as_label(v, where, key) for v in per_line] if per_line is not None else [-1] * len(content)
     if len(line_labels) != len(content):
         line_labels = [-1] * len(content)
     changes = tuple(str(c) for c in record.get("changes", ()))
-    return LogevolSession(str(sid), _as_int(record["label"]), content, templates, line_labels, changes)
+    return LogevolSession(str(sid), _as_label(record["label"], where, "label"), content, templates, line_labels, changes)
 
 
 def _pickle_path(root: Path, system: str, split: str) -> Path:
@@ -82,8 +100,10 @@ def _jsonl_path(root: Path, system: str, split: str) -> Path:
 def _read_pickle(path: Path) -> list[LogevolSession]:
     try:
         data = _RestrictedUnpickler(io.BytesIO(path.read_bytes())).load()
-    except (pickle.UnpicklingError, EOFError, ValueError) as err:
-        raise DataError(f"{path} is not a readable pickle: {err}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
+            OverflowError, RecursionError) as err:
+        # A damaged pickle fails in any of these ways, depending on which opcode the damage hits.
+        raise DataError(f"{path} is not a readable pickle ({type(err).__name__}: {err}); get an intact copy") from None
     if not isinstance(data, dict):
         raise DataError(f"{path} should hold a dict of sessions, not {type(data).__name__}")
     return [_session(sid, rec, str(path)) for sid, rec in data.items()]
@@ -100,6 +120,8 @@ def read_sessions_jsonl(path: Path) -> list[LogevolSession]:
                 rec = json.loads(line)
             except json.JSONDecodeError as err:
                 raise DataError(f"{path}:{number} is not valid JSON ({err}); the file may be truncated") from None
+            if not isinstance(rec, dict):
+                raise DataError(f"{path}:{number} is a JSON {type(rec).__name__}, not a session object; fix or remove that line")
             out.append(_session(rec.get("id"), rec, f"{path}:{number}"))
     return out
 

@@ -12,35 +12,74 @@ UNLABELLED = -1
 
 
 @dataclass
+class StreamDamage:
+    """Where a damaged compressed file stopped decoding, and exactly what that cost.
+
+    Every complete line before the break is kept; the incomplete line the break cut through is
+    dropped (``dropped_bytes`` of it were decoded); the ``unread_bytes`` from the break to the end
+    of the file could not be decoded, so the lines they held are lost with them.
+    """
+
+    offset: int
+    """Compressed byte offset of the break (or of the stray bytes after an intact stream)."""
+    unread_bytes: int
+    """Bytes of the file from ``offset`` on that could not be decoded."""
+    dropped_bytes: int = 0
+    """Decoded bytes of the incomplete line at the break, dropped."""
+    cut_short: bool = True
+    """True when the stream breaks (truncated or corrupt); False for stray bytes after an intact stream."""
+
+    def describe(self, kept: str) -> str:
+        """One sentence for a warning; ``kept`` says what was kept, e.g. ``"1,204 lines"``."""
+        if not self.unread_bytes:
+            dropped = (f"; the incomplete last line ({self.dropped_bytes:,} decoded byte(s)) was dropped"
+                       if self.dropped_bytes else "")
+            return (f"the file ends before its compressed stream does (truncated at byte {self.offset:,}): "
+                    f"the {kept} before the cut were kept{dropped}")
+        if not self.cut_short:
+            return (f"the compressed stream ends intact at byte {self.offset:,}, followed by {self.unread_bytes:,} "
+                    f"stray byte(s) that are not gzip data; they were ignored and {kept} were kept")
+        dropped = (f"; the incomplete line the break cuts through ({self.dropped_bytes:,} decoded byte(s)) was dropped"
+                   if self.dropped_bytes else "")
+        return (f"the compressed stream is corrupt at byte {self.offset:,}: the {kept} before the break "
+                f"were kept, the last {self.unread_bytes:,} byte(s) of the file could not be decoded and the lines "
+                f"they held are lost{dropped}")
+
+
+@dataclass
 class ReadStats:
     """What happened while reading: nothing is dropped without being counted here."""
 
     lines: int = 0
     unmatched: int = 0
-    """Lines that did not match the format string; they are kept with the whole line as content."""
+    """Lines that did not match the format string (or rows that do not fit a CSV header); they are kept
+    (a text line whole, as content)."""
     undecodable: int = 0
     """Lines with bytes invalid in the declared encoding; the bytes were replaced with U+FFFD."""
     oversized: int = 0
     """Lines longer than ``max_line_chars``; cut to that length."""
     blank: int = 0
-    """Empty or whitespace-only lines; skipped."""
+    """Empty or whitespace-only lines (rows with empty content in CSV, parquet and JSON Lines); skipped."""
     bad_timestamps: int = 0
     """Lines whose timestamp could not be parsed; they take the previous line's time."""
     truncated: bool = False
-    """The compressed stream ended early; every line before the break was kept."""
+    """The compressed stream ended early or broke; every complete line before the break was kept."""
+    damage: StreamDamage | None = None
+    """Where the compressed stream broke (or stray bytes followed it), and what that cost."""
 
     def warnings(self) -> list[str]:
         out = []
         if self.unmatched:
-            out.append(f"{self.unmatched} line(s) did not match the format and were kept as raw content")
+            out.append(f"{self.unmatched} line(s) did not match the format (or the CSV header) and were kept as they were")
         if self.undecodable:
             out.append(f"{self.undecodable} line(s) had undecodable bytes, replaced with U+FFFD")
         if self.oversized:
             out.append(f"{self.oversized} line(s) were longer than the limit and were cut")
         if self.bad_timestamps:
-            out.append(f"{self.bad_timestamps} line(s) had an unparseable timestamp")
-        if self.truncated:
-            out.append("the file ends early (truncated compressed stream); the lines before the break were kept")
+            every = " (every line: check source.timestamp)" if self.bad_timestamps == self.lines else ""
+            out.append(f"{self.bad_timestamps} line(s) had an unparseable timestamp{every}")
+        if self.damage is not None:
+            out.append(self.damage.describe(f"{self.lines:,} complete line(s)"))
         return out
 
 

@@ -57,6 +57,8 @@ def summarize(dataset: Dataset) -> DatasetSummary:
     warnings = stats.warnings()
     if dataset.group_stats.ungrouped_lines:
         warnings.append(f"{dataset.group_stats.ungrouped_lines} line(s) carry no session key and are in no sequence")
+    if dataset.label_stats.damage is not None:
+        warnings.append("label file: " + dataset.label_stats.damage.describe("complete rows"))
     if dataset.label_stats.unknown_sessions:
         warnings.append(f"the label file names {dataset.label_stats.unknown_sessions} session(s) absent from the log (skipped)")
     if dataset.label_stats.unlabelled_sequences:
