@@ -327,6 +327,7 @@ def test_a_third_party_clients_error_is_redacted_in_the_fallback_reason():
 @pytest.mark.parametrize("text,expected", [
     ("https://user:pass@host/v1", "https://***@host/v1"),
     ("http://token@10.0.0.1:8080", "http://***@10.0.0.1:8080"),
+    ("http://u:p@ss@host/v1 and http://host/x?mail=a@b", "http://***@host/v1 and http://host/x?mail=a@b"),
     ("header Authorization: Bearer sk-abc_123.x", "header Authorization: Bearer ***"),
     ('{"api_key": "sk-1234"}', '{"api_key": "***"}'),
     ("mail alice@example.com is no URL", "mail alice@example.com is no URL"),
@@ -404,6 +405,41 @@ def test_a_saved_detector_carries_neither_server_nor_key_variable(tmp_path, monk
     loaded = load(tmp_path / "old", llm=ScriptedClient(default=GOOD))
     assert (loaded.config.llm.base_url, loaded.config.llm.api_key_env) == (None, "OPENAI_API_KEY")
     assert loaded.config.llm.model == "m"
+
+
+def _unfamiliar(n: int = 12):
+    from collaborlog.config import SessionGrouping
+    from collaborlog.grouping import GroupStats, group_sessions
+    from collaborlog.records import LogFrame
+
+    lines = []
+    for s in range(n):
+        lines += [f"Opening replica rpl_{s} on volume /data{s % 3}",
+                  f"Replica rpl_{s} checksum mismatch at offset {s * 512}",
+                  f"Quarantined replica rpl_{s} after {s % 4 + 2} retries"]
+    frame = LogFrame(lines, np.arange(len(lines), dtype=np.float64), np.zeros(len(lines), np.int8), {},
+                     np.ones(len(lines), bool))
+    return frame, group_sessions(frame, SessionGrouping(regex=r"rpl_\d+"), GroupStats())
+
+
+def test_detection_gives_every_sequence_a_verdict_whatever_the_server_sends(server):
+    from collaborlog.detector import CollaborLog, DetectorConfig
+
+    config = DetectorConfig.model_validate({
+        "encoder": {"kind": "hashing"}, "coordinator": {"epochs": 2}, "small_model": {"epochs": 2, "k": 3},
+        "governor": {"cache": False}})
+    frame, train, valid = _tiny_dataset()
+    det = CollaborLog(config).fit(frame, train, valid)
+    log, sequences = _unfamiliar()
+    for mode in ("html", "message_null", "choices_none", "top_level_list", "content_42", "tokens_as_strings", "hang"):
+        server.mode = mode
+        out = det.use_llm(_llm(server.url, timeout_s=0.1)).detect(log, sequences)
+        assert len(out) == len(sequences)
+        routed = [d for d in out if d.route.value == "llm"]
+        assert routed and all(d.branch is Branch.FALLBACK and "LLM failed" in d.fallback for d in routed), mode
+    server.mode = "ok"
+    out = det.use_llm(_llm(server.url)).detect(log, sequences)
+    assert len(out) == len(sequences) and not any(d.branch is Branch.FALLBACK for d in out)
 
 
 # -- whatever the LLM writes ---------------------------------------------------------------------------

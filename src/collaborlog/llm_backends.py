@@ -37,7 +37,8 @@ class LLMError(CollaborLogError):
     or a response that is not a chat completion."""
 
 
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s?#@]+@")
+# Up to the last "@" before the host: a password may hold an "@" of its own.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s?#]+@")
 _AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=\-]+")
 _KEY_FIELD = re.compile(r"""(?i)\b(api[_-]?key["']?\s*[:=]\s*["']?)[^\s"',;}&]+""")
 _SHORTEST_SECRET = 4
