@@ -30,6 +30,7 @@ RELEASE = {
 
 # Logger names (log4j %c) in the release.
 DATANODE = "org.apache.hadoop.hdfs.server.datanode.DataNode"
+CLIENT_TRACE = DATANODE + ".clienttrace"
 FSDATASET = "org.apache.hadoop.hdfs.server.datanode.fsdataset.impl.FsDatasetImpl"
 ASYNC_DISK = "org.apache.hadoop.hdfs.server.datanode.fsdataset.impl.FsDatasetAsyncDiskService"
 VOLUME_SCANNER = "org.apache.hadoop.hdfs.server.datanode.VolumeScanner"
@@ -66,6 +67,8 @@ FIELDS = {
     "responder": "PacketResponder.toString: PacketResponder: <eblk>, type=<pipeline position>",
     "src, dest, mirror, tgt, exc, path, size": "copied from the old line",
     "ip_port": "the old line's remote ip with the remote port 2.x prints",
+    "dest, srv_id": "the receiving datanode of a client-trace record and its datanode uuid",
+    "client, duration": "the writing DFSClient's name and the write's duration in nanoseconds",
     "targets": "old target list, each followed by a space",
     "block_list": "old block list as a Java list [blk_.., blk_..]",
     "block_file": "the replica's file in the 2.x block-pool layout",
@@ -140,11 +143,16 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "E3", "<*>Served block<*>to<*>", rf"(?P<dn>{ADDR}) Served block {BLK} to /(?P<ip>{IP})",
         "INFO", "dfs.DataNode$DataXceiver", Fate.DROPPED_DEBUG, (),
-        "The read trace string is built in DataXceiver.readBlock but BlockSender logs it only at "
-        "DEBUG (ClientTraceLog.debug).",
-        hidden=NewStatement("DEBUG", DATANODE + ".clienttrace", "{dnreg} Served block {eblk} to /{ip_port}",
-                            "<*> Served block <*> to <*>", "server/datanode/DataXceiver.java:533 (logged at "
-                            "server/datanode/BlockSender.java:830)", "{dnR} Served block {block} to {remoteAddress}"),
+        "A read is traced (a client-trace HDFS_READ record, or 'Served block' when there is no "
+        "client name) only at DEBUG: BlockSender logs the trace with ClientTraceLog.debug.",
+        hidden=NewStatement("DEBUG", CLIENT_TRACE,
+                            "src: /{dn}, dest: /{ip_port}, bytes: {bytes}, op: HDFS_READ, cliID: {client}, offset: "
+                            "{offset}, srvID: {srv_id}, blockid: {eblk}, duration: {duration}",
+                            "src: <*>, dest: <*>, bytes: <*>, op: HDFS_READ, cliID: <*>, offset: <*>, srvID: <*>, "
+                            "blockid: <*>, duration: <*>", "server/datanode/DataXceiver.java:529 (logged at "
+                            "server/datanode/BlockSender.java:830)",
+                            "DN_CLIENTTRACE_FORMAT with op HDFS_READ (a client's read; 'Served block' only "
+                            "without a client name)"),
     ),
     Rule(
         "E4", "<*>Got exception while serving<*>to<*>",
@@ -195,11 +203,20 @@ RULES: tuple[Rule, ...] = (
         "E9", "<*>Received block<*>of size<*>from<*>",
         rf"Received block {BLK} of size (?P<size>\d+) from /(?P<ip>{IP})",
         "INFO", "dfs.DataNode$PacketResponder", Fate.REWORDED,
-        (NewStatement("INFO", DATANODE, "Received {eblk} size {size} from /{ip_port}",
-                      "Received <*> size <*> from <*>", "server/datanode/BlockReceiver.java:1444",
-                      "Received {block} size {block.getNumBytes()} from {inAddr}"),),
-        "Printed when the client-trace logger is off, as it was in 2008 (no trace lines in the "
-        "data); 'of size' became 'size'; the sender's address carries its port.",
+        (NewStatement("INFO", CLIENT_TRACE,
+                      "src: /{ip_port}, dest: /{dest}, bytes: {size}, op: HDFS_WRITE, cliID: {client}, offset: 0, "
+                      "srvID: {srv_id}, blockid: {eblk}, duration: {duration}",
+                      "src: <*>, dest: <*>, bytes: <*>, op: HDFS_WRITE, cliID: <*>, offset: <*>, srvID: <*>, "
+                      "blockid: <*>, duration: <*>", "server/datanode/BlockReceiver.java:1440 (format "
+                      "server/datanode/DataNode.java:254)",
+                      "src: {inAddr}, dest: {myAddr}, bytes: {block.getNumBytes()}, op: HDFS_WRITE, cliID: "
+                      "{clientname}, offset: {offset}, srvID: {dnR.getDatanodeUuid()}, blockid: {block}, "
+                      "duration: {endTime - startTime}"),),
+        "A client write's last packet is logged as a client-trace record by the clienttrace logger, "
+        "which the release's default log4j.properties leaves at INFO (0.18's 'Received block' line is "
+        "printed only with that logger off: 'Received {eblk} size {size} from {inAddr}', "
+        "server/datanode/BlockReceiver.java:1444). The client is the task attempt that wrote the "
+        "file (DFSClient_<attempt>_<random>_<thread>), the duration is in nanoseconds.",
     ),
     Rule(
         "E10", "<*>PacketResponder<*>Exception<*>", rf"PacketResponder {BLK} (?P<n>\d+) Exception (?P<exc>.*)",
