@@ -23,11 +23,14 @@ import random
 import re
 import shutil
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import zookeeper_rules as zr
+from collaborlog.errors import DataError
+
+import zookeeper_rules as zr  # beside this script, which runs as a file
 
 SAMPLE = Path("loghub_2k/Zookeeper/Zookeeper_2k.log")
 LICENCE = Path("loghub_2k/LICENSE_loghub.txt")
@@ -55,13 +58,12 @@ CONTEXT_VALUES = (
     "myid", "thread_sid", "peer_sid", "last_zxid", "quorum_server", "supporters", "eos_message", "request",
     "env_entry",
 )
-NEW_FORMAT = "<Date> <Time> [myid:<Myid>] - <Level> [<Origin>] - <Content>"
 OLD_FORMAT = "<Date> <Time> - <Level> [<Origin>] - <Content>"
 LABELLED_FORMAT = "<Label> <Date> <Time> <Head>- <Level> [<Origin>] - <Content>"
 """Reads both layouts: ``Head`` is empty in a 3.4.5 line and ``[myid:N] `` in a 3.8.4 one."""
 
 
-class UnmappedLineError(ValueError):
+class UnmappedLineError(DataError):
     """A line that no rule of the table matches (the table must cover every event of the input)."""
 
 
@@ -114,7 +116,7 @@ class Injection:
     after: int
     """Position in the block of the record the failure follows."""
     fault: zr.Fault
-    lines: tuple[OutLine, ...] = field(default=())
+    lines: tuple[OutLine, ...]
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -139,12 +141,8 @@ def parse_records(lines: list[str]) -> list[Record]:
     for number, members in enumerate(segments, start=1):
         node = _node_id([records[i] for i in members], number)
         for i in members:
-            records[i] = _with_node(records[i], node)
+            records[i] = replace(records[i], node=node)
     return records
-
-
-def _with_node(r: Record, node: int) -> Record:
-    return Record(r.index, node, r.stamp, r.level, r.thread, r.logger, r.content, r.raw)
 
 
 def _node_id(records: list[Record], fallback: int) -> int:
@@ -236,9 +234,7 @@ def _context(name: str, rec: Record, groups: dict[str, str], state: _NodeState, 
 def _value(spec: str, rec: Record, groups: dict[str, str], state: _NodeState, ahead: list[Record]) -> str:
     if spec.startswith("="):
         return spec[1:]
-    name, _, transform = spec.partition("|")
-    value = groups[name] if name in groups else _context(name, rec, groups, state, ahead)
-    return value.removeprefix("0x") if transform == "nohex" else value
+    return groups[spec] if spec in groups else _context(spec, rec, groups, state, ahead)
 
 
 def _thread(rule: zr.Rule, rec: Record, groups: dict[str, str], rng: random.Random) -> str:
@@ -255,13 +251,12 @@ def _thread(rule: zr.Rule, rec: Record, groups: dict[str, str], rng: random.Rand
 def rewrite(records: list[Record], seed: int) -> list[Rewrite]:
     """Rewrite every record as 3.8.4 prints it, walking each node's lines in their own order."""
     rng = random.Random(f"{seed}:threads")
-    states: dict[int, _NodeState] = {}
     by_node: dict[int, list[Record]] = {}
     for r in records:
         by_node.setdefault(r.node, []).append(r)
     out: dict[int, Rewrite] = {}
-    for node, mine in by_node.items():
-        state = states.setdefault(node, _NodeState(last_zxid=_first_zxid(mine)))
+    for mine in by_node.values():
+        state = _NodeState(last_zxid=_first_zxid(mine))
         for position, rec in enumerate(mine):
             rule, groups = match_rule(rec.content)
             text = None
@@ -375,7 +370,7 @@ def choose_old_blocks(n_blocks: int, share: float, seed: int) -> set[int]:
     return set(rng.sample(range(n_blocks), round(share * n_blocks)))
 
 
-def assemble(upgrade: list[Rewrite], plans: list[Injection], old_blocks: set[int] = frozenset()) -> list[OutLine]:
+def assemble(upgrade: list[Rewrite], plans: list[Injection], old_blocks: Collection[int] = ()) -> list[OutLine]:
     """The upgraded log: each record as 3.8.4 prints it (or as 3.4.5 did in ``old_blocks``), plus the failures."""
     after = {(p.block, p.after): p for p in plans}
     out: list[OutLine] = []
@@ -555,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         counts = generate(args.data_dir, args.out, args.seed, args.rolling, args.history_share, args.inject_share)
-    except (FileNotFoundError, UnmappedLineError, ValueError) as err:
+    except (FileNotFoundError, DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for key, value in counts.items():

@@ -12,9 +12,8 @@ Sources: github.com/apache/zookeeper, tags ``release-3.4.5`` (commit OLD_COMMIT)
 
 A rule's ``args`` name what fills the ``{}`` of ``new_format`` in order:
 
-* a named group of ``old_regex`` (the value the 2015 line printed),
-* ``name|nohex``: the same value without its ``0x`` prefix (3.8.4 prints ``0x{}`` of
-  ``Long.toHexString``),
+* a named group of ``old_regex`` (the value the 2015 line printed; hex groups are captured
+  without their ``0x`` where 3.8.4 prints ``0x{}`` of ``Long.toHexString``),
 * ``=text``: a constant,
 * a context value the generator derives from the node and the neighbouring lines (see
   ``make_zookeeper.CONTEXT_VALUES``): ``myid``, ``thread_sid``, ``peer_sid``, ``last_zxid``,
