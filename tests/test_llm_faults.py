@@ -66,6 +66,7 @@ RESPONSES = {
     "top_level_list": (200, JSON, json.dumps([_completion()])),
     "content_42": (200, JSON, json.dumps(_completion(content=42))),
     "tokens_as_strings": (200, JSON, json.dumps(_completion(usage={"prompt_tokens": "12", "completion_tokens": "5"}))),
+    "error_with_200": (200, JSON, json.dumps({"error": {"message": "model is loading", "code": 503}})),
     "unreadable_answer": (200, JSON, json.dumps(_completion(content="I would say it looks fine."))),
     "server_error": (500, JSON, json.dumps({"error": {"message": "internal error"}})),
     "rate_limited": (429, JSON, json.dumps({"error": {"message": "slow down"}})),

@@ -209,6 +209,8 @@ def read_chat_completion(data: object, seconds: float) -> Completion:
     is wrong when it has another shape (the caller makes that an :class:`LLMError`)."""
     if not isinstance(data, dict):
         raise ValueError(f"the response is a JSON {type(data).__name__}, not an object")
+    if data.get("error") is not None:  # some servers report failures with status 200
+        raise ValueError(f"it reports an error: {data['error']!r:.200}")
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices:
         raise ValueError(f"choices is {choices!r:.80}, not a non-empty list")
