@@ -213,10 +213,11 @@ RULES: tuple[Rule, ...] = (
                       "{clientname}, offset: {offset}, srvID: {dnR.getDatanodeUuid()}, blockid: {block}, "
                       "duration: {endTime - startTime}"),),
         "A client write's last packet is logged as a client-trace record by the clienttrace logger, "
-        "which the release's default log4j.properties leaves at INFO (0.18's 'Received block' line is "
-        "printed only with that logger off: 'Received {eblk} size {size} from {inAddr}', "
-        "server/datanode/BlockReceiver.java:1444). The client is the task attempt that wrote the "
-        "file (DFSClient_<attempt>_<random>_<thread>), the duration is in nanoseconds.",
+        "which the release's default log4j.properties leaves at INFO; the release prints its "
+        "counterpart of 0.18's line, 'Received {eblk} size {size} from {inAddr}' "
+        "(server/datanode/BlockReceiver.java:1444), only with that logger off. The client is the "
+        "task attempt that wrote the file (DFSClient_<attempt>_<random>_<thread>), the duration is "
+        "in nanoseconds.",
     ),
     Rule(
         "E10", "<*>PacketResponder<*>Exception<*>", rf"PacketResponder {BLK} (?P<n>\d+) Exception (?P<exc>.*)",
