@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from collaborlog.agents import Branch, Evidence, EvolCoT, HistoryItem, KnownMessage
 from collaborlog.answers import (
+    LEVELS,
     AnswerError,
     EvolAnswer,
     MessageAnswer,
@@ -37,7 +38,7 @@ from collaborlog.config import parse_model
 from collaborlog.errors import ConfigError
 from collaborlog.governor import Governor, GovernorConfig, ResponseCache
 from collaborlog.llm_backends import ChatRequest, Completion, LLMConfig, LLMError, ScriptedClient, build_client, redact
-from collaborlog.prompts import LEVELS, load_prompts
+from collaborlog.prompts import load_prompts
 
 pytest.importorskip("openai", reason="the openai package is a core dependency")
 
