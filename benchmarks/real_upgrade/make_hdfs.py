@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import hdfs_rules  # noqa: E402  (benchmarks/ is not a package: the table sits beside this file)
+# benchmarks/ is not a package: the rules table is imported from beside this file.
 from hdfs_rules import CLUSTER, RELEASE, RULES, Fate, Rule  # noqa: E402
 
 from collaborlog.errors import DataError  # noqa: E402
@@ -62,13 +62,17 @@ class OldLine:
 
 @dataclass(frozen=True)
 class OutLine:
+    """One line of the rewritten log."""
+
     time: datetime
     level: str
     logger: str
     message: str
 
     def render(self) -> str:
-        return f"{self.time:%Y-%m-%d %H:%M:%S},{self.time.microsecond // 1000:03d} {self.level} {self.logger}: {self.message}"
+        """The line in the release's log4j layout ``%d{ISO8601} %p %c: %m``."""
+        stamp = f"{self.time:%Y-%m-%d %H:%M:%S},{self.time.microsecond // 1000:03d}"
+        return f"{stamp} {self.level} {self.logger}: {self.message}"
 
 
 @dataclass
@@ -109,15 +113,18 @@ class Cluster:
         self.bpid = f"BP-{c['block_pool_random']}-{c['namenode_ip']}-{c['block_pool_millis']}"
         self.cluster_id = f"CID-{uuid.uuid5(_NAMESPACE, 'cluster')}"
         self.ids: dict[str, tuple[int, int]] = {}
-        for rank, old in enumerate(blocks_in_order):
-            # Allocation order, with the sample's spacing: about one block in 50 was kept.
-            offset = c["block_id_spacing"] * rank + zlib.crc32(old.encode()) % c["block_id_spacing"]
-            self.ids[old] = (c["first_block_id"] + offset, c["first_generation_stamp"] + offset)
+        for old in blocks_in_order:
+            self.block_id(old)
 
     def block_id(self, old: str) -> int:
+        """The 2.x id of a 2008 block, given in order of first mention (allocation order).
+
+        Ids are spaced as in the sample, which keeps about one block in 50; a block named only in
+        another block's line gets the next id after the sample's.
+        """
         if old not in self.ids:
-            # A block named only in passing (another block's line): a stable id above the sample's.
-            offset = len(self.ids) * CLUSTER["block_id_spacing"] + zlib.crc32(old.encode()) % 10**6
+            spacing = CLUSTER["block_id_spacing"]
+            offset = spacing * len(self.ids) + zlib.crc32(old.encode()) % spacing
             self.ids[old] = (CLUSTER["first_block_id"] + offset, CLUSTER["first_generation_stamp"] + offset)
         return self.ids[old][0]
 
@@ -165,8 +172,10 @@ class _BlockFacts:
     replicating: bool = False
     stored_on: list[str] = field(default_factory=list)
     src_ports: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    """Source ports of the block's receiving lines, by source address, not yet used."""
     reported: list[str] = field(default_factory=list)
-    served: Counter = field(default_factory=Counter)
+    """Pipeline datanodes whose report was already written."""
+    hashed_ports: Counter = field(default_factory=Counter)
     path: str = ""
     """The file the block belongs to (its allocation line)."""
     first_receive: datetime | None = None
@@ -241,8 +250,8 @@ def _fields(line: OldLine, rule: Rule, match: re.Match[str], cluster: Cluster, f
         if rule.event == "E9" and ports:
             port = ports.pop(0)
         else:
-            f.served[g["ip"]] += 1
-            port = str(_ephemeral_port(old, g["ip"], f.served[g["ip"]]))
+            f.hashed_ports[g["ip"]] += 1
+            port = str(_ephemeral_port(old, g["ip"], f.hashed_ports[g["ip"]]))
         out["ip_port"] = f"{g['ip']}:{port}"
     if rule.event == "E9":
         out.update(_client_trace(line, g["ip"], old, cluster, f))
@@ -287,7 +296,8 @@ def choose_new_blocks(blocks: Sequence[str], fraction: float, seed: int) -> set[
 def rewrite(lines: Sequence[OldLine], labels: dict[str, int], new_blocks: set[str] | None = None) -> Rewritten:
     """The log as the release prints it; blocks outside ``new_blocks`` (when given) stay as in 2008.
 
-    ``lines`` are sorted by time (stably); every block must have a label.
+    ``lines`` are put in time order (stably, so that lines of one second keep their order); every
+    block must have a label.
     """
     ordered = sorted(lines, key=lambda line: line.time)
     blocks = _blocks_in_order(ordered)
@@ -301,7 +311,8 @@ def rewrite(lines: Sequence[OldLine], labels: dict[str, int], new_blocks: set[st
     facts = _facts(p for p in parsed if p[0].block in new)
     counts = {rule.event: RuleCount() for rule in RULES}
     out: list[OutLine] = []
-    # A merged statement is written once its group is complete: index -> (statement, fields, datanodes).
+    # A merged statement is formatted once its group is complete: (block, second) -> (index in
+    # ``out``, fields of its first line, datanodes of every line).
     groups: dict[tuple[str, datetime], tuple[int, dict[str, str], list[str]]] = {}
     for line, rule, match in parsed:
         counts[rule.event].old_lines += 1
