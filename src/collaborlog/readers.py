@@ -6,9 +6,11 @@ bytes are replaced, runaway lines are cut, and each case is counted in :class:`R
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
+import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +27,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib's code for "a gzip header and trailer around deflate data"
 _CHUNK = 1 << 16
 _SNIFF_BYTES = 65_536
-_EPOCH = pd.Timestamp(0, tz="UTC")
+_PANDAS_COMPRESSIONS = {".bz2", ".xz", ".zip", ".zst", ".tar"}
 _TEXT_CONTROL_OK = {9, 10, 11, 12, 13, 27}
 
 
@@ -285,20 +287,34 @@ def _read_csv(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFram
         # Other compressions are left to pandas, which infers them from the file name.
         return io.BytesIO(raw) if gzipped else path
 
-    # Blank lines are kept as rows with empty content, so that they are counted as blank below.
+    # Blank lines are kept as rows with empty content, so that they are counted as blank below; a row wider
+    # than the header must not turn its first fields into an index (pandas infers one by default).
     options = dict(dtype=str, keep_default_na=False, encoding=source.encoding, encoding_errors="replace",
-                   skip_blank_lines=False)
+                   skip_blank_lines=False, index_col=False)
     try:
-        return pd.read_csv(opened(), **options)
-    except pd.errors.ParserError:
-        # A row with more fields than the header (often a damaged one): only the python engine can keep it.
-        width = len(pd.read_csv(opened(), nrows=0, **options).columns)
-
-    def keep(fields: list[str]) -> list[str]:
-        stats.unmatched += 1
-        return fields[: width - 1] + [",".join(fields[width - 1 :])]
-
-    return pd.read_csv(opened(), engine="python", on_bad_lines=keep, **options)
+        with warnings.catch_warnings():
+            # With index_col=False a first row wider than the header loses its extra fields with only a warning.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(opened(), **options)
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as err:
+        if not gzipped and path.suffix.lower() in _PANDAS_COMPRESSIONS:
+            raise DataError(f"cannot read {path} as csv: {err}. Repair the file") from None
+        columns = list(pd.read_csv(opened(), nrows=0, **options).columns)
+    # A row that does not fit the header (often a damaged one): read row by row, and keep it.
+    text = (raw if gzipped else path.read_bytes()).decode(source.encoding, errors="replace")
+    rows = csv.reader(io.StringIO(text, newline=""))
+    next(rows, None)  # the header, already read into ``columns``
+    width = len(columns)
+    kept = []
+    try:
+        for fields in rows:
+            if len(fields) > width:
+                stats.unmatched += 1
+                fields = fields[: width - 1] + [",".join(fields[width - 1 :])]
+            kept.append(fields + [""] * (width - len(fields)))
+    except csv.Error as err:
+        raise DataError(f"cannot read {path} as csv: {err} (line {rows.line_num}). Repair the file") from None
+    return pd.DataFrame(kept, columns=columns, dtype=object)
 
 
 def _read_table(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFrame:
@@ -393,14 +409,22 @@ def parse_timestamps(table: pd.DataFrame, spec: TimestampSpec, where: str = "the
         if len(spec.fields) == 1 and pd.api.types.is_datetime64_any_dtype(column):
             values = pd.to_datetime(column, utc=True)
         else:
+            joined = _joined(table, spec.fields)
             fmt = None if spec.format == "auto" else spec.format
-            values = pd.to_datetime(_joined(table, spec.fields), format=fmt, errors="coerce", utc=True)
+            values = pd.to_datetime(joined, format=fmt, errors="coerce", utc=True)
+            failed = values.isna().to_numpy() & (joined.str.strip() != "").to_numpy()
+            if fmt is None and failed.any():
+                # "auto" infers one format from the first value; ISO 8601 values that differ from it only
+                # in their zone (Z, +01:00 or none) still parse.
+                values[failed] = pd.to_datetime(joined[failed], format="ISO8601", errors="coerce", utc=True)
     except (ValueError, TypeError, OverflowError) as err:
         raise DataError(
             f"cannot read the timestamps of {where} with source.timestamp.format {spec.format!r}: {err}. "
             "Give a strftime format that matches them (e.g. '%Y-%m-%d %H:%M:%S'), 'auto' or 'unix'."
         ) from None
-    return ((values - _EPOCH) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64, na_value=np.nan)
+    # In numpy, in the values' own unit: pandas parses some dates (year -1) that nanoseconds cannot hold.
+    stamps = values.dt.tz_localize(None).to_numpy()
+    return ((stamps - np.datetime64(0, "s")) / np.timedelta64(1, "s")).astype(np.float64)
 
 
 def _joined(table: pd.DataFrame, fields: tuple[str, ...]) -> pd.Series:
