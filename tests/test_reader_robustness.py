@@ -408,3 +408,11 @@ def test_csv_whose_first_row_is_wider_than_the_header_keeps_its_content_column(t
     (tmp_path / "a.csv").write_text("Level,Content\nINFO,a,x\nWARN,b\n", encoding="utf-8")
     frame = read_log(tmp_path / "a.csv", SourceConfig(path="x", kind="csv"))
     assert frame.content == ["a,x", "b"] and frame.stats.unmatched == 1
+
+
+def test_time_windows_with_a_tiny_step_are_a_config_error_not_a_memory_blowup(tmp_path):
+    (tmp_path / "a.log").write_text("".join(f"{1_000_000 + i} m {i}\n" for i in range(20)), encoding="utf-8")
+    path = _write_dataset(tmp_path, "{path: a.log, log_format: '<T> <Content>', timestamp: {fields: [T], format: unix}}",
+                          "grouping: {kind: time, seconds: 3600, step: 0.001}\n")
+    with pytest.raises(ConfigError, match="grouping.step"):
+        load_dataset(load_dataset_config(path), tmp_path)

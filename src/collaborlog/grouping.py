@@ -12,6 +12,10 @@ from collaborlog.errors import ConfigError
 from collaborlog.records import UNLABELLED, LogFrame, Sequence
 
 
+MAX_WINDOWS_PER_LINE = 1000
+"""How many overlapping time windows one line may belong to."""
+
+
 @dataclass
 class GroupStats:
     ungrouped_lines: int = 0
@@ -86,6 +90,12 @@ def time_windows(frame: LogFrame, lines: np.ndarray, grouping: TimeGrouping, pre
     offset = t - t[0]
     last_k = np.floor(offset / grouping.step).astype(np.int64)
     span = int(np.ceil(grouping.seconds / grouping.step))
+    if span > MAX_WINDOWS_PER_LINE:
+        # Each line is looked up in `span` windows: a tiny step would exhaust memory instead of failing.
+        raise ConfigError(
+            f"time windows of {grouping.seconds:g} s every {grouping.step:g} s put each line in {span:,} windows; "
+            f"make grouping.step at least grouping.seconds / {MAX_WINDOWS_PER_LINE:,}"
+        )
     # Only windows that hold at least one line: each line lies in at most `span` of them.
     candidates = np.unique(np.concatenate([last_k - j for j in range(span)]))
     candidates = candidates[candidates >= 0]
