@@ -18,7 +18,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from collaborlog.seeding import seeded
+from collaborlog.seeding import DEFAULT_THREADS, seeded
 
 
 class Route(str, Enum):
@@ -37,6 +37,8 @@ class CoordinatorConfig(BaseModel):
     quantile: float = Field(default=0.9, gt=0, lt=1)
     """tau is this quantile of the validation reconstruction losses."""
     seed: int = 0
+    threads: int = Field(default=DEFAULT_THREADS, gt=0)
+    """torch threads while training: the same seed and thread count give the same model."""
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -70,7 +72,7 @@ class Coordinator:
     def fit(self, train: np.ndarray, valid: np.ndarray) -> "Coordinator":
         """Train on ``train`` (early stopping on ``valid``) and set ``tau_`` from the validation losses."""
         cfg = self.config
-        with seeded(cfg.seed) as gen:
+        with seeded(cfg.seed, cfg.threads) as gen:
             self.model_ = Autoencoder(train.shape[1], cfg.hidden)
             self._train(train, valid, cfg.epochs, gen)
         self.set_quantile(cfg.quantile, valid)
@@ -134,8 +136,8 @@ class Coordinator:
         # drown in hundreds of history rows.
         repeat = max(1, len(replay) // max(len(familiar), 1))
         data = np.concatenate([np.repeat(familiar, repeat, axis=0), replay]) if len(replay) else familiar
-        with seeded(seed) as gen:
-            cfg = self.config
+        cfg = self.config
+        with seeded(seed, cfg.threads) as gen:
             x = torch.as_tensor(data, dtype=torch.float32)
             opt = torch.optim.Adam(self.model_.parameters(), lr=cfg.lr)
             self.model_.train()

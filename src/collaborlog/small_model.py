@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from collaborlog.metrics import f1_score
-from collaborlog.seeding import seeded
+from collaborlog.seeding import DEFAULT_THREADS, seeded
 from collaborlog.vector_index import FaissIndex
 
 _PROJECT_BATCH = 65_536
@@ -47,6 +47,8 @@ class SmallModelConfig(BaseModel):
     k: int | None = None
     """Fixed ``k``; ``None`` picks the best of ``k_candidates`` on the validation split."""
     seed: int = 0
+    threads: int = Field(default=DEFAULT_THREADS, gt=0)
+    """torch threads while training: the same seed and thread count give the same model."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ class SmallModel:
         keep = y >= 0
         x, y = x[keep], y[keep]
         ids = [i for i, k in zip(ids, keep) if k]
-        with seeded(self.config.seed) as gen:
+        with seeded(self.config.seed, self.config.threads) as gen:
             self.net_ = SemanticNet(x.shape[1], self.config.hidden)
             if len(np.unique(y)) > 1:
                 # One class gives the contrastive loss nothing to separate (it would collapse the
@@ -249,6 +251,6 @@ class SmallModel:
         train_x = np.concatenate([x, self.memory_inputs_[pick]])
         train_y = np.concatenate([y, self.memory_labels_[pick]])
         if len(np.unique(train_y)) > 1:
-            with seeded(seed) as gen:
+            with seeded(seed, self.config.threads) as gen:
                 self._train(train_x, train_y, epochs, gen)
         self._rebuild_index()
