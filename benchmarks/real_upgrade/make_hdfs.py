@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # benchmarks/ is not a package: the rules table is imported from beside this file.
 from hdfs_rules import CLUSTER, RELEASE, RULES, Fate, Rule  # noqa: E402
 
-from collaborlog.errors import DataError  # noqa: E402
+from collaborlog.dataset import find_data_dir  # noqa: E402
+from collaborlog.errors import CollaborLogError, DataError  # noqa: E402
 
 PARQUET = "hdfs_2pct_loglead/hdfs_events_2percent.parquet"
 LABELS = "hdfs_2pct_loglead/hdfs_seqs_2percent_labels.csv"
@@ -372,7 +373,7 @@ def mapping(rolling: bool) -> dict[str, object]:
             {"event": rule.event, "old_template": rule.old_template, "old_level": rule.old_level,
              "old_logger": rule.old_logger, "fate": rule.fate.value, "note": rule.note,
              "new": [{"level": s.level, "logger": s.logger, "template": s.template, "source": s.source,
-                      "source_format": s.source_format} for s in rule.new],
+                      "source_format": s.source_format, "commit": RELEASE["commit"]} for s in rule.new],
              "below_info": None if rule.hidden is None else {
                  "level": rule.hidden.level, "logger": rule.hidden.logger, "template": rule.hidden.template,
                  "source": rule.hidden.source}}
@@ -479,22 +480,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("results/real_upgrade/hdfs"),
                         help="folder to write (default: results/real_upgrade/hdfs, git-ignored)")
-    parser.add_argument("--data-dir", type=Path, default=Path("/work/shared/data"),
-                        help=f"folder that holds {PARQUET}")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help=f"folder that holds {PARQUET} (default: $COLLABORLOG_DATA_DIR, else shared/data "
+                             "beside the checkout, as for the presets)")
     parser.add_argument("--rolling", type=float, default=None,
                         help="rolling upgrade: this share of the blocks is written by the release, the rest as in 2008")
     parser.add_argument("--seed", type=int, default=0, help="seed of the rolling upgrade's choice of blocks")
     args = parser.parse_args(argv)
-    lines, labels = read_old(args.data_dir)
+    data_dir = find_data_dir(args.data_dir)
+    if data_dir is None:
+        raise DataError("no data folder found; pass --data-dir, the folder that holds " + PARQUET)
+    lines, labels = read_old(data_dir)
     new_blocks = None
     if args.rolling is not None:
         new_blocks = choose_new_blocks(_blocks_in_order(lines), args.rolling, args.seed)
     result = rewrite(lines, labels, new_blocks)
-    write(args.out, args.data_dir, result, args.rolling, args.seed)
+    write(args.out, data_dir, result, args.rolling, args.seed)
     print(report(result))
     print(f"wrote {args.out}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except CollaborLogError as err:  # the command-line edge: a message, not a traceback
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
