@@ -6,16 +6,23 @@ vector is the mean of its lines' vectors.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import logging
 import os
+import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
+from collaborlog.atomic import atomic_write_bytes, locked
 from collaborlog.encoders import Encoder
-from collaborlog.errors import DataError
 from collaborlog.records import Sequence
+
+log = logging.getLogger(__name__)
 
 
 def _key(text: str) -> str:
@@ -29,9 +36,10 @@ def default_cache_dir() -> Path:
 
 
 class EmbeddingCache:
-    """Message text -> vector for one encoder, persisted as one ``.npz`` (written atomically).
+    """Message text -> vector for one encoder, persisted as one ``.npz``, safe to share between processes.
 
-    ``directory=None`` keeps the cache in memory only.
+    ``directory=None`` keeps the cache in memory only. A damaged file is moved aside (with a
+    warning) and rebuilt.
     """
 
     def __init__(self, identity: str, directory: Path | None = None) -> None:
@@ -46,19 +54,33 @@ class EmbeddingCache:
 
     def _load(self) -> None:
         assert self.path is not None
-        try:
-            with np.load(self.path, allow_pickle=False) as data:
-                keys = data["keys"]
-                vectors = data["vectors"]
-                identity = str(data["identity"])
-        except (OSError, ValueError, KeyError) as err:
-            raise DataError(
-                f"the embedding cache {self.path} is unreadable ({err}); delete it and it will be rebuilt"
-            ) from None
-        if identity != self.identity:
-            return
+        with locked(self.path.parent, shared=True):  # no writer replaces the file meanwhile
+            keys, vectors = self._read()
         self._rows = {str(k): i for i, k in enumerate(keys)}
         self._vectors = list(vectors)
+
+    def _read(self) -> tuple[np.ndarray, np.ndarray]:
+        """The keys and vectors the file holds for this encoder (none if it is absent, for
+        another encoder, or damaged; a damaged file is moved aside, to be rebuilt). The caller
+        holds the folder's lock."""
+        assert self.path is not None
+        empty = (np.zeros(0, dtype="<U64"), np.zeros((0, 0), np.float32))
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                keys, vectors, identity = data["keys"], data["vectors"], str(data["identity"])
+        except FileNotFoundError:
+            return empty
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+            # Another process may have moved it aside, or replaced it, first: then there is nothing to move.
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self.path, aside)
+            log.warning("the embedding cache %s is damaged (%s: %s); moved it to %s and rebuilding it",
+                        self.path, type(err).__name__, err, aside)
+            return empty
+        if identity != self.identity or len(keys) != len(vectors) or vectors.ndim != 2:
+            return empty
+        return keys, vectors
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -80,13 +102,22 @@ class EmbeddingCache:
         return np.stack([self._vectors[r] for r in rows]) if len(rows) else np.zeros((0, 0), np.float32)
 
     def save(self) -> None:
+        """Merge this cache into its file. Processes sharing the file take turns (``flock`` on its
+        folder), each adding what the others wrote, and replace it whole: none loses entries, and
+        a reader never sees a half-written file."""
         if self.path is None or not self._dirty:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        keys = np.array(sorted(self._rows, key=self._rows.__getitem__), dtype="<U64")
-        tmp = self.path.with_name(self.path.name + ".tmp.npz")
-        np.savez(tmp, keys=keys, vectors=np.stack(self._vectors), identity=np.array(self.identity))
-        os.replace(tmp, self.path)
+        with locked(self.path.parent):
+            keys, vectors = self._read()
+            for key, vec in zip(keys, vectors):
+                if str(key) not in self._rows:
+                    self._rows[str(key)] = len(self._vectors)
+                    self._vectors.append(vec)
+            ordered = np.array(sorted(self._rows, key=self._rows.__getitem__), dtype="<U64")
+            buffer = io.BytesIO()
+            np.savez(buffer, keys=ordered, vectors=np.stack(self._vectors), identity=np.array(self.identity))
+            atomic_write_bytes(self.path, buffer.getvalue())
         self._dirty = False
 
 
