@@ -120,10 +120,10 @@ def _looks_binary(head: bytes) -> bool:
 def _gunzip(fh: BinaryIO, size: int, damage: list[StreamDamage]) -> Iterator[bytes]:
     """Decode a gzip file (one member or several) as far as it is intact, chunk by chunk.
 
-    ``gzip.open`` gives up on the whole read call that meets a break, losing everything that call
-    had decoded; ``zlib.decompressobj`` is fed instead, and the chunk that fails is fed again
-    byte by byte, so output stops exactly where the data does. A break or stray bytes after the
-    stream are recorded in ``damage`` (``offset`` and ``unread_bytes``; the caller fills in the
+    ``gzip.open`` gives up on the whole read call that meets a break (or stray bytes after the
+    stream), losing everything that call had decoded; ``zlib.decompressobj`` is fed instead, and
+    the chunk that fails is fed again byte by byte, so output stops exactly where the data does.
+    A break, or stray bytes after the stream, is recorded in ``damage`` (the caller fills in the
     incomplete line it drops).
     """
     decoder = zlib.decompressobj(_GZIP_WBITS)
@@ -153,21 +153,23 @@ def _gunzip(fh: BinaryIO, size: int, damage: list[StreamDamage]) -> Iterator[byt
         try:
             out = decoder.decompress(pending)
         except zlib.error:
-            decoder = saved
-            for k in range(len(pending)):
-                try:
-                    yield decoder.decompress(pending[k : k + 1])
-                except zlib.error:
-                    damage.append(StreamDamage(offset=offset + k, unread_bytes=size - offset - k))
-                    return
-                if decoder.eof:
-                    break
-            # Reached only when the byte-wise feed ends the member cleanly (zlib reports some errors late).
-            pending, offset = pending[k + 1 :], offset + k + 1
-            continue
+            # The failing call's output is lost with it: feed that chunk again from before it, byte by byte.
+            yield from _until_break(saved, pending, offset, size, damage)
+            return
         offset += len(pending)
         pending = b""
         yield out
+
+
+def _until_break(decoder, data: bytes, offset: int, size: int, damage: list[StreamDamage]) -> Iterator[bytes]:
+    """Feed ``data`` (at file ``offset``) byte by byte, so that output stops exactly where the data breaks."""
+    k = 0
+    for k in range(len(data)):
+        try:
+            yield decoder.decompress(data[k : k + 1])
+        except zlib.error:
+            break
+    damage.append(StreamDamage(offset=offset + k, unread_bytes=size - offset - k))
 
 
 def _chunks(path: Path, damage: list[StreamDamage]) -> Iterator[bytes]:
@@ -203,7 +205,7 @@ def _raw_lines(path: Path, stats: ReadStats) -> Iterator[bytes]:
     carry = b""
     sniffed = False
     for chunk in _chunks(path, damage):
-        if not sniffed and len(carry) + len(chunk) < _SNIFF_BYTES and not damage:
+        if not sniffed and len(carry) + len(chunk) < _SNIFF_BYTES:
             carry += chunk  # sniff a whole head, not the first tiny piece of a member
             continue
         if not sniffed:
