@@ -418,3 +418,11 @@ def test_time_windows_with_a_tiny_step_are_a_config_error_not_a_memory_blowup(tm
                           "grouping: {kind: time, seconds: 3600, step: 0.001}\n")
     with pytest.raises(ConfigError, match="grouping.step"):
         load_dataset(load_dataset_config(path), tmp_path)
+
+
+def test_a_line_with_no_end_is_cut_while_read_and_counted_once(tmp_path):
+    # 40 MB with no newline: kept whole until the end of the file, it would be copied again with every chunk.
+    path = tmp_path / "long.log"
+    path.write_bytes(b"081109 203518 INFO c: " + b"\xc3\xa9" * 20_000_000)
+    frame = read_log(path, _text_source(max_line_chars=1000))
+    assert frame.stats.oversized == 1 and frame.stats.lines == 1 and len(frame.content[0]) <= 1000

@@ -54,7 +54,10 @@ def read_session_labels(path: Path, rule: SessionLabels, stats: LabelStats | Non
     path = Path(path)
     if not path.is_file():
         raise DataError(f"label file {path} does not exist")
-    data, damage = read_bytes(path)
+    try:
+        data, damage = read_bytes(path)
+    except OSError as err:
+        raise DataError(f"cannot read label file {path}: {err.strerror or err}; check that it is readable") from None
     if stats is not None:
         stats.damage = damage
     try:

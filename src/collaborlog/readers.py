@@ -195,11 +195,12 @@ def read_bytes(path: Path) -> tuple[bytes, StreamDamage | None]:
     return data, damage[0] if damage else None
 
 
-def _raw_lines(path: Path, stats: ReadStats) -> Iterator[bytes]:
+def _raw_lines(path: Path, stats: ReadStats, max_line_bytes: int | None = None) -> Iterator[bytes]:
     """Yield the file's lines as bytes, decompressing gzip.
 
     A damaged compressed stream keeps every complete line before the break and drops the line the
-    break cuts through; ``stats`` records where it broke and what was lost.
+    break cuts through; ``stats`` records where it broke and what was lost. A line longer than
+    ``max_line_bytes`` is cut to that length as it is read.
     """
     damage: list[StreamDamage] = []
     carry = b""
@@ -213,6 +214,10 @@ def _raw_lines(path: Path, stats: ReadStats) -> Iterator[bytes]:
             _refuse_binary(path, chunk[:_SNIFF_BYTES])
         lines = (carry + chunk).split(b"\n")
         carry = lines.pop()
+        if max_line_bytes is not None and len(carry) > max_line_bytes:
+            # Without a cut, a line with no end would be copied again with every chunk: quadratic time and
+            # memory without bound. The caller still sees it longer than its limit, and counts it.
+            carry = carry[:max_line_bytes]
         yield from lines
     if not sniffed:
         _refuse_binary(path, carry[:_SNIFF_BYTES])
@@ -251,7 +256,8 @@ def _read_text(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFra
     matched: list[bool] = []
     content_col = columns[source.content]
     others = [(h, columns[h]) for h in headers if h != source.content]
-    for raw in _raw_lines(path, stats):
+    # Enough bytes for more than max_line_chars characters in any encoding (at most 4 bytes a character).
+    for raw in _raw_lines(path, stats, max_line_bytes=4 * source.max_line_chars + 4):
         line = _decode(raw.rstrip(b"\r"), source.encoding, stats)
         if not line.strip():
             stats.blank += 1
@@ -452,11 +458,14 @@ def read_log(path: Path, source: SourceConfig, keep_fields: set[str] | None = No
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"log file {path} does not exist")
+        raise DataError(f"log file {path} does not exist (or is not a file)")
     if path.stat().st_size == 0:
         raise DataError(f"log file {path} is empty: there is nothing to read")
     stats = ReadStats()
-    table = _read_text(path, source, stats) if source.kind == "text" else _read_table(path, source, stats)
+    try:
+        table = _read_text(path, source, stats) if source.kind == "text" else _read_table(path, source, stats)
+    except OSError as err:
+        raise DataError(f"cannot read log file {path}: {err.strerror or err}; check that it is readable") from None
     stats.lines = len(table)
     if stats.lines == 0:
         raise DataError(_no_lines(path, stats))
