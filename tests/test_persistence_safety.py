@@ -218,6 +218,34 @@ def test_learning_killed_anywhere_leaves_the_last_checkpoint(tiny, tmp_path):
     assert {0, learned_all} <= seen
 
 
+def test_detect_learn_saves_a_checkpoint_after_each_learned_batch(tiny, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import collaborlog.persistence as persistence
+    from collaborlog.cli import app
+
+    frame, _ = _stream(4, 5)
+    (tmp_path / "stream.log").write_text("\n".join(frame.content) + "\n", encoding="utf-8")
+    dataset = tmp_path / "stream.yaml"
+    dataset.write_text("name: stream\nsource: {kind: text, path: stream.log, log_format: '<Content>'}\n"
+                       "grouping: {kind: session, regex: 'blk_\\d+'}\nlabels: {kind: none}\n", encoding="utf-8")
+    model = save(tiny[0], tmp_path / "model")
+    load_file, save_file = persistence.load, persistence.save
+    saved = []
+
+    def save_noted(det, path):
+        saved.append(det.learned_batches_)
+        return save_file(det, path)
+
+    monkeypatch.setattr(persistence, "load", lambda path: load_file(path, llm=ScriptedClient(default=ANSWER)))
+    monkeypatch.setattr(persistence, "save", save_noted)
+    result = CliRunner().invoke(app, ["detect", str(model), str(dataset), "--learn"])
+    assert result.exit_code == 0, result.output
+    learned = load(model).learned_batches_
+    # One checkpoint per batch that taught the models, then the final save.
+    assert learned >= 2 and saved == [*range(1, learned + 1), learned]
+
+
 def test_concurrent_saves_and_loads_of_one_directory(tiny, model, tmp_path):
     det = tiny[0]
 

@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -115,6 +116,18 @@ def _swap_into_place(tmp: Path, path: Path) -> None:
         shutil.rmtree(old)
 
 
+def _new_folder(path: Path) -> Path:
+    """A fresh temporary folder beside ``path``, with the umask's permissions (``mkdtemp`` would
+    make it private, and so the saved directory)."""
+    while True:
+        tmp = path.with_name(f".{path.name}{TMP_MARK}{secrets.token_hex(4)}")
+        try:
+            tmp.mkdir()
+            return tmp
+        except FileExistsError:
+            continue
+
+
 @contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
     """Build a directory in the yielded temporary folder; on leaving the block it replaces ``path`` whole.
@@ -127,7 +140,7 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Cleaners look only under the exclusive lock, so they never see this folder unlocked.
     with locked(path.parent, shared=True):
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent))
+        tmp = _new_folder(path)
         fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(fd, fcntl.LOCK_EX)
     try:
