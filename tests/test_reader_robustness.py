@@ -25,6 +25,7 @@ from collaborlog.errors import CollaborLogError, ConfigError, DataError
 from collaborlog.labels import read_session_labels
 from collaborlog.logevol import read_sessions_jsonl
 from collaborlog.readers import format_regex, read_log
+from collaborlog.summary import summarize
 
 HDFS_FORMAT = "<Date> <Time> <Level> <Component>: <Content>"
 # loghub's own format strings (logpai/loghub, benchmark settings), escapes included.
@@ -392,6 +393,9 @@ def test_truncated_label_file_keeps_its_complete_rows_and_warns(tmp_path):
     kept = _decodable_prefix(blob[: len(blob) * 3 // 4]).count(b"\n") - 1
     labelled = sum(1 for s in ds.splits.all() if s.label != -1)
     assert 0 < labelled == kept and ds.label_stats.damage.cut_short
+    summary = summarize(ds)
+    assert summary.label_damage == ds.label_stats.damage and summary.damage is None
+    assert any(w.startswith("label file: the file ends before its compressed stream does") for w in summary.warnings)
 
 
 def test_cli_truncated_label_file_is_no_bare_abort(tmp_path):

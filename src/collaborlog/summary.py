@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from collaborlog.dataset import Dataset
-from collaborlog.records import ANOMALOUS, UNLABELLED
+from collaborlog.records import ANOMALOUS, UNLABELLED, StreamDamage
 from collaborlog.templates import TemplateMiner
 
 
@@ -35,6 +35,10 @@ class DatasetSummary:
     templates: int
     splits: dict[str, SplitSummary] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    damage: StreamDamage | None = None
+    """Where the log's compressed stream broke (or stray bytes followed it), and what that cost."""
+    label_damage: StreamDamage | None = None
+    """The same for the session label file."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,4 +85,6 @@ def summarize(dataset: Dataset) -> DatasetSummary:
         templates=len(miner.templates),
         splits=splits,
         warnings=warnings,
+        damage=stats.damage,
+        label_damage=dataset.label_stats.damage,
     )
