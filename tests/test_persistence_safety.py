@@ -410,6 +410,8 @@ def test_a_damaged_embedding_cache_is_moved_aside_and_rebuilt(tmp_path, caplog, 
         rebuilt = EmbeddingCache("hashing-test", tmp_path)
     assert len(rebuilt) == 0 and "damaged" in caplog.text
     assert [p.name.split(".damaged-")[0] for p in tmp_path.glob("*.damaged-*")] == [cache.path.name]
+    killed = tmp_path / f".{cache.path.name}.tmp-k1ll3d"  # what a writer killed mid-write leaves
+    killed.write_bytes(b"PK")
     rebuilt.put_many(texts[:5], np.stack([_vector(t) for t in texts[:5]]))
     rebuilt.save()
-    assert len(EmbeddingCache("hashing-test", tmp_path)) == 5
+    assert len(EmbeddingCache("hashing-test", tmp_path)) == 5 and not killed.exists()

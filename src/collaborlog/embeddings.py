@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from collaborlog.atomic import atomic_write_bytes, locked
+from collaborlog.atomic import TMP_MARK, atomic_write_bytes, locked
 from collaborlog.encoders import Encoder
 from collaborlog.records import Sequence
 
@@ -109,6 +109,9 @@ class EmbeddingCache:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with locked(self.path.parent):
+            # Writers hold this lock throughout, so a temporary file here is a killed writer's.
+            for stale in self.path.parent.glob(f".{self.path.name}{TMP_MARK}*"):
+                stale.unlink(missing_ok=True)
             keys, vectors = self._read()
             for key, vec in zip(keys, vectors):
                 if str(key) not in self._rows:
