@@ -430,3 +430,19 @@ def test_a_line_with_no_end_is_cut_while_read_and_counted_once(tmp_path):
     path.write_bytes(b"081109 203518 INFO c: " + b"\xc3\xa9" * 20_000_000)
     frame = read_log(path, _text_source(max_line_chars=1000))
     assert frame.stats.oversized == 1 and frame.stats.lines == 1 and len(frame.content[0]) <= 1000
+
+
+def test_dataset_config_can_come_from_a_pipe(tmp_path):
+    import os
+
+    from collaborlog.dataset import resolve_config
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, f"name: piped\nsource: {{path: a.log, log_format: '{HDFS_FORMAT}'}}\n".encode())
+    os.close(write_end)
+    try:
+        cfg, base = resolve_config(f"/dev/fd/{read_end}")
+    finally:
+        os.close(read_end)
+    # A pipe's folder means nothing: its relative paths resolve against the data directory instead.
+    assert cfg.name == "piped" and base is None

@@ -70,8 +70,10 @@ def preset_config(name: str) -> DatasetConfig:
 def resolve_config(name_or_path: str) -> tuple[DatasetConfig, Path | None]:
     """A preset by name, or a YAML file (returned with its folder, where its relative paths may point)."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.is_file():
-        return load_dataset_config(path), path.resolve().parent
+    # Anything that exists and is no folder is read as YAML: a file, or a pipe such as /dev/stdin (whose
+    # folder means nothing, so its relative paths resolve against the data directory).
+    if path.suffix in (".yaml", ".yml") or (path.exists() and not path.is_dir()):
+        return load_dataset_config(path), path.resolve().parent if path.is_file() else None
     return preset_config(name_or_path), None
 
 
