@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from collaborlog.levels import message_levels
 from collaborlog.detector import CollaborLog
 from collaborlog.evaluation import load_experiment, load_experiment_dataset
 from collaborlog.experiment import detector_config
@@ -56,7 +57,8 @@ def main() -> None:
         for a, b in zip(was, now):
             original.setdefault(b, Counter())[a] += 1
     t = time.perf_counter()
-    verdicts = det._new_messages(new, list(range(len(test))), det.prevalence_.plus(new.messages))
+    verdicts = det._new_messages(new, list(range(len(test))), det.prevalence_.plus(new.messages),
+                                  message_levels(evolved.log, evolved.sequences, new.messages))
     seconds = time.perf_counter() - t
     calls = det.governor.summary().get("new_message", {})
 

@@ -47,6 +47,9 @@ class Branch(str, Enum):
     AD_CERTAIN = "ad_certain"
     AD_UNCERTAIN = "ad_uncertain"
     FALLBACK = "fallback"
+    HELD_BACK = "held_back"
+    """An abnormal LLM verdict not applied: more of the stream carries the pattern than failures'
+    base rate allows (see ``CollaborLog._base_rate_guard``); read as normal, with the reason."""
     NOT_JUDGED = "not_judged"
     """Routed to the LLM, but no LLM is configured (``llm: {backend: none}``): the small model's
     verdict, marked "unfamiliar, not judged"."""

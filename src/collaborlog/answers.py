@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from collaborlog.errors import CollaborLogError
-from collaborlog.prompts import LEVELS, PROBLEM_LEVELS
+from collaborlog.levels import LEVELS, PROBLEM_LEVELS
 
 _TRUE = {"true", "yes", "y", "1", "evolved"}
 _FALSE = {"false", "no", "n", "0", "not evolved"}

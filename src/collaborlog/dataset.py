@@ -25,6 +25,7 @@ from collaborlog.config import (
 )
 from collaborlog.errors import ConfigError, DatasetNotFoundError
 from collaborlog.grouping import GroupStats, group_sessions
+from collaborlog.levels import LEVEL_FIELDS
 from collaborlog.labels import (
     LabelStats,
     apply_line_labels,
@@ -122,6 +123,8 @@ def _keep_fields(cfg: DatasetConfig) -> set[str]:
         keep.add(cfg.grouping.field)
     if isinstance(cfg.labels, LineLabels):
         keep.add(cfg.labels.field)
+    # A line's level is evidence (see collaborlog.levels), kept whatever the field's case.
+    keep.update(v for name in LEVEL_FIELDS for v in (name, name.capitalize(), name.upper()))
     return keep
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Literal
 
@@ -32,6 +32,7 @@ from collaborlog.encoders import Encoder, EncoderConfig, build_encoder
 from collaborlog.features import Featurizer, SequenceFeatures
 from collaborlog.governor import Governor, GovernorConfig, ResponseCache
 from collaborlog.history import History
+from collaborlog.levels import PROBLEM_LEVELS, message_levels
 from collaborlog.novelty import Novelty
 from collaborlog.llm_backends import LLMClient, LLMConfig, build_client
 from collaborlog.prevalence import Prevalence
@@ -159,6 +160,11 @@ class _Batch:
     messages: dict[str, MessageVerdict] = field(default_factory=dict)
 
 
+def _text(key: tuple[str, ...]) -> str:
+    """A pattern key as one string (for counting patterns like messages)."""
+    return "\x1f".join(key)
+
+
 def pattern_key(messages: list[str], by_set: bool = False) -> tuple[str, ...]:
     """A sequence's message pattern: its distinct messages with counts in order, or (``by_set``) sorted without."""
     if by_set:
@@ -267,6 +273,8 @@ class CollaborLog:
         rate = float((given[given >= 0] == 1).mean()) if self.mode_ is not Mode.LABEL_FREE else self.config.contamination
         factor = self.config.common_message_factor
         self.prevalence_ = Prevalence(min(1.0, factor * rate) if factor is not None and rate > 0 else 1.0)
+        self.key_prevalence_ = Prevalence(self.prevalence_.bound)
+        """How many of the stream's sequences carry each whole pattern (for the base-rate guard)."""
         pattern_labels = y_train
         self.novelty_: Novelty | None = None
         if self.mode_ is not Mode.SUPERVISED:
@@ -308,19 +316,28 @@ class CollaborLog:
         self.routine_ = {m for m, v in self.messages_.items() if self._routine(v, self.prevalence_)}
 
     def _signals(self, lines: list[str], vectors: dict[str, np.ndarray], said: dict[str, MessageVerdict],
-                 prevalence: Prevalence) -> tuple[tuple[str, ...], tuple[str, ...]]:
+                 prevalence: Prevalence, levels: dict[str, str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """A sequence's failure signals: lines that resemble messages the history saw only in
-        failures, and new messages the LLM said report a problem. A line that most of the stream
-        carries is neither, unless the history saw that very message only in failures."""
+        failures, and new messages that report a problem: the log prints them at WARN or above, or
+        (where it prints no level) the LLM said so. A line that most of the stream carries is
+        neither, unless the history saw that very message only in failures."""
         history = tuple(line for line in self.signatures_.signals(lines, vectors)
                         if self.signatures_.failure_only(line) or not prevalence.common(line))
-        judged = tuple(m for m in dict.fromkeys(lines) if m in said and said[m].problem and m not in history
-                       and not prevalence.common(m))
+        levels = levels or {}
+
+        def problem(m: str) -> bool:
+            if m in said:
+                return said[m].problem
+            return m in levels and levels[m] in PROBLEM_LEVELS and self.aligner_ is not None \
+                and not self.aligner_.knows(m)
+
+        judged = tuple(m for m in dict.fromkeys(lines) if problem(m) and m not in history and not prevalence.common(m))
         return history, judged
 
     def _evidence(self, features: SequenceFeatures, sm_batch, rows: np.ndarray, prevalence: Prevalence,
                   keys: list[tuple[str, ...]] | None = None,
-                  verdicts: dict[str, MessageVerdict] | None = None) -> list[Evidence]:
+                  verdicts: dict[str, MessageVerdict] | None = None,
+                  levels: dict[str, str] | None = None) -> list[Evidence]:
         normal, abnormal = self.small_model_.nearest_by_label(features.vectors[rows])
         row_of = {sid: r for r, sid in enumerate(self.history_.ids)}
         vectors = self._message_vectors([line for i in rows for line in features.messages[i]])
@@ -329,7 +346,7 @@ class CollaborLog:
         for j, i in enumerate(rows):
             pred = sm_batch[int(i)]
             neighbours = tuple(self.history_.item(row_of[n.id], n.similarity) for n in pred.neighbours if n.id in row_of)
-            signals, judged = self._signals(list(features.messages[i]), vectors, said, prevalence)
+            signals, judged = self._signals(list(features.messages[i]), vectors, said, prevalence, levels)
             out.append(Evidence(tuple(features.messages[i]), neighbours,
                                 self.history_.item(int(normal[j])) if normal[j] >= 0 else None,
                                 self.history_.item(int(abnormal[j])) if abnormal[j] >= 0 else None,
@@ -337,8 +354,8 @@ class CollaborLog:
                                 keys[i] if keys is not None else self._key(features.aligned[i]), judged))
         return out
 
-    def _new_messages(self, features: SequenceFeatures, rows: list[int],
-                      prevalence: Prevalence) -> dict[str, MessageVerdict]:
+    def _new_messages(self, features: SequenceFeatures, rows: list[int], prevalence: Prevalence,
+                      levels: dict[str, str]) -> dict[str, MessageVerdict]:
         """Evol Detect for each message of ``rows`` that nothing known aligns to and the LLM has not judged.
 
         A known message is offered as what a new one may reword only when the stream has not
@@ -359,7 +376,11 @@ class CollaborLog:
                     if not prevalence.written(k)
                     and difflib.SequenceMatcher(a=k, b=m, autojunk=False).ratio() >= cfg.rewording_overlap
                     ][:cfg.new_message_candidates] for m in new}
-        return self._agents().judge_messages(asks)
+        said = self._agents().judge_messages(asks)
+        # Where the log prints its levels, a new event's level is read, not guessed.
+        return {m: replace(v, problem=levels[m] in PROBLEM_LEVELS, level=levels[m],
+                           reason=f"{v.reason} (the log prints it at {levels[m]})")
+                if v.rewords is None and m in levels else v for m, v in said.items()}
 
     @staticmethod
     def _read_as(lines: list[str], aligned: list[str], verdicts: dict[str, MessageVerdict]) -> list[str]:
@@ -396,7 +417,33 @@ class CollaborLog:
             return int(novel), novelty
         return int(novel or pred.verdict == 1), max(novelty, 2 * pred.score)
 
-    def _judge(self, sequences: list[Sequence], features: SequenceFeatures) -> _Batch:
+    def _known(self, full: tuple[str, ...], skipped: tuple[str, ...]) -> tuple[int, str] | None:
+        """The pattern memory's entry for a sequence: under its whole pattern, or, for a pattern the
+        labelled history holds, with new routine events set aside. A verdict the LLM gave is only
+        ever shared by sequences with the whole same pattern: setting new messages aside must not
+        merge sequences that differ in what they report."""
+        entry = self.patterns_.get(full)
+        if entry is None:
+            entry = self.patterns_.get(skipped)
+            if entry is not None and entry[1].startswith("llm:"):
+                return None
+        return entry
+
+    def _unplaced(self, features: SequenceFeatures, rows: list[int], prevalence: Prevalence,
+                  said: dict[str, MessageVerdict], levels: dict[str, str]) -> dict[int, tuple[str, ...]]:
+        """Failure signals of routed sequences no LLM judged. Unfamiliar is not abnormal: the
+        small model's neighbours cannot place such a sequence, so only evidence of a failure in
+        its own lines flags it."""
+        vectors = self._message_vectors([line for i in rows for line in features.messages[i]])
+        out = {}
+        for i in rows:
+            history, judged = self._signals(list(features.messages[i]), vectors, said, prevalence, levels)
+            out[i] = history + judged
+        return out
+
+    def _judge(self, sequences: list[Sequence], features: SequenceFeatures,
+               levels: dict[str, str] | None = None) -> _Batch:
+        levels = levels or {}
         losses, routes = self.coordinator_.route(features.vectors)
         sm = self.small_model_.predict(features.vectors)
         prevalence = self.prevalence_.plus(features.messages)
@@ -406,60 +453,95 @@ class CollaborLog:
             # the autoencoder's loss.
             to_llm |= self._novelty(features.aligned, losses, self.routine_).novel
         keys = [self._key(a) for a in features.aligned]
+        full = [pattern_key(a, self.pattern_by_set_) for a in features.aligned]
+        found = [self._known(f, k) for f, k in zip(full, keys)]
         # New messages of routed sequences with a new pattern are judged first, once each: a
         # sequence that is a known pattern once its rewordings and new routine events are read so
         # is an evolved version of that pattern.
-        unexplained = [int(i) for i in np.nonzero(to_llm)[0] if keys[i] not in self.patterns_]
-        verdicts = self._new_messages(features, unexplained, prevalence) if self.llm_enabled else {}
+        unexplained = [int(i) for i in np.nonzero(to_llm)[0] if found[i] is None]
+        verdicts = self._new_messages(features, unexplained, prevalence, levels) if self.llm_enabled else {}
         evolved: set[int] = set()
         routine = {m for m, v in verdicts.items() if self._routine(v, prevalence)}
         if verdicts:
             for i in unexplained:
                 if any(line in verdicts for line in features.messages[i]):
-                    keys[i] = self._key(self._read_as(features.messages[i], features.aligned[i], verdicts), routine)
+                    read = self._read_as(features.messages[i], features.aligned[i], verdicts)
+                    full[i], keys[i] = pattern_key(read, self.pattern_by_set_), self._key(read, routine)
+                    found[i] = self._known(full[i], keys[i])
                     evolved.add(i)
         # A known message pattern keeps its label (from the history, or from the LLM earlier in the
         # stream): the LLM judges each new pattern once.
         # The small model reads a known pattern the same way: its label, not a neighbour vote.
-        known = {i: self.patterns_[k] for i, k in enumerate(keys) if k in self.patterns_}
+        known = {i: entry for i, entry in enumerate(found) if entry is not None}
         to_llm[list(known)] = False
         rows = np.nonzero(to_llm)[0]
         judgements: dict[int, Judgement] = {}
         if rows.size and self.llm_enabled:
-            evidence = self._evidence(features, sm, rows, prevalence, keys, verdicts)
+            evidence = self._evidence(features, sm, rows, prevalence, full, verdicts, levels)
             judgements = dict(zip(rows.tolist(), self._agents().judge_many(evidence)))
         novelty = (self._novelty([self._read_as(m, a, verdicts) for m, a in zip(features.messages, features.aligned)],
                                  losses, self.routine_ | routine) if self.novelty_ is not None else None)
+        unjudged = [int(i) for i in rows if i not in judgements or judgements[i].branch is Branch.FALLBACK]
+        unplaced = (self._unplaced(features, unjudged, prevalence, {**self.messages_, **verdicts}, levels)
+                    if self.novelty_ is None else {})
+        # No single answer decides the stream: an abnormal verdict of the LLM is not shared with a
+        # pattern more of the stream carries than failures' base rate allows.
+        patterns = self.key_prevalence_.plus([[_text(f)] for f in full])
         out = []
         for i, seq in enumerate(sequences):
             pred = sm[i]
             j = judgements.get(i)
             small = self._small_verdict(pred, bool(novelty.novel[i]), float(novelty.score[i])) if novelty is not None else (
                 pred.verdict, pred.score)
+            if i in unplaced:
+                signals = unplaced[i]
+                small = (int(bool(signals)), max(pred.score, float(bool(signals))))
             if i in known and i in evolved:
                 verdict, source_id = known[i]
-                out.append(Detection(seq.id, verdict, float(verdict), Route.LLM, Branch.EVOL_DETECT, float(losses[i]),
-                                     pred.neighbours, self._evolved_reason(features.messages[i], verdicts, source_id),
-                                     (source_id,), evolved_from=source_id))
+                d = Detection(seq.id, verdict, float(verdict), Route.LLM, Branch.EVOL_DETECT, float(losses[i]),
+                              pred.neighbours, self._evolved_reason(features.messages[i], verdicts, source_id),
+                              (source_id,), evolved_from=source_id)
             elif i in known:
                 verdict, source_id = known[i]
                 source = "judged by the LLM" if source_id.startswith("llm:") else "labelled in the history"
                 branch = Branch.SMALL_MODEL if routes[i] is Route.SMALL_MODEL else Branch.REUSED
-                out.append(Detection(seq.id, verdict, float(verdict), Route.SMALL_MODEL, branch, float(losses[i]),
-                                     pred.neighbours, f"same message pattern as {source_id}, {source}",
-                                     (source_id,)))
+                d = Detection(seq.id, verdict, float(verdict), Route.SMALL_MODEL, branch, float(losses[i]),
+                              pred.neighbours, f"same message pattern as {source_id}, {source}", (source_id,))
             elif j is None and to_llm[i]:
-                out.append(Detection(seq.id, small[0], small[1], Route.LLM, Branch.NOT_JUDGED, float(losses[i]),
-                                     pred.neighbours, "unfamiliar, not judged: no LLM is configured (llm backend "
-                                     "none); the small model's verdict"))
+                d = Detection(seq.id, small[0], small[1], Route.LLM, Branch.NOT_JUDGED, float(losses[i]),
+                              pred.neighbours, "unfamiliar, not judged: no LLM is configured (llm backend none); "
+                              + self._unjudged_reason(unplaced.get(i)))
             elif j is None:
-                out.append(Detection(seq.id, small[0], small[1], Route.SMALL_MODEL, Branch.SMALL_MODEL,
-                                     float(losses[i]), pred.neighbours))
+                d = Detection(seq.id, small[0], small[1], Route.SMALL_MODEL, Branch.SMALL_MODEL,
+                              float(losses[i]), pred.neighbours)
+            elif j.branch is Branch.FALLBACK:
+                d = Detection(seq.id, small[0], small[1], Route.LLM, j.branch, float(losses[i]), pred.neighbours,
+                              self._unjudged_reason(unplaced.get(i)), j.compared_with, j.evolved_from, j.fallback)
             else:
-                score = small[1] if j.branch is Branch.FALLBACK else float(j.verdict)
-                out.append(Detection(seq.id, j.verdict, score, Route.LLM, j.branch, float(losses[i]), pred.neighbours,
-                                     j.reason, j.compared_with, j.evolved_from, j.fallback))
+                d = Detection(seq.id, j.verdict, float(j.verdict), Route.LLM, j.branch, float(losses[i]),
+                              pred.neighbours, j.reason, j.compared_with, j.evolved_from, j.fallback)
+            out.append(self._base_rate_guard(d, patterns, _text(full[i]), j is not None or (
+                i in known and known[i][1].startswith("llm:"))))
         return _Batch(out, verdicts)
+
+    def _base_rate_guard(self, d: Detection, patterns: Prevalence, pattern: str, from_llm: bool) -> Detection:
+        """``d``, or, when it shares an abnormal LLM verdict over a pattern that more of the stream
+        carries than failures can (see :mod:`collaborlog.prevalence`), ``d`` held back as normal
+        with the reason: one wrong answer must not flag most of the stream."""
+        if not (from_llm and d.verdict == 1 and d.branch is not Branch.FALLBACK and patterns.common(pattern)):
+            return d
+        share = patterns.lower_share(pattern)
+        return replace(d, verdict=0, score=0.0, branch=Branch.HELD_BACK, reason=(
+            f"held back: the LLM called this pattern abnormal ({d.reason}), but at least {share:.0%} of the stream "
+            f"carries it and failures are rare (at most {patterns.bound:.0%}); read as normal"))
+
+    @staticmethod
+    def _unjudged_reason(signals: tuple[str, ...] | None) -> str:
+        if signals is None:
+            return "the small model's verdict"
+        if signals:
+            return "abnormal by its own lines: " + "; ".join(repr(s) for s in signals[:3])
+        return "nothing in its own lines signals a failure (unfamiliar is not abnormal)"
 
     @staticmethod
     def _evolved_reason(lines: list[str], verdicts: dict[str, MessageVerdict], source_id: str) -> str:
@@ -482,7 +564,8 @@ class CollaborLog:
 
     def detect(self, log: LogFrame, sequences: list[Sequence]) -> list[Detection]:
         """Verdicts for ``sequences`` (lines of ``log``), without learning from them."""
-        return self._judge(sequences, self._featurizer().transform(log, sequences)).detections
+        features = self._featurizer().transform(log, sequences)
+        return self._judge(sequences, features, message_levels(log, sequences, features.messages)).detections
 
     def detect_stream(self, log: LogFrame, sequences: list[Sequence], batch_size: int | None = None,
                       on_learned: Callable[[int], None] | None = None) -> Iterator[list[Detection]]:
@@ -495,7 +578,7 @@ class CollaborLog:
         for begin in range(0, len(sequences), size):
             batch = sequences[begin:begin + size]
             features = featurizer.transform(log, batch)
-            judged = self._judge(batch, features)
+            judged = self._judge(batch, features, message_levels(log, batch, features.messages))
             if self.config.aem.enabled:
                 learned = self.learn(features, judged.detections, judged.messages)
                 if learned and on_learned is not None:
@@ -513,13 +596,15 @@ class CollaborLog:
         """
         said = messages or {}
         self.prevalence_.add(features.messages)
+        self.key_prevalence_.add([[_text(pattern_key(self._read_as(m, a, said), self.pattern_by_set_))]
+                                  for m, a in zip(features.messages, features.aligned)])
         for m, v in said.items():
             self.messages_[m] = v
             if v.rewords is not None and self.aligner_ is not None:
                 self.aligner_.alias(m, v.rewords)
         self.refresh_routine()
         idx = [i for i, d in enumerate(detections)
-               if d.route is Route.LLM and d.branch not in (Branch.FALLBACK, Branch.NOT_JUDGED)]
+               if d.route is Route.LLM and d.branch not in (Branch.FALLBACK, Branch.NOT_JUDGED, Branch.HELD_BACK)]
         if not idx:
             return 0
         aem = self.config.aem
@@ -536,7 +621,8 @@ class CollaborLog:
                             if detections[i].evolved_from is not None]
         aligned = {i: self._read_as(features.messages[i], features.aligned[i], said) for i in idx}
         for i, sid in zip(idx, ids):
-            self.patterns_.setdefault(self._key(aligned[i]), (detections[i].verdict, sid))
+            # Under the whole pattern: only sequences that report the same share the verdict.
+            self.patterns_.setdefault(pattern_key(aligned[i], self.pattern_by_set_), (detections[i].verdict, sid))
         if self.novelty_ is not None:
             # What the LLM judged normal is no longer rare.
             self.novelty_.clear([m for i in idx if detections[i].verdict == 0 for m in aligned[i]])

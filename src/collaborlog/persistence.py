@@ -50,7 +50,7 @@ MANIFEST = "manifest.json"
 PARTS = ("templates.json", "coordinator.safetensors", "small_model.safetensors", "coordinator_valid_losses.npy",
          "memory_inputs.npy", "memory_labels.npy", "memory_sources.npy", "replay.npy", "memory_ids.json",
          "history.json", "relations.json", "patterns.json", "signatures.json", "messages.json",
-         "prevalence.json", "signature_vectors.npy", "mode.json")
+         "prevalence.json", "signature_vectors.npy", "state.json")
 ALIGNER_PARTS = ("aligner.json", "aligner_vectors.npy")
 """Saved exactly when the configuration turns alignment on."""
 REFIT = "re-fit it (collaborlog fit ...) or restore the directory from a backup"
@@ -130,10 +130,11 @@ class _Novelty(TypedDict):
     cleared: list[str]
 
 
-class _Mode(TypedDict):
+class _State(TypedDict):
     mode: str
     reason: str
     novelty: Optional[_Novelty]
+    pattern_prevalence: _Prevalence
 
 
 class _Aligner(TypedDict):
@@ -149,7 +150,7 @@ _SHAPES: dict[str, TypeAdapter] = {
     "patterns.json": TypeAdapter(list[tuple[list[str], int, str]]),
     "signatures.json": TypeAdapter(_Signatures), "messages.json": TypeAdapter(list[_Message]),
     "prevalence.json": TypeAdapter(_Prevalence), "aligner.json": TypeAdapter(_Aligner),
-    "mode.json": TypeAdapter(_Mode),
+    "state.json": TypeAdapter(_State),
 }
 
 
@@ -190,8 +191,9 @@ def save(detector: CollaborLog, path: Path) -> Path:
         _write_json(tmp / "messages.json", [v.to_json() for v in detector.messages_.values()])
         _write_json(tmp / "prevalence.json", detector.prevalence_.to_json())
         np.save(tmp / "signature_vectors.npy", detector.signatures_.vectors_)
-        _write_json(tmp / "mode.json", {"mode": detector.mode_.value, "reason": detector.mode_reason_,
-                                        "novelty": detector.novelty_.to_json() if detector.novelty_ else None})
+        _write_json(tmp / "state.json", {"mode": detector.mode_.value, "reason": detector.mode_reason_,
+                                         "novelty": detector.novelty_.to_json() if detector.novelty_ else None,
+                                         "pattern_prevalence": detector.key_prevalence_.to_json()})
         if detector.aligner_ is not None:
             _write_json(tmp / "aligner.json", detector.aligner_.to_json())
             np.save(tmp / "aligner_vectors.npy", detector.aligner_.vectors_)
@@ -372,11 +374,12 @@ def _build(path: Path, manifest: dict, parts: dict[str, bytes], components: dict
     said = [MessageVerdict.from_json(v) for v in shape("messages.json")]
     det.messages_ = {v.message: v for v in said}
     det.prevalence_ = Prevalence.from_json(shape("prevalence.json"))
-    mode = shape("mode.json")
-    _expect(path, mode["mode"] in {m.value for m in Mode}, "mode.json", f"names no known mode ({mode['mode']!r})")
-    det.mode_, det.mode_reason_ = Mode(mode["mode"]), mode["reason"]
-    det.novelty_ = Novelty.from_json(mode["novelty"]) if mode["novelty"] is not None else None
-    _expect(path, (det.novelty_ is None) == (det.mode_ is Mode.SUPERVISED), "mode.json",
+    state = shape("state.json")
+    _expect(path, state["mode"] in {m.value for m in Mode}, "state.json", f"names no known mode ({state['mode']!r})")
+    det.mode_, det.mode_reason_ = Mode(state["mode"]), state["reason"]
+    det.novelty_ = Novelty.from_json(state["novelty"]) if state["novelty"] is not None else None
+    det.key_prevalence_ = Prevalence.from_json(state["pattern_prevalence"])
+    _expect(path, (det.novelty_ is None) == (det.mode_ is Mode.SUPERVISED), "state.json",
             "holds novelty statistics that do not fit its mode")
     det.refresh_routine()
     det.learned_batches_ = manifest["learned_batches"]

@@ -15,12 +15,10 @@ from pathlib import Path
 from string import Template
 
 from collaborlog.errors import ConfigError
+from collaborlog.levels import LEVELS
 
 PROMPT_NAMES = ("new_message", "evol_detect", "ad_certain", "ad_uncertain")
 MAX_LINES = 30
-LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
-PROBLEM_LEVELS = frozenset({"WARN", "ERROR", "FATAL"})
-"""A new message its developer would log at one of these levels reports a problem."""
 
 EVOL_SCHEMA = {
     "type": "object",
