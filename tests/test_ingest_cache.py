@@ -63,6 +63,14 @@ def test_token_cached_masking_equals_drain3_masking_the_whole_line(preset):
             assert masker.mask(a + " " + b) == reference.mask(a + " " + b)
 
 
+def test_a_full_token_cache_still_masks_every_line_and_stays_bounded(monkeypatch):
+    masker = build_masker(PRESETS["default"])
+    monkeypatch.setattr(masker, "_TOKEN_CACHE_LIMIT", 50)
+    lines = synthetic_lines(400, seed=4)
+    assert [masker.mask(line) for line in lines] == [masker.mask_text(line) for line in lines]
+    assert 0 < len(masker._tokens) <= 50
+
+
 def test_the_edge_cases_mask_as_they_did():
     masker = build_masker(PRESETS["default"])
     assert masker.mask("served /10.0.0.1:50010 to 10.0.0.2 :80") == "served /<IP>:<PORT> to <IP> :<NUM>"
