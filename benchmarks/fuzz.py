@@ -45,6 +45,7 @@ FORMATS = (
     "<Date> <Time> - <Level>  \\[<Node>:<Component>@<Id>\\] - <Content>",
     "\\[<Time>\\] <Program> - <Content>",
     "<Label> <Timestamp> <Date> <Node> <Time> <NodeRepeat> <Type> <Component> <Level> <Content>",
+    # A regex group, as loghub's Linux format has; CollaborLog reads its parentheses literally.
     "<Month>  <Day> <Time> <User> <Component>\\[<PID>\\]( \\(<Address>\\))?: <Content>",
 )
 HDFS_FORMAT = FORMATS[0]
@@ -94,8 +95,8 @@ def _random_text(rng: random.Random, n_lines: int) -> str:
     lines = []
     for _ in range(n_lines):
         kind = rng.random()
-        if kind < 0.2:
-            lines.append(" " * rng.randrange(1, 600))
+        if kind < 0.2:  # the probe's hang: a run of spaces with no ": " (up to 5,000 characters)
+            lines.append(" " * rng.randrange(1, 5000))
         elif kind < 0.35:
             lines.append(rng.choice([" ", ": ", "[", "] ", " - ", "\t"]) * rng.randrange(1, 400))
         elif kind < 0.7:
@@ -213,7 +214,9 @@ def gen_csv(rng: random.Random, folder: Path) -> Case:
     if kind == 0:  # gzip, damaged
         name = "a.csv.gz"
         data = _damage_gzip(rng, gzip.compress(text.encode()))
-        expected = _csv_records(_gzip_oracle(data))
+        recovered = _gzip_oracle(data)
+        # A flipped bit in the header leaves no column to read content from: nothing is recoverable then.
+        expected = _csv_records(recovered) if recovered.startswith(text.split("\n", 1)[0].encode() + b"\n") else None
     elif kind == 1:  # broken quoting and ragged rows
         data = (text + '"unterminated,INFO,x\n' + "a,b,c,d,e\n" * rng.randrange(3)).encode()
         expected = None
