@@ -57,7 +57,7 @@ def main() -> None:
         for a, b in zip(was, now):
             original.setdefault(b, Counter())[a] += 1
     t = time.perf_counter()
-    verdicts = det._new_messages(new, list(range(len(test))), det.prevalence_.plus(new.messages),
+    verdicts = det._new_messages(new, list(range(len(test))), det.vanished_.plus(new.aligned),
                                   message_levels(evolved.log, evolved.sequences, new.messages))
     seconds = time.perf_counter() - t
     calls = det.governor.summary().get("new_message", {})

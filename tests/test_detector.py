@@ -312,7 +312,7 @@ def test_a_known_message_the_stream_still_writes_is_not_offered_as_reworded(hdfs
         client.requests.clear()
         det.messages_.clear()
         features = SequenceFeatures(np.zeros((1, 8), np.float32), [np.zeros(len(lines), np.int64)], [lines], [lines])
-        assert reworded in det._new_messages(features, [0], det.prevalence_.plus(features.messages), {})
+        assert reworded in det._new_messages(features, [0], det.vanished_.plus(features.aligned), {})
         (request,) = client.requests
         return known in request.user
 

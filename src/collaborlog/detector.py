@@ -40,6 +40,7 @@ from collaborlog.prompts import load_prompts, summarize
 from collaborlog.records import LogFrame, Sequence
 from collaborlog.signatures import FailureSignatures
 from collaborlog.small_model import Neighbour, SmallModel, SmallModelConfig
+from collaborlog.vanished import Vanished
 from collaborlog.templates import TemplateMiner
 
 
@@ -90,6 +91,11 @@ class DetectorConfig(BaseModel):
     signature_strong: float | None = Field(default=0.9, gt=0, le=1)
     """A line at least this close to a failure-only message is a failure signal whatever else it
     resembles (``None`` turns this off)."""
+    vanish_evidence: float | None = Field(default=5.0, gt=0)
+    """A history message that none of the stream's sequences carries, although its history share
+    says at least this many should have, was dropped by the new release (e.g. demoted to DEBUG):
+    the history's patterns are then also read without it (see :mod:`collaborlog.vanished`).
+    ``None`` turns this off."""
     common_message_factor: float | None = Field(default=3.0, gt=0)
     """A new message that more of the stream's sequences carry than this many times the history's
     anomaly rate is no failure signal, whatever level the LLM gives it or whichever failure message
@@ -287,6 +293,7 @@ class CollaborLog:
             trusted = (given == 1) | ((given == 0) & (self.mode_ is Mode.SEMI_SUPERVISED)) | ~novel
             pattern_labels = np.where(trusted, y_train, -1).astype(np.int8)
         self.patterns_ = self._history_patterns(tr.messages, pattern_labels, ids)
+        self.vanished_ = Vanished(self.config.vanish_evidence).fit(tr.messages)
         self.learned_batches_ = 0
         return self
 
@@ -354,14 +361,16 @@ class CollaborLog:
                                 keys[i] if keys is not None else self._key(features.aligned[i]), judged))
         return out
 
-    def _new_messages(self, features: SequenceFeatures, rows: list[int], prevalence: Prevalence,
+    def _new_messages(self, features: SequenceFeatures, rows: list[int], stream: Vanished,
                       levels: dict[str, str]) -> dict[str, MessageVerdict]:
         """Evol Detect for each message of ``rows`` that nothing known aligns to and the LLM has not judged.
 
-        A known message is offered as what a new one may reword only when the stream has not
-        written it: a new version writes each statement in its new wording, so a message still
-        written as it was is not the one reworded. (Small models call near-duplicates such as
-        "Receiving block" and "Received block" the same event when both are offered.)
+        A known message is offered as what a new one may reword only when the stream no longer
+        writes it as often as the history did (``stream``): a new version writes each statement in
+        its new wording, so a message still written as often as ever is not the one reworded,
+        while during a rolling upgrade an old wording is written less, not never. (Small models
+        call near-duplicates such as "Receiving block" and "Received block" the same event when
+        both are offered.)
         """
         if self.aligner_ is None or not self.config.new_message_candidates:
             return {}
@@ -373,7 +382,7 @@ class CollaborLog:
         cfg = self.config
         asks = {m: [KnownMessage(k, s, self.signatures_.failure_only(k))
                     for k, s in self.aligner_.closest(vectors[m], 10 * cfg.new_message_candidates)
-                    if not prevalence.written(k)
+                    if not stream.steady(k)
                     and difflib.SequenceMatcher(a=k, b=m, autojunk=False).ratio() >= cfg.rewording_overlap
                     ][:cfg.new_message_candidates] for m in new}
         said = self._agents().judge_messages(asks)
@@ -417,17 +426,46 @@ class CollaborLog:
             return int(novel), novelty
         return int(novel or pred.verdict == 1), max(novelty, 2 * pred.score)
 
-    def _known(self, full: tuple[str, ...], skipped: tuple[str, ...]) -> tuple[int, str] | None:
+    def _known(self, full: tuple[str, ...], skipped: tuple[str, ...],
+               reread: dict[tuple[str, ...], tuple[int, str]]) -> tuple[int, str] | None:
         """The pattern memory's entry for a sequence: under its whole pattern, or, for a pattern the
-        labelled history holds, with new routine events set aside. A verdict the LLM gave is only
-        ever shared by sequences with the whole same pattern: setting new messages aside must not
-        merge sequences that differ in what they report."""
-        entry = self.patterns_.get(full)
+        labelled history holds, read without the messages the new release dropped (``reread``), or
+        with new routine events set aside. A verdict the LLM gave is only ever shared by sequences
+        with the whole same pattern: setting new messages aside must not merge sequences that
+        differ in what they report."""
+        entry = self.patterns_.get(full) or reread.get(full)
         if entry is None:
-            entry = self.patterns_.get(skipped)
+            entry = self.patterns_.get(skipped) or reread.get(skipped)
             if entry is not None and entry[1].startswith("llm:"):
                 return None
         return entry
+
+    def dropped(self) -> set[str]:
+        """History messages the stream so far has stopped writing (see :mod:`collaborlog.vanished`)."""
+        return self.vanished_.dropped()
+
+    def _reread(self, dropped: set[str]) -> dict[tuple[str, ...], tuple[int, str]]:
+        """The labelled history's patterns read without ``dropped`` messages: pattern -> (label, an id).
+        Patterns that then carry both labels are left out, as at fit."""
+        if not dropped:
+            return {}
+        cached = getattr(self, "_reread_cache", None)
+        if cached is not None and cached[0] == dropped:
+            return cached[1]
+        seen: dict[tuple[str, ...], tuple[int, str]] = {}
+        mixed: set[tuple[str, ...]] = set()
+        for row in range(len(self.history_.patterns)):
+            lines = self.history_.messages(row)
+            entry = self.patterns_.get(pattern_key(lines, self.pattern_by_set_))
+            if entry is None or entry[1].startswith("llm:") or not dropped.intersection(lines):
+                continue
+            key = pattern_key([m for m in lines if m not in dropped], self.pattern_by_set_)
+            if key in seen and seen[key][0] != entry[0]:
+                mixed.add(key)
+            seen.setdefault(key, entry)
+        reread = {k: v for k, v in seen.items() if k not in mixed and k}
+        self._reread_cache = (set(dropped), reread)
+        return reread
 
     def _unplaced(self, features: SequenceFeatures, rows: list[int], prevalence: Prevalence,
                   said: dict[str, MessageVerdict], levels: dict[str, str]) -> dict[int, tuple[str, ...]]:
@@ -454,12 +492,14 @@ class CollaborLog:
             to_llm |= self._novelty(features.aligned, losses, self.routine_).novel
         keys = [self._key(a) for a in features.aligned]
         full = [pattern_key(a, self.pattern_by_set_) for a in features.aligned]
-        found = [self._known(f, k) for f, k in zip(full, keys)]
+        stream = self.vanished_.plus(features.aligned)
+        reread = self._reread(stream.dropped())
+        found = [self._known(f, k, reread) for f, k in zip(full, keys)]
         # New messages of routed sequences with a new pattern are judged first, once each: a
         # sequence that is a known pattern once its rewordings and new routine events are read so
         # is an evolved version of that pattern.
         unexplained = [int(i) for i in np.nonzero(to_llm)[0] if found[i] is None]
-        verdicts = self._new_messages(features, unexplained, prevalence, levels) if self.llm_enabled else {}
+        verdicts = self._new_messages(features, unexplained, stream, levels) if self.llm_enabled else {}
         evolved: set[int] = set()
         routine = {m for m, v in verdicts.items() if self._routine(v, prevalence)}
         if verdicts:
@@ -467,7 +507,7 @@ class CollaborLog:
                 if any(line in verdicts for line in features.messages[i]):
                     read = self._read_as(features.messages[i], features.aligned[i], verdicts)
                     full[i], keys[i] = pattern_key(read, self.pattern_by_set_), self._key(read, routine)
-                    found[i] = self._known(full[i], keys[i])
+                    found[i] = self._known(full[i], keys[i], reread)
                     evolved.add(i)
         # A known message pattern keeps its label (from the history, or from the LLM earlier in the
         # stream): the LLM judges each new pattern once.
@@ -504,6 +544,8 @@ class CollaborLog:
             elif i in known:
                 verdict, source_id = known[i]
                 source = "judged by the LLM" if source_id.startswith("llm:") else "labelled in the history"
+                if full[i] not in self.patterns_ and keys[i] not in self.patterns_:
+                    source += ", read without the messages the new release no longer writes"
                 branch = Branch.SMALL_MODEL if routes[i] is Route.SMALL_MODEL else Branch.REUSED
                 d = Detection(seq.id, verdict, float(verdict), Route.SMALL_MODEL, branch, float(losses[i]),
                               pred.neighbours, f"same message pattern as {source_id}, {source}", (source_id,))
@@ -596,8 +638,9 @@ class CollaborLog:
         """
         said = messages or {}
         self.prevalence_.add(features.messages)
-        self.key_prevalence_.add([[_text(pattern_key(self._read_as(m, a, said), self.pattern_by_set_))]
-                                  for m, a in zip(features.messages, features.aligned)])
+        reads = [self._read_as(m, a, said) for m, a in zip(features.messages, features.aligned)]
+        self.key_prevalence_.add([[_text(pattern_key(r, self.pattern_by_set_))] for r in reads])
+        self.vanished_.add(reads)
         for m, v in said.items():
             self.messages_[m] = v
             if v.rewords is not None and self.aligner_ is not None:

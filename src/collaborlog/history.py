@@ -6,8 +6,13 @@ are stored once however many sequences share them.
 
 from __future__ import annotations
 
+import re
+
 from collaborlog.agents import HistoryItem
 from collaborlog.prompts import summarize
+
+_COUNTED = re.compile(r"(.*) \(x(\d+)\)", re.DOTALL)
+"""How :func:`summarize` writes a repeated message."""
 
 
 class History:
@@ -31,6 +36,14 @@ class History:
             self.ids.append(sid)
             self.labels.append(int(label))
             self.pattern_of.append(row)
+
+    def messages(self, pattern: int) -> list[str]:
+        """The messages of stored pattern ``pattern``, each repeated as often as it was."""
+        out: list[str] = []
+        for entry in self.patterns[pattern]:
+            match = _COUNTED.fullmatch(entry)
+            out += [match.group(1)] * int(match.group(2)) if match else [entry]
+        return out
 
     def item(self, row: int, similarity: float = 0.0) -> HistoryItem:
         return HistoryItem(self.ids[row], self.labels[row], self.patterns[self.pattern_of[row]], similarity)

@@ -37,6 +37,7 @@ from collaborlog.detector import CollaborLog, DetectorConfig, Mode
 from collaborlog.errors import DataError
 from collaborlog.history import History
 from collaborlog.novelty import Novelty
+from collaborlog.vanished import Vanished
 from collaborlog.prevalence import Prevalence
 from collaborlog.signatures import FailureSignatures
 from collaborlog.small_model import SemanticNet, SmallModel
@@ -130,11 +131,21 @@ class _Novelty(TypedDict):
     cleared: list[str]
 
 
+class _Vanished(TypedDict):
+    evidence: Optional[float]
+    z: float
+    history_seen: int
+    history_counts: dict[str, int]
+    stream_seen: int
+    stream_counts: dict[str, int]
+
+
 class _State(TypedDict):
     mode: str
     reason: str
     novelty: Optional[_Novelty]
     pattern_prevalence: _Prevalence
+    vanished: _Vanished
 
 
 class _Aligner(TypedDict):
@@ -193,7 +204,8 @@ def save(detector: CollaborLog, path: Path) -> Path:
         np.save(tmp / "signature_vectors.npy", detector.signatures_.vectors_)
         _write_json(tmp / "state.json", {"mode": detector.mode_.value, "reason": detector.mode_reason_,
                                          "novelty": detector.novelty_.to_json() if detector.novelty_ else None,
-                                         "pattern_prevalence": detector.key_prevalence_.to_json()})
+                                         "pattern_prevalence": detector.key_prevalence_.to_json(),
+                                         "vanished": detector.vanished_.to_json()})
         if detector.aligner_ is not None:
             _write_json(tmp / "aligner.json", detector.aligner_.to_json())
             np.save(tmp / "aligner_vectors.npy", detector.aligner_.vectors_)
@@ -379,6 +391,7 @@ def _build(path: Path, manifest: dict, parts: dict[str, bytes], components: dict
     det.mode_, det.mode_reason_ = Mode(state["mode"]), state["reason"]
     det.novelty_ = Novelty.from_json(state["novelty"]) if state["novelty"] is not None else None
     det.key_prevalence_ = Prevalence.from_json(state["pattern_prevalence"])
+    det.vanished_ = Vanished.from_json(state["vanished"])
     _expect(path, (det.novelty_ is None) == (det.mode_ is Mode.SUPERVISED), "state.json",
             "holds novelty statistics that do not fit its mode")
     det.refresh_routine()

@@ -44,10 +44,6 @@ class Prevalence:
         out.counts_ = self.counts_.copy()
         return out.add(sequences)
 
-    def written(self, message: str) -> bool:
-        """Whether any sequence seen carries ``message``."""
-        return self.counts_[message] > 0
-
     def share(self, message: str) -> float:
         return self.counts_[message] / self.seen_ if self.seen_ else 0.0
 

@@ -1,0 +1,123 @@
+"""Guard rails that hold whatever the data, each on a small synthetic world: a history of file
+writes (a few of which fail) and a stream that a new release writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from collaborlog.agents import Branch
+from collaborlog.coordinator import Route
+from collaborlog.detector import CollaborLog, DetectorConfig
+from collaborlog.levels import message_levels, normalize
+from collaborlog.llm_backends import ScriptedClient
+from collaborlog.records import LogFrame, Sequence
+from collaborlog.vanished import Vanished
+
+NORMAL = [("INFO", "Opening file {n}"), ("INFO", "Wrote {n} bytes"), ("INFO", "Verified checksum {n}"),
+          ("INFO", "Closed file {n}")]
+FAILED = [("INFO", "Opening file {n}"), ("INFO", "Wrote {n} bytes"), ("ERROR", "Write failed: disk error at sector {n}"),
+          ("INFO", "Closed file {n}")]
+ABNORMAL = '{"reason": "looks wrong", "IsEvol": false, "System State": "Abnormal"}'
+
+
+def world(sequences: list[list[tuple[str, str]]], labels: list[int], prefix: str) -> tuple[LogFrame, list[Sequence]]:
+    content, levels, out = [], [], []
+    for k, (lines, label) in enumerate(zip(sequences, labels)):
+        start = len(content)
+        for level, text in lines:
+            content.append(text.format(n=1000 + 7 * k))
+            levels.append(level)
+        out.append(Sequence(f"{prefix}{k}", np.arange(start, len(content)), label, float(k)))
+    frame = LogFrame(content=content, timestamp=np.arange(len(content), dtype=float),
+                     label=np.full(len(content), -1, np.int8), fields={"Level": levels},
+                     matched=np.ones(len(content), bool))
+    return frame, out
+
+
+def history() -> tuple[LogFrame, list[Sequence], list[Sequence]]:
+    labels = [1 if k % 20 == 0 else 0 for k in range(400)]
+    frame, seqs = world([FAILED if y else NORMAL for y in labels], labels, "h")
+    return frame, seqs[:320], seqs[320:]
+
+
+def fitted(client=None, **config) -> CollaborLog:
+    cfg = DetectorConfig.model_validate({
+        "encoder": {"kind": "hashing"}, "coordinator": {"epochs": 10}, "small_model": {"epochs": 3, "k": 3},
+        "governor": {"cache": False}, "aem": {"batch_size": 40}, "llm": {"backend": "none"}, **config})
+    frame, train, valid = history()
+    return CollaborLog(cfg, llm=client).fit(frame, train, valid)
+
+
+def test_levels_are_read_whatever_the_library_prints():
+    assert [normalize(v) for v in ("WARNING", "[error]", "Severe", "info", "TRACE", "bogus")] == \
+           ["WARN", "ERROR", "ERROR", "INFO", "DEBUG", None]
+    frame, seqs = world([FAILED], [1], "s")
+    levels = message_levels(frame, seqs, [["a", "b", "c", "d"]])
+    assert levels == {"a": "INFO", "b": "INFO", "c": "ERROR", "d": "INFO"}
+
+
+def test_what_vanished_is_dropped_and_the_history_read_without_it():
+    # The new release no longer writes "Verified checksum" (demoted to DEBUG).
+    det = fitted()
+    det.coordinator_.tau_ = -1.0  # everything looks evolved
+    frame, stream = world([[line for line in NORMAL if "Verified" not in line[1]]] * 60, [0] * 60, "s")
+    out = [d for batch in det.detect_stream(frame, stream) for d in batch]
+    assert det.dropped() == {m for p in range(len(det.history_.patterns)) for m in det.history_.messages(p)
+                             if m.startswith("Verified")}
+    later = out[40:]
+    assert all(d.verdict == 0 and d.branch is Branch.REUSED and "no longer writes" in d.reason for d in later)
+
+
+def test_unfamiliar_is_not_abnormal_but_a_new_error_line_is():
+    det = fitted(vanish_evidence=None)
+    det.coordinator_.tau_ = -1.0
+    new_info = [("INFO", "Opening file {n}"), ("INFO", "Rebalanced {n} replicas"), ("INFO", "Closed file {n}")]
+    new_error = [("INFO", "Opening file {n}"), ("ERROR", "Replica {n} lost: checksum mismatch"), ("INFO", "Closed file {n}")]
+    labels = [1 if k % 10 == 3 else 0 for k in range(40)]
+    frame, stream = world([new_error if y else new_info for y in labels], labels, "s")
+    out = det.detect(frame, stream)
+    assert all(d.route is Route.LLM and d.branch is Branch.NOT_JUDGED for d in out)
+    # Neither pattern is known; only the one whose own new line the log prints at ERROR is flagged.
+    assert [d.verdict for d in out] == labels
+    assert all("checksum mismatch" in d.reason for d, y in zip(out, labels) if y)
+
+
+def test_one_abnormal_answer_is_held_back_when_the_pattern_is_too_common_for_a_failure():
+    client = ScriptedClient(default=ABNORMAL)
+    det = fitted(client, vanish_evidence=None)
+    det.coordinator_.tau_ = -1.0
+    # Every stream sequence has one and the same pattern the history never showed; the LLM calls it abnormal.
+    frame, stream = world([NORMAL[:2] + NORMAL[3:]] * 120, [0] * 120, "s")
+    out = [d for batch in det.detect_stream(frame, stream) for d in batch]
+    held = [d for d in out if d.branch is Branch.HELD_BACK]
+    # Failures are ~5% of the history: a pattern most of the stream carries cannot be one.
+    assert len(held) > 100 and all(d.verdict == 0 and "held back" in d.reason for d in held)
+    assert sum(d.verdict for d in out) < 0.1 * len(out)
+    # Nothing held back is learned as abnormal.
+    assert not any(label == 1 and sid.startswith("llm:") for label, sid in det.patterns_.values()
+                   if sid in {f"llm:{d.sequence_id}" for d in held})
+
+
+def test_an_llm_verdict_is_shared_only_by_the_whole_same_pattern():
+    client = ScriptedClient(default=ABNORMAL)
+    det = fitted(client, vanish_evidence=None, common_message_factor=None)
+    det.coordinator_.tau_ = -1.0
+    one = NORMAL[:2] + [("INFO", "Synced {n} blocks")] + NORMAL[3:]
+    frame, stream = world([one] * 3, [0] * 3, "a")
+    list(det.detect_stream(frame, stream))
+    judged = len(client.requests)
+    assert judged >= 1
+    # Another new event in the same place: a different pattern, so asked again, not reused.
+    other = NORMAL[:2] + [("INFO", "Trimmed {n} blocks")] + NORMAL[3:]
+    frame, stream = world([other] * 3, [0] * 3, "b")
+    out = det.detect(frame, stream)
+    assert len(client.requests) > judged and not any(d.branch is Branch.REUSED for d in out)
+
+
+@pytest.mark.parametrize("stream_share, steady", [(1.0, True), (0.5, False), (0.0, False)])
+def test_an_old_message_written_less_is_offered_as_reworded(stream_share, steady):
+    v = Vanished().fit([["old"]] * 100)
+    written = int(200 * stream_share)
+    v.add([["old"]] * written + [["new"]] * (200 - written))
+    assert v.steady("old") is steady
