@@ -1,11 +1,12 @@
 """Reproducible torch training without touching the caller's random state or settings.
 
 Inside :func:`seeded` torch runs on a fixed number of threads with its deterministic algorithms:
-a sum split over another number of threads adds in another order, and a few kernels (scatter
+a sum split over another number of threads may add in another order, and a few kernels (scatter
 adds, for one) are free to add in any order at all. So the same data, seed and thread count give
-the same model on one machine. Across machines the vectorised kernels themselves can differ (an
-AVX-512 CPU rounds differently from an AVX2 one); ``ATEN_CPU_CAPABILITY`` and ``MKL_CBWR``, set
-before torch loads, pin those too (see the README).
+the same model on one machine. Across machines the matrix products themselves differ: MKL picks
+its code path by CPU, and a network trained on another path drifts to other weights. Setting
+``MKL_CBWR=COMPATIBLE`` in the environment before torch's first product makes every x86 CPU take
+the same (slower) path; nothing here sets it, as it would change the caller's own torch work too.
 """
 
 from __future__ import annotations
