@@ -13,7 +13,6 @@ directory, without pickle.
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -38,6 +37,7 @@ from collaborlog.llm_backends import LLMClient, LLMConfig, build_client
 from collaborlog.prevalence import Prevalence
 from collaborlog.prompts import load_prompts, summarize
 from collaborlog.records import LogFrame, Sequence
+from collaborlog.rewording import offer
 from collaborlog.signatures import FailureSignatures
 from collaborlog.small_model import Neighbour, SmallModel, SmallModelConfig
 from collaborlog.vanished import Vanished
@@ -84,10 +84,11 @@ class DetectorConfig(BaseModel):
     """Evol Detect first asks about each new message of a routed sequence, once, showing up to this
     many of its closest known messages that it may reword; 0 turns the question off (it also needs
     alignment)."""
-    rewording_overlap: float = Field(default=0.6, ge=0, le=1)
-    """Least share of characters (difflib's ratio) a known message must keep in a new message to be
-    offered as what it rewords: a rewording keeps most of a statement's shape. Small LLMs call
-    unrelated messages rewordings of each other; this keeps them to plausible ones."""
+    rewording_overlap: float = Field(default=0.5, ge=0, le=1)
+    """Least share of the shorter message's words (masks left out, camelCase split) a known
+    message must share with a new message to be offered as what it rewords: a rewording keeps
+    much of what a statement says. Small LLMs call unrelated messages rewordings of each other;
+    this keeps them to plausible ones (see :mod:`collaborlog.rewording`)."""
     signature_strong: float | None = Field(default=0.9, gt=0, le=1)
     """A line at least this close to a failure-only message is a failure signal whatever else it
     resembles (``None`` turns this off)."""
@@ -379,12 +380,13 @@ class CollaborLog:
         if not new:
             return {}
         vectors = self._message_vectors(new)
-        cfg = self.config
-        asks = {m: [KnownMessage(k, s, self.signatures_.failure_only(k))
-                    for k, s in self.aligner_.closest(vectors[m], 10 * cfg.new_message_candidates)
-                    if not stream.steady(k)
-                    and difflib.SequenceMatcher(a=k, b=m, autojunk=False).ratio() >= cfg.rewording_overlap
-                    ][:cfg.new_message_candidates] for m in new}
+        pool = [j for j, k in enumerate(self.aligner_.messages_) if not stream.steady(k)]
+        old = [self.aligner_.messages_[j] for j in pool]
+        cosine = (np.stack([vectors[m] for m in new]) @ self.aligner_.vectors_[pool].T if pool
+                  else np.zeros((len(new), 0), np.float32))
+        offered = offer(new, old, cosine, self.config.new_message_candidates, self.config.rewording_overlap)
+        asks = {m: [KnownMessage(old[j], float(cosine[i, j]), self.signatures_.failure_only(old[j]))
+                    for j in offered[m]] for i, m in enumerate(new)}
         said = self._agents().judge_messages(asks)
         # Where the log prints its levels, a new event's level is read, not guessed.
         return {m: replace(v, problem=levels[m] in PROBLEM_LEVELS, level=levels[m],

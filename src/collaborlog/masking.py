@@ -14,7 +14,9 @@ from collaborlog.errors import ConfigError
 _BLOCK = MaskRule(regex=r"blk_-?\d+", mask="BLK")
 _IP = MaskRule(regex=r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])", mask="IP")
 _PORT = MaskRule(regex=r"(?<=<IP>:)\d{1,5}\b", mask="PORT")
-_PATH = MaskRule(regex=r"(?<![\w/<>])(?:/[\w.\-$@~+]+)+/?", mask="PATH")
+# A path segment may hold what an earlier rule masked ("/data/BP-<NUM>-<IP>-<NUM>/current"); one
+# segment alone ("/<IP>:<PORT>") is no path.
+_PATH = MaskRule(regex=r"(?<![\w/<>])(?:/[\w.\-$@~+<>]+){2,}/?", mask="PATH")
 _UUID = MaskRule(regex=r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", mask="UUID")
 _HEX = MaskRule(regex=r"\b(?:0[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,})\b", mask="HEX")
 # A long token that mixes letters with at least three digits is an identifier, whatever its
@@ -22,16 +24,20 @@ _HEX = MaskRule(regex=r"\b(?:0[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-
 _ID = MaskRule(regex=r"(?<![\w<>./-])(?=(?:[A-Za-z_-]*\d){3})(?=[\w-]*[A-Za-z])[A-Za-z0-9_-]{8,}(?![\w<>/-]|\.\w)",
                mask="ID")
 _NUM = MaskRule(regex=r"(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)?(?![A-Za-z0-9])", mask="NUM")
+# Masks glued together (or to digits) by "_", "-" or "." are one variable: a new id format that
+# appends a generation stamp ("<BLK>_<NUM>") or builds an id from parts ("<IP>-<NUM>") must not
+# read as a different message. "<IP>:<PORT>" keeps its two parts.
+_GLUED = MaskRule(regex=r"<([A-Z]+)>(?:[-_.]?(?:<[A-Z]+>|\d+))+(?![\w<])", mask=r"\1")  # keeps the first name
 _BGL_NODE = MaskRule(regex=r"R\d{2}-M\d-[LN][\dA-F](?:-[A-Z]:J\d{2}-U\d{2}|-I:J18-U\d{2})?", mask="NODE")
 
 # Rules whose matches hold no space and whose look-arounds read a space exactly as they read the
 # end of the text: masking a line rule after rule equals masking each space-separated token
 # alone. tests/test_ingest_cache.py checks it on lines built to stress token edges.
-TOKEN_LOCAL: frozenset[MaskRule] = frozenset({_BLOCK, _IP, _PORT, _PATH, _UUID, _HEX, _ID, _NUM, _BGL_NODE})
+TOKEN_LOCAL: frozenset[MaskRule] = frozenset({_BLOCK, _IP, _PORT, _PATH, _UUID, _HEX, _ID, _NUM, _BGL_NODE, _GLUED})
 
 PRESETS: dict[str, tuple[MaskRule, ...]] = {
-    "default": (_BLOCK, _UUID, _IP, _PORT, _PATH, _ID, _HEX, _NUM),
-    "bgl": (_BGL_NODE, _BLOCK, _UUID, _IP, _PORT, _PATH, _ID, _HEX, _NUM),
+    "default": (_BLOCK, _UUID, _IP, _PORT, _PATH, _ID, _HEX, _NUM, _GLUED),
+    "bgl": (_BGL_NODE, _BLOCK, _UUID, _IP, _PORT, _PATH, _ID, _HEX, _NUM, _GLUED),
     "none": (),
 }
 

@@ -44,8 +44,9 @@ from collaborlog.small_model import SemanticNet, SmallModel
 from collaborlog.templates import TemplateMiner
 
 FORMAT = "collaborlog-detector"
-FORMAT_VERSION = 5
-"""5: the manifest lists every file's size and sha256 and is sealed by its own."""
+FORMAT_VERSION = 6
+"""5: the manifest lists every file's size and sha256 and is sealed by its own. 6: ``state.json``
+(the mode the labels allowed, novelty, pattern and vanished-message counts)."""
 
 MANIFEST = "manifest.json"
 PARTS = ("templates.json", "coordinator.safetensors", "small_model.safetensors", "coordinator_valid_losses.npy",

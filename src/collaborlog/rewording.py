@@ -1,0 +1,59 @@
+"""Which old message a new one may reword: a whole-version upgrade is a mapping problem.
+
+When a release rewords its statements, most old messages vanish and new ones appear together.
+Judging each new message alone against a few near strings fails when the release also changes
+an id format every line carries (character overlap then drops for every pair). So the new
+messages of a batch are matched against the old messages the stream no longer writes as often
+as before, all at once: a one-to-one assignment over similarities (meaning from the encoder,
+wording from shared words), and each new message is offered its assigned old message first,
+then its next best, for the LLM to confirm or reject.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+_PLACEHOLDER = re.compile(r"<[A-Z*]+>")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def words(message: str) -> set[str]:
+    """The words of a masked message, lower-cased, with camelCase split and masks left out."""
+    text = _CAMEL.sub(" ", _PLACEHOLDER.sub(" ", message))
+    return {w.lower() for w in _WORD.findall(text)}
+
+
+def overlap(a: set[str], b: set[str]) -> float:
+    """Shared words over the shorter message's words: a rewording keeps most of what it says."""
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
+def offer(new: list[str], old: list[str], cosine: np.ndarray, k: int, min_overlap: float) -> dict[str, list[int]]:
+    """For each of ``new``, up to ``k`` indices of ``old`` to offer as what it rewords, best first.
+
+    ``cosine[i, j]``: the encoder's similarity of ``new[i]`` and ``old[j]``. A pair is a candidate
+    when the two share at least ``min_overlap`` of the shorter one's words; its score is the mean
+    of the cosine and the word overlap. The one-to-one assignment that maximises the total score
+    goes first, so that two new messages do not both claim the old message only one rewords.
+
+    >>> offer(["Receiving blk src", "Sent blk to peer"], ["Receiving block src", "Sending block to peer"],
+    ...       np.array([[0.9, 0.5], [0.5, 0.8]]), k=2, min_overlap=0.5)
+    {'Receiving blk src': [0], 'Sent blk to peer': [1]}
+    """
+    if not new or not old or k <= 0:
+        return {m: [] for m in new}
+    new_words, old_words = [words(m) for m in new], [words(m) for m in old]
+    shared = np.array([[overlap(a, b) for b in old_words] for a in new_words], dtype=np.float64)
+    score = np.where(shared >= min_overlap, (np.asarray(cosine, np.float64) + shared) / 2, -np.inf)
+    rows, cols = linear_sum_assignment(np.where(np.isfinite(score), -score, 1e6))
+    assigned = {int(r): int(c) for r, c in zip(rows, cols) if np.isfinite(score[r, c])}
+    out = {}
+    for i, m in enumerate(new):
+        ranked = [int(j) for j in np.argsort(-score[i], kind="stable") if np.isfinite(score[i, j])]
+        first = [assigned[i]] if i in assigned else []
+        out[m] = (first + [j for j in ranked if j not in first])[:k]
+    return out
