@@ -29,6 +29,7 @@ demo: setup models
 	$(BIN)/collaborlog run configs/hdfs-evolved.yaml
 
 test: setup
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -25,10 +25,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from collaborlog.levels import message_levels
 from collaborlog.detector import CollaborLog
 from collaborlog.evaluation import load_experiment, load_experiment_dataset
 from collaborlog.experiment import detector_config
+from collaborlog.levels import message_levels
 from collaborlog.llm_backends import LLMConfig, build_client
 from collaborlog.simulator import evolve
 

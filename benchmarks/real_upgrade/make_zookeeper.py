@@ -28,9 +28,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from collaborlog.errors import DataError
-
 import zookeeper_rules as zr  # beside this script, which runs as a file
+
+from collaborlog.errors import DataError
 
 SAMPLE = Path("loghub_2k/Zookeeper/Zookeeper_2k.log")
 LICENCE = Path("loghub_2k/LICENSE_loghub.txt")

@@ -25,7 +25,6 @@ from collaborlog.config import (
 )
 from collaborlog.errors import ConfigError, DatasetNotFoundError
 from collaborlog.grouping import GroupStats, group_sessions
-from collaborlog.levels import LEVEL_FIELDS
 from collaborlog.labels import (
     LabelStats,
     apply_line_labels,
@@ -33,6 +32,7 @@ from collaborlog.labels import (
     label_from_sessions,
     read_session_labels,
 )
+from collaborlog.levels import LEVEL_FIELDS
 from collaborlog.readers import read_log
 from collaborlog.records import UNLABELLED, LogFrame, ReadStats, Sequence
 from collaborlog.splits import Splits, split_sessions, split_windows

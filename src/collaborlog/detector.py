@@ -32,16 +32,16 @@ from collaborlog.features import Featurizer, SequenceFeatures
 from collaborlog.governor import Governor, GovernorConfig, ResponseCache
 from collaborlog.history import History
 from collaborlog.levels import PROBLEM_LEVELS, message_levels
-from collaborlog.novelty import Novelty
 from collaborlog.llm_backends import LLMClient, LLMConfig, build_client
+from collaborlog.novelty import Novelty
 from collaborlog.prevalence import Prevalence
 from collaborlog.prompts import load_prompts, summarize
 from collaborlog.records import LogFrame, Sequence
 from collaborlog.rewording import offer
 from collaborlog.signatures import FailureSignatures
 from collaborlog.small_model import Neighbour, SmallModel, SmallModelConfig
-from collaborlog.vanished import Vanished
 from collaborlog.templates import TemplateMiner
+from collaborlog.vanished import Vanished
 
 
 class AEMConfig(BaseModel):

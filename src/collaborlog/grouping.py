@@ -11,7 +11,6 @@ from collaborlog.config import CountGrouping, SessionGrouping, TimeGrouping
 from collaborlog.errors import ConfigError
 from collaborlog.records import UNLABELLED, LogFrame, Sequence
 
-
 MAX_WINDOWS_PER_LINE = 1000
 """How many overlapping time windows one line may belong to."""
 

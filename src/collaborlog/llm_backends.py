@@ -349,7 +349,8 @@ class EmbeddedClient:
         try:
             from llama_cpp import Llama
         except ImportError:
-            raise MissingDependencyError("llama-cpp-python", "The embedded offline LLM") from None
+            raise MissingDependencyError("llama-cpp-python", "The embedded offline LLM",
+                                         alternative=NO_LLM_HINT) from None
 
         path = resolve_model(config.model)
         threads = config.threads or os.cpu_count() or 1

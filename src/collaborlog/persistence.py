@@ -37,11 +37,11 @@ from collaborlog.detector import CollaborLog, DetectorConfig, Mode
 from collaborlog.errors import DataError
 from collaborlog.history import History
 from collaborlog.novelty import Novelty
-from collaborlog.vanished import Vanished
 from collaborlog.prevalence import Prevalence
 from collaborlog.signatures import FailureSignatures
 from collaborlog.small_model import SemanticNet, SmallModel
 from collaborlog.templates import TemplateMiner
+from collaborlog.vanished import Vanished
 
 FORMAT = "collaborlog-detector"
 FORMAT_VERSION = 6
