@@ -1,16 +1,19 @@
 """The fast ingest path (token-cached masking, distinct lines mined once) against the plain one:
-drain3's own masker and Drain, line by line."""
+drain3's own masker and Drain, line by line; and an encoder that loads only when it must."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
 
+import numpy as np
 import pytest
 from drain3.drain import Drain
 from drain3.masking import LogMasker, MaskingInstruction
 
 from collaborlog.config import MaskRule, ParserConfig
+from collaborlog.embeddings import EmbeddingCache, embed_messages
+from collaborlog.encoders import EncoderConfig, build_encoder
 from collaborlog.masking import PRESETS, build_masker, masking_rules
 from collaborlog.templates import TemplateMiner
 
@@ -116,3 +119,14 @@ def test_fast_parse_gives_the_messages_and_templates_of_line_by_line_parsing(pre
     # A second batch (learning online) goes on from the same state.
     more = synthetic_lines(200, seed=3)
     assert miner.parse(more).line_templates().tolist() == line_by_line(cfg, lines + more)[1][len(lines):]
+
+
+def test_the_encoder_loads_only_when_a_message_is_missing_from_the_cache():
+    encoder = build_encoder(EncoderConfig(kind="minilm"))
+    assert not encoder.loaded
+    cache = EmbeddingCache(encoder.identity)
+    messages = ["Receiving block <BLK> src: /<IP>:<PORT>", "Deleting block <BLK> file <PATH>"]
+    cache.put_many(messages, np.eye(2, 384, dtype=np.float32))
+    vectors = embed_messages(messages, encoder, cache)
+    assert np.array_equal(vectors, np.eye(2, 384, dtype=np.float32))
+    assert not encoder.loaded
