@@ -78,3 +78,23 @@ def test_fit_then_detect_into_a_new_folder(data_dir, tmp_path, free_port):
 def test_detect_refuses_a_folder_as_out_before_any_work(tmp_path):
     out = _run("detect", str(tmp_path / "no-model"), "hdfs-20k", "--out", str(tmp_path))
     assert out.returncode == 2 and "is a folder" in out.stderr
+
+
+def test_label_free_fit_and_detect_without_an_llm_on_an_unlabelled_sample(data_dir, tmp_path):
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parent.parent / "examples" / "loghub"
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text("name: exp\ndataset: zookeeper\nencoder: {kind: hashing}\ncoordinator: {epochs: 5}\n"
+                   "small_model: {epochs: 3}\n")
+    model = tmp_path / "model"
+    out = _run("fit", str(examples / "zookeeper.yaml"), "--out", str(model), "--config", str(cfg),
+               "--data-dir", str(data_dir))
+    assert out.returncode == 0, out.stderr
+    assert "label-free" in out.stdout and "mostly normal" in out.stdout
+    det = tmp_path / "d.jsonl"
+    out = _run("detect", str(model), str(examples / "zookeeper.yaml"), "--split", "test", "--llm", "none",
+               "--data-dir", str(data_dir), "--out", str(det))
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in det.read_text().splitlines()]
+    assert len(rows) == 40 and {r["branch"] for r in rows} <= {"small_model", "reused", "not_judged"}

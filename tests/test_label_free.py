@@ -125,3 +125,13 @@ def test_label_free_detector_round_trips(label_free, hdfs20k, tmp_path):
     test = hdfs20k.splits.test[:50]
     assert [(d.verdict, round(d.score, 6)) for d in again.detect(hdfs20k.log, test)] == \
            [(d.verdict, round(d.score, 6)) for d in label_free.detect(hdfs20k.log, test)]
+
+
+def test_a_missing_embedded_model_names_the_no_llm_option(monkeypatch):
+    from collaborlog import gguf
+    from collaborlog.errors import MissingDependencyError
+
+    absent = gguf.GGUFModel("absent.gguf", "0" * 64, 1, ("collaborlog_absent_model_part",), "absent-model==1")
+    monkeypatch.setitem(gguf.MODELS, "absent-model", absent)
+    with pytest.raises(MissingDependencyError, match="--llm none"):
+        gguf.resolve_model("absent-model")

@@ -195,6 +195,7 @@ def fit(
     exp = load_experiment(config)[0] if config else ExperimentConfig(name=ds_cfg.name, dataset=dataset)
     detector = CollaborLog(detector_config(exp, exp.seeds[0], ds_cfg.parser)).fit(ds.log, ds.splits.train, ds.splits.valid)
     save(detector, out)
+    console.print(f"mode: {detector.mode_reason_}", markup=False)
     console.print(f"fitted on {len(ds.splits.train):,} sequences (k = {detector.small_model_.k_}, "
                   f"tau = {detector.coordinator_.tau_:.3g}); saved to {out}")
 
