@@ -413,10 +413,23 @@ class CollaborLog:
         self._agents_cache = None
         return self
 
-    def _novelty(self, messages: list[list[str]], losses: np.ndarray, routine: set[str]):
-        """Novelty scores of sequences read as ``messages``, new routine events set aside."""
+    def _novelty(self, messages: list[list[str]], losses: np.ndarray, routine: set[str], levels: dict[str, str],
+                 prevalence: Prevalence):
+        """Novelty scores of sequences read as ``messages``. Unfamiliar is not abnormal: new
+        routine events (the LLM's word, or the log's level where it prints one: a message the
+        history never showed, logged below WARN) are set aside, and so are messages more of the
+        stream carries than failures can (``prevalence``); the autoencoder's loss does not count
+        for a sequence whose unfamiliarity its new messages already explain."""
         assert self.novelty_ is not None
-        return self.novelty_.score([[m for m in lines if m not in routine] for lines in messages], losses)
+        known = self.novelty_.counts_
+
+        def quiet(m: str) -> bool:
+            return (m in routine or prevalence.common(m)
+                    or (known[m] == 0 and m in levels and levels[m] not in PROBLEM_LEVELS))
+
+        kept = [[m for m in lines if not quiet(m)] for lines in messages]
+        has_new = np.array([any(known[m] == 0 for m in lines) for lines in messages], dtype=bool)
+        return self.novelty_.score(kept, np.where(has_new, 0.0, losses))
 
     def _small_verdict(self, pred, novel: bool, novelty: float) -> tuple[int, float]:
         """The small model's verdict and score: its neighbours' vote when the history is fully
@@ -488,13 +501,15 @@ class CollaborLog:
         sm = self.small_model_.predict(features.vectors)
         prevalence = self.prevalence_.plus(features.messages)
         to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
+        stream = self.vanished_.plus(features.aligned)
+        # How common each message (read as the known message it aligns to) is in the stream.
+        read_prevalence = Prevalence.of(self.prevalence_.bound, stream.stream_seen_, stream.stream_counts_)
         if self.novelty_ is not None and self.llm_enabled:
             # Without labels, what the history rarely shows is what the LLM should see, whatever
             # the autoencoder's loss.
-            to_llm |= self._novelty(features.aligned, losses, self.routine_).novel
+            to_llm |= self._novelty(features.aligned, losses, self.routine_, levels, read_prevalence).novel
         keys = [self._key(a) for a in features.aligned]
         full = [pattern_key(a, self.pattern_by_set_) for a in features.aligned]
-        stream = self.vanished_.plus(features.aligned)
         reread = self._reread(stream.dropped())
         found = [self._known(f, k, reread) for f, k in zip(full, keys)]
         # New messages of routed sequences with a new pattern are judged first, once each: a
@@ -522,7 +537,8 @@ class CollaborLog:
             evidence = self._evidence(features, sm, rows, prevalence, full, verdicts, levels)
             judgements = dict(zip(rows.tolist(), self._agents().judge_many(evidence)))
         novelty = (self._novelty([self._read_as(m, a, verdicts) for m, a in zip(features.messages, features.aligned)],
-                                 losses, self.routine_ | routine) if self.novelty_ is not None else None)
+                                 losses, self.routine_ | routine, levels, read_prevalence)
+                   if self.novelty_ is not None else None)
         unjudged = [int(i) for i in rows if i not in judgements or judgements[i].branch is Branch.FALLBACK]
         unplaced = (self._unplaced(features, unjudged, prevalence, {**self.messages_, **verdicts}, levels)
                     if self.novelty_ is None else {})

@@ -30,6 +30,13 @@ class Prevalence:
         self.seen_ = 0
         self.counts_: Counter[str] = Counter()
 
+    @classmethod
+    def of(cls, bound: float, seen: int, counts: Counter[str]) -> "Prevalence":
+        """The prevalence of messages counted elsewhere (``counts`` is shared, not copied)."""
+        out = cls(bound)
+        out.seen_, out.counts_ = seen, counts
+        return out
+
     def add(self, sequences: list[list[str]]) -> "Prevalence":
         """Count ``sequences`` (each a list of messages) as seen; returns ``self``."""
         self.seen_ += len(sequences)

@@ -18,13 +18,23 @@ from scipy.optimize import linear_sum_assignment
 
 _PLACEHOLDER = re.compile(r"<[A-Z*]+>")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
-_WORD = re.compile(r"[A-Za-z]{2,}")
+_WORD = re.compile(r"[A-Za-z]{3,}")
+_SUFFIX = re.compile(r"(?:ations?|ions?|ings?|ed|es|er|e|s)$")
+_STOP = frozenset({"the", "and", "for", "from", "with", "was", "are", "has", "have", "this", "that"})
 
 
 def words(message: str) -> set[str]:
-    """The words of a masked message, lower-cased, with camelCase split and masks left out."""
+    """The word stems of a masked message: lower-cased, camelCase split, masks, words under three
+    letters and the commonest function words left out, and inflections cut ("deleting",
+    "deletion" and "deleted" are one stem), so that a reworded statement keeps its words."""
     text = _CAMEL.sub(" ", _PLACEHOLDER.sub(" ", message))
-    return {w.lower() for w in _WORD.findall(text)}
+    out = set()
+    for word in _WORD.findall(text):
+        word = word.lower()
+        if word not in _STOP:
+            stem = _SUFFIX.sub("", word)
+            out.add(stem if len(stem) >= 3 else word)
+    return out
 
 
 def overlap(a: set[str], b: set[str]) -> float:
@@ -40,20 +50,25 @@ def offer(new: list[str], old: list[str], cosine: np.ndarray, k: int, min_overla
     of the cosine and the word overlap. The one-to-one assignment that maximises the total score
     goes first, so that two new messages do not both claim the old message only one rewords.
 
-    >>> offer(["Receiving blk src", "Sent blk to peer"], ["Receiving block src", "Sending block to peer"],
+    >>> offer(["Receiving blk from peer", "Deleted blk file"], ["Receive block from peer", "Deleting block file"],
     ...       np.array([[0.9, 0.5], [0.5, 0.8]]), k=2, min_overlap=0.5)
-    {'Receiving blk src': [0], 'Sent blk to peer': [1]}
+    {'Receiving blk from peer': [0], 'Deleted blk file': [1]}
     """
     if not new or not old or k <= 0:
         return {m: [] for m in new}
     new_words, old_words = [words(m) for m in new], [words(m) for m in old]
     shared = np.array([[overlap(a, b) for b in old_words] for a in new_words], dtype=np.float64)
     score = np.where(shared >= min_overlap, (np.asarray(cosine, np.float64) + shared) / 2, -np.inf)
-    rows, cols = linear_sum_assignment(np.where(np.isfinite(score), -score, 1e6))
-    assigned = {int(r): int(c) for r, c in zip(rows, cols) if np.isfinite(score[r, c])}
+    # Variants of one statement (the same words, other variables or repeats) are one row of the
+    # assignment: they all reword the same old message.
+    variant = {frozenset(w): n for n, w in enumerate(dict.fromkeys(frozenset(w) for w in new_words))}
+    group = np.array([variant[frozenset(w)] for w in new_words])
+    best = np.stack([score[group == g].max(axis=0) for g in range(len(variant))])
+    rows, cols = linear_sum_assignment(np.where(np.isfinite(best), -best, 1e6))
+    assigned = {int(r): int(c) for r, c in zip(rows, cols) if np.isfinite(best[r, c])}
     out = {}
     for i, m in enumerate(new):
         ranked = [int(j) for j in np.argsort(-score[i], kind="stable") if np.isfinite(score[i, j])]
-        first = [assigned[i]] if i in assigned else []
+        first = [assigned[group[i]]] if group[i] in assigned and np.isfinite(score[i, assigned[group[i]]]) else []
         out[m] = (first + [j for j in ranked if j not in first])[:k]
     return out
