@@ -37,7 +37,7 @@ from collaborlog.novelty import Novelty
 from collaborlog.prevalence import Prevalence
 from collaborlog.prompts import load_prompts, summarize
 from collaborlog.records import LogFrame, Sequence
-from collaborlog.rewording import offer
+from collaborlog.rewording import offer, words
 from collaborlog.signatures import FailureSignatures
 from collaborlog.small_model import Neighbour, SmallModel, SmallModelConfig
 from collaborlog.templates import TemplateMiner
@@ -375,10 +375,25 @@ class CollaborLog:
         """
         if self.aligner_ is None or not self.config.new_message_candidates:
             return {}
-        new = list(dict.fromkeys(line for i in rows for line, name in zip(features.messages[i], features.aligned[i])
-                                 if line == name and not self.aligner_.knows(line) and line not in self.messages_))
-        if not new:
-            return {}
+        unknown = list(dict.fromkeys(line for i in rows for line, name in zip(features.messages[i], features.aligned[i])
+                                     if line == name and not self.aligner_.knows(line) and line not in self.messages_))
+        # Variants of one statement (the same words, other variables or repeats) are one question:
+        # the first asked answers for all, now and later in the stream.
+        judged = {frozenset(words(m)): v for m, v in self.messages_.items()}
+        first: dict[frozenset[str], str] = {}
+        for m in unknown:
+            first.setdefault(frozenset(words(m)), m)
+        new = [m for w, m in first.items() if w not in judged]
+        said = self._ask_new(new, stream) if new else {}
+        answers = {**judged, **{w: said[m] for w, m in first.items() if m in said}}
+        said = {m: replace(answers[w], message=m) for m in unknown if (w := frozenset(words(m))) in answers}
+        # Where the log prints its levels, a new event's level is read, not guessed.
+        return {m: replace(v, problem=levels[m] in PROBLEM_LEVELS, level=levels[m],
+                           reason=f"{v.reason} (the log prints it at {levels[m]})")
+                if v.rewords is None and m in levels else v for m, v in said.items()}
+
+    def _ask_new(self, new: list[str], stream: Vanished) -> dict[str, MessageVerdict]:
+        """The new-message question for each of ``new``, with the old messages it may reword."""
         vectors = self._message_vectors(new)
         pool = [j for j, k in enumerate(self.aligner_.messages_) if not stream.steady(k)]
         old = [self.aligner_.messages_[j] for j in pool]
@@ -387,11 +402,7 @@ class CollaborLog:
         offered = offer(new, old, cosine, self.config.new_message_candidates, self.config.rewording_overlap)
         asks = {m: [KnownMessage(old[j], float(cosine[i, j]), self.signatures_.failure_only(old[j]))
                     for j in offered[m]] for i, m in enumerate(new)}
-        said = self._agents().judge_messages(asks)
-        # Where the log prints its levels, a new event's level is read, not guessed.
-        return {m: replace(v, problem=levels[m] in PROBLEM_LEVELS, level=levels[m],
-                           reason=f"{v.reason} (the log prints it at {levels[m]})")
-                if v.rewords is None and m in levels else v for m, v in said.items()}
+        return self._agents().judge_messages(asks)
 
     @staticmethod
     def _read_as(lines: list[str], aligned: list[str], verdicts: dict[str, MessageVerdict]) -> list[str]:
