@@ -37,7 +37,7 @@ from collaborlog.novelty import Novelty
 from collaborlog.prevalence import Prevalence
 from collaborlog.prompts import load_prompts, summarize
 from collaborlog.records import LogFrame, Sequence
-from collaborlog.rewording import offer, words
+from collaborlog.rewording import offer, variant_of
 from collaborlog.signatures import FailureSignatures
 from collaborlog.small_model import Neighbour, SmallModel, SmallModelConfig
 from collaborlog.templates import TemplateMiner
@@ -379,14 +379,13 @@ class CollaborLog:
                                      if line == name and not self.aligner_.knows(line) and line not in self.messages_))
         # Variants of one statement (the same words, other variables or repeats) are one question:
         # the first asked answers for all, now and later in the stream.
-        judged = {frozenset(words(m)): v for m, v in self.messages_.items()}
-        first: dict[frozenset[str], str] = {}
+        judged = list(self.messages_)
+        representative = {}
         for m in unknown:
-            first.setdefault(frozenset(words(m)), m)
-        new = [m for w, m in first.items() if w not in judged]
-        said = self._ask_new(new, stream) if new else {}
-        answers = {**judged, **{w: said[m] for w, m in first.items() if m in said}}
-        said = {m: replace(answers[w], message=m) for m in unknown if (w := frozenset(words(m))) in answers}
+            representative[m] = variant_of(m, judged + [r for r in dict.fromkeys(representative.values())]) or m
+        new = [m for m in unknown if representative[m] == m]
+        said = {**self.messages_, **(self._ask_new(new, stream) if new else {})}
+        said = {m: replace(said[r], message=m) for m, r in representative.items() if r in said}
         # Where the log prints its levels, a new event's level is read, not guessed.
         return {m: replace(v, problem=levels[m] in PROBLEM_LEVELS, level=levels[m],
                            reason=f"{v.reason} (the log prints it at {levels[m]})")

@@ -37,6 +37,23 @@ def words(message: str) -> set[str]:
     return out
 
 
+def variant_of(message: str, known: list[str]) -> str | None:
+    """The first of ``known`` that ``message`` is a variant of: one statement printed with other
+    variables, repeats or optional parts (the shorter's word stems all in the longer, and at
+    least three quarters of all their stems shared), else ``None``.
+
+    >>> variant_of("allocate <BLK> state=UNDER_CONSTRUCTION primary=<NUM> replicas=[] for <PATH>",
+    ...            ["open <PATH>", "allocate <BLK> state=UNDER_CONSTRUCTION primary=<NUM> replicas=[DISK <IP> NORMAL]"])
+    'allocate <BLK> state=UNDER_CONSTRUCTION primary=<NUM> replicas=[DISK <IP> NORMAL]'
+    """
+    mine = words(message)
+    for other in known:
+        theirs = words(other)
+        if mine and theirs and overlap(mine, theirs) == 1.0 and len(mine & theirs) >= 0.75 * len(mine | theirs):
+            return other
+    return None
+
+
 def overlap(a: set[str], b: set[str]) -> float:
     """Shared words over the shorter message's words: a rewording keeps most of what it says."""
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
