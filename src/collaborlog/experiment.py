@@ -27,7 +27,7 @@ from collaborlog.evaluation import (
     write_texts,
 )
 from collaborlog.governor import Governor
-from collaborlog.llm_backends import LLMClient
+from collaborlog.llm_backends import LLMClient, LLMConfig, build_client
 from collaborlog.logevol import sessions_frame
 from collaborlog.metrics import Scores, score
 from collaborlog.persistence import load, save
@@ -160,7 +160,10 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
     fitted = CollaborLog(dcfg, llm=llm).fit(dataset.log, dataset.splits.train, dataset.splits.valid)
     encoder = fitted._encoder
     # A saved detector keeps no server or key variable (LLMConfig.portable): the loaded ones use the experiment's.
-    judge_with = llm if llm is not None else dcfg.llm
+    # One client for every system: an embedded model loaded once per system held three copies
+    # of its weights at once (7.1 GB RSS on the main job).
+    judge_with: LLMClient | LLMConfig = llm if llm is not None else (
+        build_client(dcfg.llm) if dcfg.llm.backend != "none" else dcfg.llm)
     with tempfile.TemporaryDirectory() as tmp:
         save(fitted, Path(tmp) / "model")
 
