@@ -23,6 +23,7 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,7 @@ def main() -> None:
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=None, help="write each seed's detections here as JSON Lines")
+    ap.add_argument("--hide-labels", action="store_true", help="fit without the history's labels (label-free)")
     args = ap.parse_args()
     os.environ["COLLABORLOG_CACHE_DIR"] = args.cache_dir or tempfile.mkdtemp(prefix="collaborlog-cold-")
 
@@ -74,11 +76,14 @@ def main() -> None:
     hist_cfg, hist_dir = resolve_config(args.history)
     history = load_dataset(hist_cfg, find_data_dir(args.data_dir) if hist_dir is None else hist_dir)
     test_cfg, test_dir = resolve_config(args.test_dataset)
-    upgraded = load_dataset(test_cfg, test_dir)
+    upgraded = load_dataset(test_cfg, find_data_dir(args.data_dir) if test_dir is None else test_dir)
+    train, valid = history.splits.train, history.splits.valid
+    if args.hide_labels:
+        train, valid = [replace(s, label=-1) for s in train], [replace(s, label=-1) for s in valid]
     test = upgraded.splits.test
     y = np.array([s.label for s in test])
     mapping = json.loads(Path(args.mapping).read_text()) if args.mapping else None
-    print(f"history: {args.history} ({len(history.splits.train):,} train sequences); "
+    print(f"history: {args.history} ({len(train):,} train sequences{', labels hidden' if args.hide_labels else ''}); "
           f"test: {len(test):,} sequences of {args.test_dataset}, {int((y == 1).sum())} anomalous; "
           f"cache {os.environ['COLLABORLOG_CACHE_DIR']}\n", flush=True)
     rows = []
@@ -86,7 +91,7 @@ def main() -> None:
         base = DetectorConfig(seed=seed, aem={"batch_size": args.batch_size}, governor={"max_calls": args.max_calls})
         config = base.model_copy(update={"llm": llm_config(args.llm, args.llm_model, base.llm)})
         t0 = time.perf_counter()
-        det = CollaborLog(config).fit(history.log, history.splits.train, history.splits.valid)
+        det = CollaborLog(config).fit(history.log, train, valid)
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         out = [d for batch in det.detect_stream(upgraded.log, test) for d in batch]
