@@ -288,6 +288,21 @@ def evolve(
     console.print(f"wrote {out / 'session_test.jsonl'} and {out / 'evolution.json'}", markup=False)
 
 
+@app.command()
+def serve(
+    model: Path = typer.Argument(..., help="A detector directory written by 'collaborlog fit'."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 exposes it to the network)."),
+    port: int = typer.Option(8080, help="Port to listen on."),
+    llm: Optional[str] = typer.Option(None, "--llm", envvar="COLLABORLOG_LLM", help=LLM_HELP),
+    token: Optional[str] = typer.Option(None, "--token", envvar="COLLABORLOG_TOKEN",
+                                        help="Require 'Authorization: Bearer TOKEN' on POST endpoints."),
+) -> None:
+    """Serve a saved detector over HTTP: POST /v1/detect, GET /v1/health, GET /metrics (needs collaborlog[serve])."""
+    from collaborlog.server import serve as run_server
+
+    run_server(model, host=host, port=port, llm=llm, token=token)
+
+
 def main() -> None:
     try:
         app()

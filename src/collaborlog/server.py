@@ -1,0 +1,382 @@
+"""A saved detector behind HTTP: ``POST /v1/detect``, ``GET /v1/health``, Prometheus ``GET /metrics``.
+
+``create_app`` loads the detector once and returns a FastAPI app; ``collaborlog serve`` runs it
+with uvicorn. FastAPI, uvicorn and prometheus-client are the optional ``serve`` extra, imported
+only here and only when an app is built.
+
+Detection runs in the thread pool, one request at a time behind a lock: the detector learns
+templates and caches embeddings while it judges, so it is not thread-safe, and the event loop
+stays free to answer health and metrics meanwhile.
+
+Each anomalous detection names up to :data:`MAX_BLAMED` of its lines, as a hint where to look,
+not as the model's attribution: first the lines whose masked message the detection's reason
+quotes, then the lines whose masked message the fitted history never showed, one line per
+distinct message, in log order. A detection with neither (for instance a known pattern in an
+unusual order) names no line.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations at runtime,
+# and the FastAPI types they name are imported inside ``create_app``.
+
+import hmac
+import importlib
+import threading
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from collaborlog import __version__
+from collaborlog.detector import CollaborLog, Detection
+from collaborlog.errors import CollaborLogError, MissingDependencyError
+from collaborlog.records import UNLABELLED, LogFrame, Sequence
+
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+DEFAULT_MAX_LINES = 10_000
+MAX_BLAMED = 3
+DETECT_PATH, HEALTH_PATH, METRICS_PATH = "/v1/detect", "/v1/health", "/metrics"
+# Request metrics are labelled by these paths only (anything else is "other"), so that probes of
+# random URLs cannot grow the label set without bound.
+KNOWN_PATHS = frozenset({DETECT_PATH, HEALTH_PATH, METRICS_PATH, "/openapi.json", "/docs", "/redoc"})
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+PIP_EXTRA = "'collaborlog[serve]'"
+
+
+def _require(module: str, package: str):
+    """``module``, or the error that names the install fixing its absence."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(package, "collaborlog serve", pip_name=PIP_EXTRA) from None
+
+
+# -- the API's shapes ---------------------------------------------------------------------------
+class SequenceIn(BaseModel):
+    """One sequence to judge: its raw messages in order, and optionally each line's level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    lines: list[str] = Field(min_length=1)
+    levels: Optional[list[str]] = None
+    """One level per line (``INFO``, ``ERROR``...): a new message logged below WARN is read as routine."""
+
+    @model_validator(mode="after")
+    def _levels_match_lines(self) -> "SequenceIn":
+        if self.levels is not None and len(self.levels) != len(self.lines):
+            raise ValueError(f"sequence {self.id!r} has {len(self.lines)} lines but {len(self.levels)} levels: "
+                             "give one level per line, or none")
+        return self
+
+
+class DetectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sequences: list[SequenceIn] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> "DetectRequest":
+        seen: set[str] = set()
+        for s in self.sequences:
+            if s.id in seen:
+                raise ValueError(f"sequence id {s.id!r} appears twice: ids must be unique within a request")
+            seen.add(s.id)
+        return self
+
+
+class Blame(str, Enum):
+    QUOTED = "quoted"
+    """The detection's reason quotes this line's masked message."""
+    NEW = "new"
+    """The fitted history never showed this line's masked message."""
+
+
+class LineOut(BaseModel):
+    index: int
+    """Position of the line in the request's ``lines``."""
+    text: str
+    because: Blame
+
+
+class DetectionOut(BaseModel):
+    sequence_id: str
+    verdict: int
+    """1 anomalous, 0 normal."""
+    score: float
+    """Higher is more anomalous."""
+    route: str
+    branch: str
+    reason: str
+    loss: float
+    evolved_from: Optional[str]
+    fallback: Optional[str]
+    lines: list[LineOut]
+    """For an anomalous sequence, up to three lines to look at first (see the module docstring)."""
+
+
+class DetectResponse(BaseModel):
+    detections: list[DetectionOut]
+
+
+class Health(BaseModel):
+    status: str
+    model_dir: str
+    format_version: int
+    collaborlog_version: str
+    mode: str
+    llm_enabled: bool
+    uptime_s: float
+
+
+class ErrorOut(BaseModel):
+    detail: object
+
+
+# -- detection ----------------------------------------------------------------------------------
+def request_log(sequences: list[SequenceIn]) -> tuple[LogFrame, list[Sequence]]:
+    """The request's lines as one :class:`LogFrame` (content, and levels where given) and its sequences."""
+    content: list[str] = []
+    levels: list[str] = []
+    out: list[Sequence] = []
+    for k, s in enumerate(sequences):
+        start = len(content)
+        content.extend(s.lines)
+        # A sequence without levels gets empty ones, which no level reading recognises.
+        levels.extend(s.levels if s.levels is not None else [""] * len(s.lines))
+        out.append(Sequence(s.id, np.arange(start, len(content)), UNLABELLED, float(k)))
+    n = len(content)
+    fields = {"Level": levels} if any(s.levels is not None for s in sequences) else {}
+    log = LogFrame(content=content, timestamp=np.full(n, np.nan), label=np.full(n, UNLABELLED, np.int8),
+                   fields=fields, matched=np.ones(n, bool))
+    return log, out
+
+
+def blamed_lines(detection: Detection, raw: list[str], messages: list[str], history: set[str] | dict) -> list[LineOut]:
+    """Up to :data:`MAX_BLAMED` lines of an anomalous sequence: quoted by its reason first, then new ones."""
+    if detection.verdict != 1:
+        return []
+    quoted = [i for i, m in enumerate(messages) if repr(m) in detection.reason]
+    new = [i for i, m in enumerate(messages) if m not in history]
+    out: list[LineOut] = []
+    shown: set[str] = set()
+    for because, rows in ((Blame.QUOTED, quoted), (Blame.NEW, new)):
+        for i in rows:
+            if len(out) == MAX_BLAMED:
+                return out
+            if messages[i] not in shown:
+                shown.add(messages[i])
+                out.append(LineOut(index=i, text=raw[i], because=because))
+    return out
+
+
+@dataclass
+class Service:
+    """The loaded detector, the lock that serialises its use, and where it came from."""
+
+    detector: CollaborLog
+    model_dir: Path
+    started: float
+    lock: threading.Lock
+
+    def detect(self, request: DetectRequest) -> list[DetectionOut]:
+        log, sequences = request_log(request.sequences)
+        with self.lock:
+            detections = self.detector.detect(log, sequences)
+            # After detect, so the templates it learned for new lines are the ones read here.
+            messages = self.detector.features(log, sequences).messages
+            history = self.detector.vanished_.history_counts_
+        return [DetectionOut(sequence_id=d.sequence_id, verdict=d.verdict, score=d.score, route=d.route.value,
+                             branch=d.branch.value, reason=d.reason, loss=d.loss, evolved_from=d.evolved_from,
+                             fallback=d.fallback, lines=blamed_lines(d, s.lines, m, history))
+                for d, s, m in zip(detections, request.sequences, messages)]
+
+
+# -- metrics ------------------------------------------------------------------------------------
+class Metrics:
+    """The app's Prometheus metrics, in a registry of its own (two apps in one process never mix)."""
+
+    def __init__(self) -> None:
+        prom = _require("prometheus_client", "prometheus-client")
+        self.registry = prom.CollectorRegistry()
+        self.requests = prom.Counter("collaborlog_http_requests", "HTTP requests by endpoint and status.",
+                                     ["endpoint", "status"], registry=self.registry)
+        self.latency = prom.Histogram("collaborlog_http_request_duration_seconds",
+                                      "Time from request to the end of the response, by endpoint.",
+                                      ["endpoint"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.sequences = prom.Counter("collaborlog_sequences", "Sequences judged, by route and branch.",
+                                      ["route", "branch"], registry=self.registry)
+        self.verdicts = prom.Counter("collaborlog_verdicts", "Sequences judged, by verdict.",
+                                     ["verdict"], registry=self.registry)
+        self.fallbacks = prom.Counter("collaborlog_fallbacks", "Routed sequences the small model judged because "
+                                      "the LLM failed or its budget was spent.", registry=self.registry)
+        self._text = prom.generate_latest
+        self.content_type = prom.CONTENT_TYPE_LATEST
+
+    def observe(self, detections: list[DetectionOut]) -> None:
+        for d in detections:
+            self.sequences.labels(d.route, d.branch).inc()
+            self.verdicts.labels("anomalous" if d.verdict == 1 else "normal").inc()
+            if d.fallback is not None:
+                self.fallbacks.inc()
+
+    def text(self) -> bytes:
+        return self._text(self.registry)
+
+
+class _RequestMetrics:
+    """ASGI middleware counting and timing every request, those refused before routing included."""
+
+    def __init__(self, app, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        endpoint = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
+        status = {"code": 500}  # what a crash before the response starts is counted as
+
+        async def recording_send(message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        begin = time.perf_counter()
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - begin)
+            self.metrics.requests.labels(endpoint, str(status["code"])).inc()
+
+
+class _BodyLimit:
+    """ASGI middleware refusing bodies over ``limit`` bytes with 413: a declared length before
+    reading, a streamed (chunked) body as soon as it passes the limit."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def _too_large(self) -> str:
+        return f"the request body is larger than {self.limit:,} bytes: send fewer sequences per request"
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from starlette.exceptions import HTTPException
+        from starlette.responses import JSONResponse
+
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await JSONResponse({"detail": self._too_large()}, status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # Raised while the endpoint reads its body; FastAPI answers it as a 413.
+                    raise HTTPException(413, self._too_large())
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+# -- the app ------------------------------------------------------------------------------------
+def create_app(model_dir: Path, llm: Optional[str] = None, token: Optional[str] = None,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, max_lines: int = DEFAULT_MAX_LINES):
+    """A FastAPI app serving the detector saved in ``model_dir``.
+
+    ``llm`` is a ``--llm`` value (``none``, ``embedded``, a URL) replacing the saved LLM;
+    ``token``, when given, is required as ``Authorization: Bearer <token>`` on POST endpoints.
+    A missing or damaged ``model_dir`` raises :class:`~collaborlog.errors.DataError` here, before
+    anything is served.
+    """
+    fastapi = _require("fastapi", "fastapi")
+    _require("uvicorn", "uvicorn")
+    from fastapi import Depends, HTTPException, Request
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse, Response
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+    from collaborlog.persistence import FORMAT_VERSION, load
+
+    if max_body_bytes <= 0 or max_lines <= 0:
+        raise CollaborLogError(f"the limits must be positive: max_body_bytes={max_body_bytes}, max_lines={max_lines}")
+    detector = load(Path(model_dir))
+    if llm is not None:
+        from collaborlog.cli import llm_config
+
+        detector.use_llm(llm_config(llm, None, detector.config.llm))
+    service = Service(detector, Path(model_dir), time.monotonic(), threading.Lock())
+    metrics = Metrics()
+    bearer = HTTPBearer(auto_error=False, description="Required on POST endpoints when the server has a token.")
+
+    def authorised(credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> None:
+        if token is None:
+            return
+        given = credentials.credentials if credentials is not None else ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "a valid 'Authorization: Bearer <token>' header is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    app = fastapi.FastAPI(title="CollaborLog", version=__version__,
+                          description="Log anomaly detection with a saved CollaborLog detector.")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
+        # The reasons without the echoed input: a bad 1 MiB body must not come back in the answer.
+        reasons = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                   for e in err.errors()]
+        return JSONResponse({"detail": reasons}, status_code=422)
+
+    @app.exception_handler(CollaborLogError)
+    async def detector_failed(request: Request, err: CollaborLogError) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=500)
+
+    @app.post(DETECT_PATH, response_model=DetectResponse, dependencies=[Depends(authorised)],
+              responses={401: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+    async def detect(payload: DetectRequest) -> DetectResponse:
+        """Judge sequences of raw log messages; anomalous ones name the lines to look at first."""
+        lines = sum(len(s.lines) for s in payload.sequences)
+        if lines > max_lines:
+            raise HTTPException(422, f"the request holds {lines:,} lines, more than the limit of {max_lines:,}: "
+                                     "send fewer lines per request")
+        detections = await run_in_threadpool(service.detect, payload)
+        metrics.observe(detections)
+        return DetectResponse(detections=detections)
+
+    @app.get(HEALTH_PATH, response_model=Health)
+    async def health() -> Health:
+        """The loaded model and how long the server has run."""
+        return Health(status="ok", model_dir=str(service.model_dir), format_version=FORMAT_VERSION,
+                      collaborlog_version=__version__, mode=detector.mode_.value,
+                      llm_enabled=detector.llm_enabled, uptime_s=round(time.monotonic() - service.started, 3))
+
+    @app.get(METRICS_PATH, response_class=Response)
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics of this server."""
+        return Response(metrics.text(), media_type=metrics.content_type)
+
+    # Added last, so it runs first: the metrics see the requests the body limit refuses.
+    app.add_middleware(_BodyLimit, limit=max_body_bytes)
+    app.add_middleware(_RequestMetrics, metrics=metrics)
+    return app
+
+
+def serve(model_dir: Path, host: str = "127.0.0.1", port: int = 8080, llm: Optional[str] = None,
+          token: Optional[str] = None) -> None:
+    """Load the detector and serve it until interrupted (a bad model directory fails before listening)."""
+    app = create_app(model_dir, llm=llm, token=token)
+    uvicorn = _require("uvicorn", "uvicorn")
+    uvicorn.run(app, host=host, port=port, log_level="info")
