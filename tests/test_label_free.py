@@ -76,7 +76,7 @@ def test_unlabelled_fit_flags_what_the_history_never_shows(label_free, hdfs20k):
     for k, s in enumerate(familiar):
         start = len(out_lines)
         out_lines += [content[i] for i in s.lines]
-        if k % 2:
+        if k % 10 == 1:  # failures are rare: one sequence in ten
             out_lines.append("java.lang.OutOfMemoryError: Java heap space while writing the replica")
         broken.append(Sequence(f"s{k}", np.arange(start, len(out_lines)), -1, float(k)))
     assert len(lines) < len(out_lines)
@@ -84,7 +84,7 @@ def test_unlabelled_fit_flags_what_the_history_never_shows(label_free, hdfs20k):
                      label=np.full(len(out_lines), -1, np.int8), fields={}, matched=np.ones(len(out_lines), bool))
     out = label_free.detect(frame, broken)
     flagged = [d.sequence_id for d in out if d.verdict == 1]
-    assert {f"s{k}" for k in range(1, 40, 2)} <= set(flagged)
+    assert {f"s{k}" for k in range(1, 40, 10)} <= set(flagged)
     assert all(d.score > 1.0 for d in out if d.verdict == 1)
     # With no LLM configured, routed sequences keep the small model's verdict, marked as such.
     for d in out:

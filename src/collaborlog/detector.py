@@ -172,6 +172,18 @@ def _text(key: tuple[str, ...]) -> str:
     return "\x1f".join(key)
 
 
+def _largest_failure_pattern(keys: list[tuple[str, ...]], labels: np.ndarray) -> float:
+    """The upper end of the 95% Wilson interval of the largest share of ``keys`` one failure pattern holds."""
+    counts = Counter(k for k, label in zip(keys, labels) if label == 1)
+    n = len(keys)
+    if not counts or n == 0:
+        return 0.0
+    p, z2 = max(counts.values()) / n, 1.96 ** 2
+    centre = p + z2 / (2 * n)
+    spread = 1.96 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return float(min(1.0, (centre + spread) / (1 + z2 / n)))
+
+
 def pattern_key(messages: list[str], by_set: bool = False) -> tuple[str, ...]:
     """A sequence's message pattern: its distinct messages with counts in order, or (``by_set``) sorted without."""
     if by_set:
@@ -280,7 +292,12 @@ class CollaborLog:
         rate = float((given[given >= 0] == 1).mean()) if self.mode_ is not Mode.LABEL_FREE else self.config.contamination
         factor = self.config.common_message_factor
         self.prevalence_ = Prevalence(min(1.0, factor * rate) if factor is not None and rate > 0 else 1.0)
-        self.key_prevalence_ = Prevalence(self.prevalence_.bound)
+        # One failure pattern's base rate: the largest share of the labelled history any single
+        # failure pattern holds (the upper end of its 95% Wilson interval), else the contamination.
+        pattern_rate = rate if self.mode_ is Mode.LABEL_FREE else _largest_failure_pattern(
+            [pattern_key(m, self.pattern_by_set_) for m, g in zip(tr.messages, given) if g >= 0], given[given >= 0])
+        self.key_prevalence_ = Prevalence(min(1.0, factor * pattern_rate) if factor is not None and pattern_rate > 0
+                                          else 1.0)
         """How many of the stream's sequences carry each whole pattern (for the base-rate guard)."""
         pattern_labels = y_train
         self.novelty_: Novelty | None = None
@@ -596,14 +613,16 @@ class CollaborLog:
 
     def _base_rate_guard(self, d: Detection, patterns: Prevalence, pattern: str, from_llm: bool) -> Detection:
         """``d``, or, when it shares an abnormal LLM verdict over a pattern that more of the stream
-        carries than failures can (see :mod:`collaborlog.prevalence`), ``d`` held back as normal
-        with the reason: one wrong answer must not flag most of the stream."""
+        carries than one failure pattern can (three times the largest share a single failure
+        pattern holds in the labelled history, or the contamination without labels; see
+        :mod:`collaborlog.prevalence`), ``d`` held back as normal with the reason: one wrong
+        answer must not flag a large part of the stream."""
         if not (from_llm and d.verdict == 1 and d.branch is not Branch.FALLBACK and patterns.common(pattern)):
             return d
         share = patterns.lower_share(pattern)
         return replace(d, verdict=0, score=0.0, branch=Branch.HELD_BACK, reason=(
             f"held back: the LLM called this pattern abnormal ({d.reason}), but at least {share:.0%} of the stream "
-            f"carries it and failures are rare (at most {patterns.bound:.0%}); read as normal"))
+            f"carries it, more than one failure pattern's base rate allows ({patterns.bound:.1%}); read as normal"))
 
     @staticmethod
     def _unjudged_reason(signals: tuple[str, ...] | None) -> str:
