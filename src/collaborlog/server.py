@@ -13,6 +13,11 @@ not as the model's attribution: first the lines whose masked message the detecti
 quotes, then the lines whose masked message the fitted history never showed, one line per
 distinct message, in log order. A detection with neither (for instance a known pattern in an
 unusual order) names no line.
+
+A request is judged as one batch, as ``collaborlog detect`` judges a file: how common a new
+message is counts among the request's sequences, and a message most of them carry is read as
+routine, not as a failure. Send the sequences of a time window together; a request of one
+sequence makes each of its new messages "common".
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations at runtime,
