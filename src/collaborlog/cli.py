@@ -297,10 +297,67 @@ def serve(
     token: Optional[str] = typer.Option(None, "--token", envvar="COLLABORLOG_TOKEN",
                                         help="Require 'Authorization: Bearer TOKEN' on POST endpoints."),
 ) -> None:
-    """Serve a saved detector over HTTP: POST /v1/detect, GET /v1/health, GET /metrics (needs collaborlog[serve])."""
+    """Serve a saved detector over HTTP: POST /v1/detect, GET /v1/health, GET /metrics (needs the 'serve' extra)."""
     from collaborlog.server import serve as run_server
 
     run_server(model, host=host, port=port, llm=llm, token=token)
+
+
+@app.command()
+def init(
+    sample: Path = typer.Argument(..., help="A sample of the log (plain or gzip); its first lines are read."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the dataset YAML (default: NAME.yaml here)."),
+    name: Optional[str] = typer.Option(None, "--name", help="The dataset's name (default: from the file name)."),
+    lines: int = typer.Option(2000, "--lines", min=1, help="How many lines to guess from and check against."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+) -> None:
+    """Guess a dataset YAML (format, timestamp, grouping) from a sample log, write it, and show what it reads."""
+    from collaborlog.init import guess_dataset, init as guess_and_write
+
+    target = out or Path(f"{name or guess_dataset(sample, limit=lines)[0].config.name}.yaml")
+    guess, check = guess_and_write(sample, target, name=name, force=force, limit=lines)
+    console.print(f"wrote {target}", markup=False)
+    console.print(f"log_format: {guess.log_format}", markup=False, highlight=False)
+    console.print(f"matched {check.matched:,} of {check.lines:,} sampled lines ({check.matched_share:.1%})",
+                  style="green" if check.matched_share >= 0.95 else "yellow")
+    for warning in check.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    table = Table(title="first parsed records")
+    headers = list(dict.fromkeys(k for r in check.records for k in r))
+    for h in headers:
+        table.add_column(h, overflow="fold")
+    for r in check.records:
+        table.add_row(*(escape(r.get(h, "")[:120]) for h in headers))
+    console.print(table)
+    for seq_id, seq_lines in check.sequences:
+        console.print(f"[bold]sequence {escape(seq_id)}[/] ({len(seq_lines):,} lines)")
+        for text in seq_lines[:5]:
+            console.print(f"    {text[:160]}", markup=False, highlight=False)
+
+
+@app.command()
+def report(
+    path: Path = typer.Argument(..., help="A results folder written by 'collaborlog run', or a detections "
+                                          "JSON Lines file written by 'collaborlog detect --out'."),
+    out: Path = typer.Option(Path("report.html"), "--out", help="The HTML file to write."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="The dataset the detections judged (preset or "
+                                          "YAML), to show each anomalous sequence's lines."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+) -> None:
+    """Render one self-contained HTML report: summary, results tables, plots, new messages, explained detections."""
+    from collaborlog.report import write_report
+
+    lines = None
+    if dataset is not None:
+        from collaborlog.dataset import load_dataset, resolve_config
+
+        cfg, config_dir = resolve_config(dataset)
+        ds = load_dataset(cfg, _base(data_dir, config_dir))
+        lines = {s.id: [ds.log.content[int(i)] for i in s.lines] for s in ds.splits.all()}
+    data = write_report(path, out, lines)
+    anomalous = sum(1 for d in data.detections if d.verdict == 1)
+    console.print(f"wrote {out}: {len(data.detections):,} sequences, {anomalous:,} anomalous, "
+                  f"{len(data.plots)} plot(s)", markup=False)
 
 
 def main() -> None:
