@@ -27,6 +27,7 @@ import hmac
 import importlib
 import threading
 import time
+from collections.abc import Container
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -160,7 +161,7 @@ def request_log(sequences: list[SequenceIn]) -> tuple[LogFrame, list[Sequence]]:
     return log, out
 
 
-def blamed_lines(detection: Detection, raw: list[str], messages: list[str], history: set[str] | dict) -> list[LineOut]:
+def blamed_lines(detection: Detection, raw: list[str], messages: list[str], history: Container[str]) -> list[LineOut]:
     """Up to :data:`MAX_BLAMED` lines of an anomalous sequence: quoted by its reason first, then new ones."""
     if detection.verdict != 1:
         return []
