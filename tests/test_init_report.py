@@ -291,6 +291,15 @@ def test_report_from_a_results_folder_shows_tables_plots_and_new_messages(tmp_pa
     assert "<run>" not in html_text and "&lt;run&gt;" in html_text
 
 
+def test_report_explains_only_the_highest_scored(tmp_path, monkeypatch):
+    import collaborlog.report as report
+
+    monkeypatch.setattr(report, "MAX_DETECTIONS_SHOWN", 1)
+    path = _write(tmp_path / "det.jsonl", [json.dumps(d) for d in _detections()])
+    text = "".join(_parse(render(load_report(path))).text).split("Explained detections")[1]
+    assert "2 anomalous sequence(s) (the 1 highest-scored shown)" in text and "s1" in text and "s3" not in text
+
+
 def test_report_errors_and_cli(tmp_path):
     with pytest.raises(CollaborLogError, match="neither results.json nor detections.jsonl"):
         load_report(tmp_path)

@@ -19,6 +19,8 @@ from collaborlog.errors import CollaborLogError
 
 MAX_LINES_SHOWN = 40
 """Lines shown per explained detection: a window of thousands would bury the rest of the page."""
+MAX_DETECTIONS_SHOWN = 500
+"""Anomalous sequences explained, highest score first: past a few hundred nobody reads on, and the page stays small."""
 MIN_QUOTE_CHARS = 6
 """A quoted fragment shorter than this ('OK', '0') would highlight lines by accident."""
 
@@ -240,9 +242,11 @@ def _new_messages(res: dict) -> str:
 
 def _explained(dets: list[ExplainedDetection]) -> str:
     anomalous = sorted((d for d in dets if d.verdict == 1), key=lambda d: (-(d.score or 0.0), d.sequence))
-    out = [f"<h2>Explained detections</h2><p>{len(anomalous):,} anomalous sequence(s); lines the reason quotes "
+    shown = anomalous[:MAX_DETECTIONS_SHOWN]
+    cut = f" (the {len(shown):,} highest-scored shown)" if len(shown) < len(anomalous) else ""
+    out = [f"<h2>Explained detections</h2><p>{len(anomalous):,} anomalous sequence(s){cut}; lines the reason quotes "
            "are highlighted.</p>"]
-    for d in anomalous:
+    for d in shown:
         facts = [f"branch {d.branch or '-'}", f"route {d.route or '-'}"]
         if d.score is not None:
             facts.append(f"score {d.score:.3f}")
@@ -252,11 +256,11 @@ def _explained(dets: list[ExplainedDetection]) -> str:
                 f'<p class="reason">{_e(d.reason) if d.reason else "<i>no reason given (small-model verdict)</i>"}</p>']
         if d.lines:
             hits = quoted_lines(d.reason, d.lines)
-            shown = d.lines[:MAX_LINES_SHOWN]
+            first = d.lines[:MAX_LINES_SHOWN]
             body.append("<pre>" + "".join(f'<span class="hit">{_e(line)}</span>' if k in hits else
-                                          f"<span>{_e(line)}</span>" for k, line in enumerate(shown)) + "</pre>")
-            if len(d.lines) > len(shown):
-                body.append(f'<p class="muted">… and {len(d.lines) - len(shown):,} more line(s)</p>')
+                                          f"<span>{_e(line)}</span>" for k, line in enumerate(first)) + "</pre>")
+            if len(d.lines) > len(first):
+                body.append(f'<p class="muted">… and {len(d.lines) - len(first):,} more line(s)</p>')
         else:
             body.append('<p class="muted">lines not recorded with this detection (give --dataset to show them)</p>')
         out.append("".join(body) + "</div>")
