@@ -320,9 +320,11 @@ def test_quoted_lines():
     assert quoted_lines("'ok' is short", lines) == set()
 
 
-def test_yaml_written_by_init_round_trips_strings_with_quotes(tmp_path):
-    sample = _write(tmp_path / "o'brien.log", [f"x{i} it's fine" for i in range(12)])
+def test_yaml_written_by_init_round_trips_odd_file_names(tmp_path):
+    # A quote, and a character YAML reads as a line break, in the path (a value) and in the header comment.
+    sample = _write(tmp_path / "o'brien\u2028x.log", [f"x{i} 2020-01-01 00:00:0{i % 10} it's fine" for i in range(12)])
     out = tmp_path / "q.yaml"
-    init(sample, out)
-    assert yaml.safe_load(out.read_text(encoding="utf-8"))["source"]["path"] == "o'brien.log"
-    assert isinstance(load_dataset_config(out).grouping, (CountGrouping, TimeGrouping))
+    guess, _ = init(sample, out)
+    assert yaml.safe_load(out.read_text(encoding="utf-8"))["source"]["path"] == "o'brien\u2028x.log"
+    assert load_dataset_config(out) == guess.config
+    assert isinstance(guess.config.grouping, (CountGrouping, TimeGrouping))

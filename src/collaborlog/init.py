@@ -12,6 +12,7 @@ say what each guess rests on, then loaded back on the sample so mistakes show be
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import os
 import re
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from collaborlog.config import DatasetConfig, TimestampSpec, parse_model
@@ -335,8 +337,6 @@ def guess_dataset(path: Path, name: str | None = None, yaml_dir: Path | None = N
     log_format, columns, stamp = guess_format(lines)
     pattern, headers = format_regex(log_format)
     matches = [pattern.match(line) for line in lines]
-    import pandas as pd
-
     table = pd.DataFrame([m.groupdict() for m in matches if m], columns=headers)
     contents = [m.group("Content") if m else line for m, line in zip(matches, lines)]
     timestamp = None
@@ -367,27 +367,35 @@ def guess_dataset(path: Path, name: str | None = None, yaml_dir: Path | None = N
 def _flow(value) -> str:
     """One value as YAML on one line: a string single-quoted (backslashes stay as written), else flow style."""
     if isinstance(value, str):
+        if not value.isprintable():
+            # Double-quoted with escapes: YAML would fold a line break (U+2028, NEL) inside single quotes.
+            return json.dumps(value)
         return "'" + value.replace("'", "''") + "'"
     return yaml.safe_dump(value, default_flow_style=True, width=1_000_000, allow_unicode=True).strip()
+
+
+def _comment(text: str) -> str:
+    """``text`` safe inside a YAML comment: a character YAML reads as a line break (U+2028, NEL) would end it."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def render_yaml(guess: Guess, sample_path: Path) -> str:
     """The guessed dataset as YAML, with a comment on what each guess rests on."""
     cfg, src = guess.config, guess.config.source
-    out = [f"# Guessed by `collaborlog init` from the first {guess.sample_lines:,} lines of {sample_path}.",
+    out = [f"# Guessed by `collaborlog init` from the first {guess.sample_lines:,} lines of {_comment(str(sample_path))}.",
            "# Check each guess below (and the parsed records `init` printed) before training on it.",
            f"name: {_flow(cfg.name)}",
            "source:",
            "  kind: text",
            f"  path: {_flow(src.path)}",
            "  # The format, column by column:"]
-    out += [f"  #   {c.text:<22} {c.why}" for c in guess.columns]
+    out += [f"  #   {c.text:<22} {_comment(c.why)}" for c in guess.columns]
     out += ["  # (\\[ and \\] are a literal [ and ]; runs of spaces match any whitespace.)",
             f"  log_format: {_flow(src.log_format)}"]
-    out.append(f"  # Timestamp: {guess.timestamp_why}.")
+    out.append(f"  # Timestamp: {_comment(guess.timestamp_why)}.")
     if src.timestamp is not None:
         out.append(f"  timestamp: {_flow(src.timestamp.model_dump(mode='json'))}")
-    out += [f"# Grouping: {guess.grouping_why}.",
+    out += [f"# Grouping: {_comment(guess.grouping_why)}.",
             f"grouping: {_flow(cfg.grouping.model_dump(mode='json', exclude_none=True))}",
             "# No labels: the detector is fitted label-free (the history is taken as mostly normal).",
             "labels: {kind: none}",
