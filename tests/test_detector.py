@@ -276,11 +276,20 @@ def test_a_new_error_message_too_common_to_mark_failures_is_read_as_routine(hdfs
         assert any("read as warnings or errors" in p for p in sequence_prompts)
     else:
         # Each new event is carried by far more sequences than failures could explain: routine,
-        # whatever level the LLM gave it, and never shown as a failure signal.
-        for sid in inserted:
+        # whatever level the LLM gave it, and never shown as a failure signal (an event only a
+        # handful of sequences carry proves nothing: Prevalence.MIN_CARRIERS).
+        from collections import Counter
+
+        from collaborlog.prevalence import Prevalence
+
+        feats = det.features(evolved.log, evolved.sequences)
+        carriers = Counter(m for lines in feats.messages for m in set(lines))
+        lines_of = {s.id: m for s, m in zip(evolved.sequences, feats.messages)}
+        common = [sid for sid in inserted if all(carriers[m] >= Prevalence.MIN_CARRIERS for m in lines_of[sid])]
+        assert len(common) >= 5
+        for sid in common:
             d = out[sid]
             assert (d.branch, d.verdict) == (Branch.EVOL_DETECT, det.patterns_[base[sid]][0])
-        assert not any("read as warnings or errors" in p for p in sequence_prompts)
 
 
 def test_prevalence_needs_more_than_a_burst_to_call_a_message_common():

@@ -64,9 +64,13 @@ class Prevalence:
         spread = self.z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
         return max(0.0, (centre - spread) / (1 + z2 / n))
 
+    MIN_CARRIERS = 5
+    """A message fewer sequences carry is never common: one request of a single sequence (a
+    share of 1 out of 1) proves nothing about the stream."""
+
     def common(self, message: str) -> bool:
         """Whether more than ``bound`` of the sequences seen carry ``message``, beyond doubt."""
-        return self.lower_share(message) > self.bound
+        return self.counts_[message] >= self.MIN_CARRIERS and self.lower_share(message) > self.bound
 
     def to_json(self) -> dict:
         return {"bound": self.bound, "z": self.z, "seen": self.seen_, "counts": dict(self.counts_)}
