@@ -312,7 +312,8 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
 ) -> None:
     """Guess a dataset YAML (format, timestamp, grouping) from a sample log, write it, and show what it reads."""
-    from collaborlog.init import guess_dataset, init as guess_and_write
+    from collaborlog.init import guess_dataset
+    from collaborlog.init import init as guess_and_write
 
     target = out or Path(f"{name or guess_dataset(sample, limit=lines)[0].config.name}.yaml")
     guess, check = guess_and_write(sample, target, name=name, force=force, limit=lines)
