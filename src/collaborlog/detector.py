@@ -403,10 +403,11 @@ class CollaborLog:
         new = [m for m in unknown if representative[m] == m]
         said = {**self.messages_, **(self._ask_new(new, stream) if new else {})}
         said = {m: replace(said[r], message=m) for m, r in representative.items() if r in said}
-        # Where the log prints its levels, a new event's level is read, not guessed.
-        return {m: replace(v, problem=levels[m] in PROBLEM_LEVELS, level=levels[m],
-                           reason=f"{v.reason} (the log prints it at {levels[m]})")
-                if v.rewords is None and m in levels else v for m, v in said.items()}
+        # Where the log prints its levels, a message's level is read, not guessed: it decides
+        # whether a new event reports a problem (a rewording keeps its original's standing).
+        return {m: replace(v, problem=levels[m] in PROBLEM_LEVELS if v.rewords is None else v.problem,
+                           level=levels[m], reason=f"{v.reason} (the log prints it at {levels[m]})")
+                if m in levels else v for m, v in said.items()}
 
     def _ask_new(self, new: list[str], stream: Vanished) -> dict[str, MessageVerdict]:
         """The new-message question for each of ``new``, with the old messages it may reword."""
