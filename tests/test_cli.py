@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def _run(*args, env=None):
     return subprocess.run([sys.executable, "-m", "collaborlog", *args], capture_output=True, text=True, env=env)
@@ -98,3 +100,13 @@ def test_label_free_fit_and_detect_without_an_llm_on_an_unlabelled_sample(data_d
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in det.read_text().splitlines()]
     assert len(rows) == 40 and {r["branch"] for r in rows} <= {"small_model", "reused", "not_judged"}
+
+
+def test_a_malformed_llm_url_is_a_clear_error():
+    from collaborlog.cli import llm_config
+    from collaborlog.errors import CollaborLogError
+    from collaborlog.llm_backends import LLMConfig
+
+    with pytest.raises(CollaborLogError, match="not a usable LLM setting"):
+        llm_config("http://user:secret@exa mple:99999/v1", None, LLMConfig())
+    assert llm_config("none", None, LLMConfig()).backend == "none"

@@ -34,7 +34,18 @@ LLM_HELP = ("Judge routed sequences with another LLM than the model's: 'none' (s
 
 
 def llm_config(spec: str, model: Optional[str], saved):
-    """The LLM configuration a ``--llm`` value asks for; settings it does not name are ``saved``'s."""
+    """The LLM configuration a ``--llm`` value asks for; settings it does not name are ``saved``'s.
+    A value that is no valid configuration (a malformed URL) is a :class:`CollaborLogError`."""
+    from pydantic import ValidationError
+
+    try:
+        return _llm_config(spec, model, saved)
+    except ValidationError as err:
+        reasons = "; ".join(str(e["msg"]) for e in err.errors())
+        raise CollaborLogError(f"--llm {spec.split('@')[-1]!r} is not a usable LLM setting: {reasons}") from None
+
+
+def _llm_config(spec: str, model: Optional[str], saved):
     from collaborlog.llm_backends import LLMConfig
 
     base = saved.model_dump(exclude={"backend", "model", "base_url"})
