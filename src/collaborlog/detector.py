@@ -558,15 +558,19 @@ class CollaborLog:
         # stream): the LLM judges each new pattern once.
         # The small model reads a known pattern the same way: its label, not a neighbour vote.
         known = {i: entry for i, entry in enumerate(found) if entry is not None}
+        novelty = (self._novelty([self._read_as(m, a, verdicts) for m, a in zip(features.messages, features.aligned)],
+                                 losses, self.routine_ | routine, levels, read_prevalence)
+                   if self.novelty_ is not None else None)
+        if novelty is not None and self.llm_enabled:
+            # Read through the rewordings the LLM confirmed, a sequence may turn out novel: the LLM
+            # judges it too, rather than novelty alone.
+            to_llm |= novelty.novel
         to_llm[list(known)] = False
         rows = np.nonzero(to_llm)[0]
         judgements: dict[int, Judgement] = {}
         if rows.size and self.llm_enabled:
             evidence = self._evidence(features, sm, rows, prevalence, full, verdicts, levels)
             judgements = dict(zip(rows.tolist(), self._agents().judge_many(evidence)))
-        novelty = (self._novelty([self._read_as(m, a, verdicts) for m, a in zip(features.messages, features.aligned)],
-                                 losses, self.routine_ | routine, levels, read_prevalence)
-                   if self.novelty_ is not None else None)
         unjudged = [int(i) for i in rows if i not in judgements or judgements[i].branch is Branch.FALLBACK]
         unplaced = (self._unplaced(features, unjudged, prevalence, {**self.messages_, **verdicts}, levels)
                     if self.novelty_ is None else {})
