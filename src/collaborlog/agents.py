@@ -81,6 +81,9 @@ class Evidence:
     """The detector's pattern key for this sequence; empty means its distinct messages with counts."""
     reported_problems: tuple[str, ...] = ()
     """New messages the LLM said their developer would log at WARN or above."""
+    rare: tuple[str, ...] = ()
+    """Without labels: lines fewer of the history's sequences carry than failures may (see
+    :mod:`collaborlog.novelty`)."""
 
     def pattern(self) -> tuple[str, ...]:
         """The sequence's message pattern: equal patterns get one judgement."""
@@ -235,6 +238,9 @@ class EvolCoT:
         if ev.reported_problems:
             parts.append("these new messages read as warnings or errors:\n" + "\n".join(
                 f"  - {line}" for line in ev.reported_problems))
+        if ev.rare:
+            parts.append("these lines are rare in the history (so are failures):\n" + "\n".join(
+                f"  - {line}" for line in ev.rare))
         return "\n".join(parts) or "none of its lines resembles a message seen only in past failures"
 
     def judge(self, ev: Evidence) -> Judgement:

@@ -372,11 +372,12 @@ class CollaborLog:
             pred = sm_batch[int(i)]
             neighbours = tuple(self.history_.item(row_of[n.id], n.similarity) for n in pred.neighbours if n.id in row_of)
             signals, judged = self._signals(list(features.messages[i]), vectors, said, prevalence, levels)
+            rare = tuple(self.novelty_.rare(features.aligned[i])) if self.novelty_ is not None else ()
             out.append(Evidence(tuple(features.messages[i]), neighbours,
                                 self.history_.item(int(normal[j])) if normal[j] >= 0 else None,
                                 self.history_.item(int(abnormal[j])) if abnormal[j] >= 0 else None,
                                 pred.verdict, pred.certain, signals,
-                                keys[i] if keys is not None else self._key(features.aligned[i]), judged))
+                                keys[i] if keys is not None else self._key(features.aligned[i]), judged, rare))
         return out
 
     def _new_messages(self, features: SequenceFeatures, rows: list[int], stream: Vanished,
@@ -485,7 +486,14 @@ class CollaborLog:
 
     def dropped(self) -> set[str]:
         """History messages the stream so far has stopped writing (see :mod:`collaborlog.vanished`)."""
-        return self.vanished_.dropped()
+        return self._dropped(self.vanished_)
+
+    def _dropped(self, stream: Vanished) -> set[str]:
+        """What ``stream`` stopped writing, but for the messages of failures (the history saw them
+        only in failures, or, without labels, they are rare): a healthy stream does not write
+        them, so their absence says nothing about the release."""
+        return {m for m in stream.dropped() if not self.signatures_.failure_only(m)
+                and (self.novelty_ is None or self.novelty_.share(m) >= self.config.contamination)}
 
     def _reread(self, dropped: set[str]) -> dict[tuple[str, ...], tuple[int, str]]:
         """The labelled history's patterns read without ``dropped`` messages: pattern -> (label, an id).
@@ -538,7 +546,7 @@ class CollaborLog:
             to_llm |= self._novelty(features.aligned, losses, self.routine_, levels, read_prevalence).novel
         keys = [self._key(a) for a in features.aligned]
         full = [pattern_key(a, self.pattern_by_set_) for a in features.aligned]
-        reread = self._reread(stream.dropped())
+        reread = self._reread(self._dropped(stream))
         found = [self._known(f, k, reread) for f, k in zip(full, keys)]
         # New messages of routed sequences with a new pattern are judged first, once each: a
         # sequence that is a known pattern once its rewordings and new routine events are read so
