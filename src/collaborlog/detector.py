@@ -569,10 +569,15 @@ class CollaborLog:
         novelty = (self._novelty([self._read_as(m, a, verdicts) for m, a in zip(features.messages, features.aligned)],
                                  losses, self.routine_ | routine, levels, read_prevalence)
                    if self.novelty_ is not None else None)
+        rare_rows: set[int] = set()
         if novelty is not None and self.llm_enabled:
             # Read through the rewordings the LLM confirmed, a sequence may turn out novel: the LLM
-            # judges it too, rather than novelty alone.
+            # judges it too, rather than novelty alone. But lines the history rarely shows, which
+            # the new-message question did not read as routine or as a rewording, are evidence no
+            # sequence-level answer overrules (a 1.5B model called every such HDFS failure normal).
             to_llm |= novelty.novel
+            rare_rows = {int(i) for i in np.nonzero(novelty.rarity > 1.0)[0] if i not in known}
+            to_llm[list(rare_rows)] = False
         to_llm[list(known)] = False
         rows = np.nonzero(to_llm)[0]
         judgements: dict[int, Judgement] = {}
@@ -612,8 +617,10 @@ class CollaborLog:
                               pred.neighbours, "unfamiliar, not judged: no LLM is configured (llm backend none); "
                               + self._unjudged_reason(unplaced.get(i)))
             elif j is None:
+                rare = self.novelty_.rare(features.aligned[i]) if i in rare_rows and self.novelty_ else []
                 d = Detection(seq.id, small[0], small[1], Route.SMALL_MODEL, Branch.SMALL_MODEL,
-                              float(losses[i]), pred.neighbours)
+                              float(losses[i]), pred.neighbours,
+                              "lines the history rarely shows: " + "; ".join(repr(m) for m in rare[:3]) if rare else "")
             elif j.branch is Branch.FALLBACK:
                 d = Detection(seq.id, small[0], small[1], Route.LLM, j.branch, float(losses[i]), pred.neighbours,
                               self._unjudged_reason(unplaced.get(i)), j.compared_with, j.evolved_from, j.fallback)
@@ -727,8 +734,11 @@ class CollaborLog:
             # Under the whole pattern: only sequences that report the same share the verdict.
             self.patterns_.setdefault(pattern_key(aligned[i], self.pattern_by_set_), (detections[i].verdict, sid))
         if self.novelty_ is not None:
-            # What the LLM judged normal is no longer rare.
-            self.novelty_.clear([m for i in idx if detections[i].verdict == 0 for m in aligned[i]])
+            # A sequence the LLM read as an evolved version of a normal history pattern makes its
+            # messages familiar. A sequence-level "normal" does not: rare lines are the only
+            # failure evidence there is without labels, and one wrong answer must not erase it.
+            self.novelty_.clear([m for i in idx if detections[i].verdict == 0
+                                 and detections[i].branch is Branch.EVOL_DETECT for m in aligned[i]])
         if self.aligner_ is not None:
             # New events the LLM has now judged become known messages; reworded ones stay read as
             # the known message they align to.
