@@ -7,7 +7,6 @@ import pytest
 
 from collaborlog.agents import Branch, MessageVerdict
 from collaborlog.coordinator import Route
-from collaborlog.dataset import load_dataset, preset_config
 from collaborlog.detector import AEMConfig, CollaborLog, DetectorConfig
 from collaborlog.encoders import EncoderConfig
 from collaborlog.errors import DataError
@@ -24,11 +23,6 @@ def _config(align_threshold: float = 0.85, pattern_key: str = "auto", **aem) -> 
         "governor": {"cache": False}, "aem": {"batch_size": 50, "coordinator_epochs": 30, **aem},
         "align_threshold": align_threshold, "pattern_key": pattern_key,
     })
-
-
-@pytest.fixture(scope="module")
-def hdfs20k(data_dir):
-    return load_dataset(preset_config("hdfs-20k"), data_dir)
 
 
 @pytest.fixture(scope="module")

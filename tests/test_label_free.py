@@ -9,7 +9,6 @@ import pytest
 
 from collaborlog.agents import Branch
 from collaborlog.coordinator import Route
-from collaborlog.dataset import load_dataset, preset_config
 from collaborlog.detector import CollaborLog, DetectorConfig, Mode, choose_mode
 from collaborlog.novelty import Novelty
 from collaborlog.persistence import load, save
@@ -25,11 +24,6 @@ def _config(**extra) -> DetectorConfig:
 
 def _unlabelled(sequences: list[Sequence]) -> list[Sequence]:
     return [replace(s, label=-1) for s in sequences]
-
-
-@pytest.fixture(scope="module")
-def hdfs20k(data_dir):
-    return load_dataset(preset_config("hdfs-20k"), data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -361,22 +361,9 @@ def test_valid_base_urls_and_an_invalid_environment_url(monkeypatch):
 # -- a saved detector does not say where to send requests ----------------------------------------------
 
 def _tiny_dataset():
-    from collaborlog.config import SessionGrouping
-    from collaborlog.grouping import GroupStats, group_sessions
-    from collaborlog.records import LogFrame
+    from synthetic import block_log
 
-    lines, labels = [], []
-    for s in range(60):
-        lines += [f"Receiving block blk_{s} src: /10.0.0.{s % 9}", f"Received block blk_{s} of size {1000 + s}",
-                  f"PacketResponder {s % 3} for block blk_{s} terminating"]
-        labels += [0, 0, 0]
-        if s % 10 == 9:
-            lines.append(f"Exception in receiveBlock for block blk_{s}")
-            labels.append(1)
-    n = len(lines)
-    frame = LogFrame(lines, np.arange(n, dtype=np.float64), np.asarray(labels, np.int8), {}, np.ones(n, bool))
-    seqs = group_sessions(frame, SessionGrouping(regex=r"blk_\d+"), GroupStats())
-    seqs = [s.__class__(s.id, s.lines, int((frame.label[s.lines] == 1).any()), s.start) for s in seqs]
+    frame, seqs = block_log(60)
     return frame, seqs[:45], seqs[45:]
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from synthetic import block_log
 
 from collaborlog.config import SessionGrouping
 from collaborlog.detector import CollaborLog, DetectorConfig
@@ -38,19 +39,7 @@ FS_EVENTS = {"open", "os.remove", "os.rename", "os.mkdir", "os.rmdir", "tempfile
 
 
 def _log(n_sessions: int):
-    lines, labels = [], []
-    for s in range(n_sessions):
-        lines += [f"Receiving block blk_{s} src: /10.0.0.{s % 9}:500{s % 7}",
-                  f"Received block blk_{s} of size {1000 + s} from /10.0.0.{s % 9}",
-                  f"PacketResponder {s % 3} for block blk_{s} terminating"]
-        labels += [0, 0, 0]
-        if s % 10 == 9:
-            lines.append(f"Exception in receiveBlock for block blk_{s} java.io.IOException")
-            labels.append(1)
-    n = len(lines)
-    frame = LogFrame(lines, np.arange(n, dtype=np.float64), np.asarray(labels, np.int8), {}, np.ones(n, bool))
-    seqs = group_sessions(frame, SessionGrouping(regex=r"blk_\d+"), GroupStats())
-    return frame, [s.__class__(s.id, s.lines, int((frame.label[s.lines] == 1).any()), s.start) for s in seqs]
+    return block_log(n_sessions)
 
 
 def _stream(batches: int, size: int):

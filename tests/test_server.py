@@ -10,8 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
+from synthetic import FAILED, NORMAL, world
 
 pytest.importorskip("fastapi")
 pytest.importorskip("prometheus_client")
@@ -26,26 +26,12 @@ from collaborlog.server import create_app  # noqa: E402
 TOKEN = "s3cret"
 MAX_BODY = 64 * 1024
 MAX_LINES = 500
-NORMAL = [("INFO", "Opening file {n}"), ("INFO", "Wrote {n} bytes"), ("INFO", "Verified checksum {n}"),
-          ("INFO", "Closed file {n}")]
-FAILED = [("INFO", "Opening file {n}"), ("INFO", "Wrote {n} bytes"), ("ERROR", "Write failed: disk error at sector {n}"),
-          ("INFO", "Closed file {n}")]
 NEW_ERROR = [("INFO", "Opening file {n}"), ("ERROR", "Replica {n} lost: checksum mismatch"), ("INFO", "Closed file {n}")]
 
 
 def history() -> tuple[LogFrame, list[Sequence]]:
-    content, levels, seqs = [], [], []
-    for k in range(400):
-        label = 1 if k % 20 == 0 else 0
-        start = len(content)
-        for level, text in FAILED if label else NORMAL:
-            content.append(text.format(n=1000 + 7 * k))
-            levels.append(level)
-        seqs.append(Sequence(f"h{k}", np.arange(start, len(content)), label, float(k)))
-    frame = LogFrame(content=content, timestamp=np.arange(len(content), dtype=float),
-                     label=np.full(len(content), -1, np.int8), fields={"Level": levels},
-                     matched=np.ones(len(content), bool))
-    return frame, seqs
+    labels = [1 if k % 20 == 0 else 0 for k in range(400)]
+    return world([FAILED if y else NORMAL for y in labels], labels, "h")
 
 
 @pytest.fixture(scope="module")

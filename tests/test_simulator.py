@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 import numpy as np
+from synthetic import block_log
 
-from collaborlog.config import SessionGrouping
-from collaborlog.grouping import GroupStats, group_sessions
-from collaborlog.records import LogFrame
 from collaborlog.simulator import (
     Change,
     EvolutionConfig,
@@ -15,21 +13,7 @@ from collaborlog.simulator import (
 
 
 def _log(n_sessions=40):
-    lines, labels = [], []
-    for s in range(n_sessions):
-        lines += [f"Receiving block blk_{s} src: /10.0.0.{s % 9}:500{s % 7}",
-                  f"Received block blk_{s} of size {1000 + s} from /10.0.0.{s % 9}",
-                  f"PacketResponder {s % 3} for block blk_{s} terminating",
-                  f"PacketResponder {s % 3} for block blk_{s} terminating"]
-        labels += [0, 0, 0, 0]
-        if s % 10 == 9:
-            lines.append(f"Exception in receiveBlock for block blk_{s} java.io.IOException")
-            labels.append(1)
-    n = len(lines)
-    frame = LogFrame(lines, np.arange(n, dtype=np.float64), np.asarray(labels, np.int8), {}, np.ones(n, bool))
-    seqs = group_sessions(frame, SessionGrouping(regex=r"blk_\d+"), GroupStats())
-    seqs = [s.__class__(s.id, s.lines, int((frame.label[s.lines] == 1).any()), s.start) for s in seqs]
-    return frame, seqs
+    return block_log(n_sessions, responders=2)
 
 
 def test_evolution_is_deterministic_under_a_seed_and_keeps_labels():

@@ -3,8 +3,8 @@ writes (a few of which fail) and a stream that a new release writes."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from synthetic import FAILED, NORMAL, world
 
 from collaborlog.agents import Branch
 from collaborlog.coordinator import Route
@@ -14,25 +14,7 @@ from collaborlog.llm_backends import ScriptedClient
 from collaborlog.records import LogFrame, Sequence
 from collaborlog.vanished import Vanished
 
-NORMAL = [("INFO", "Opening file {n}"), ("INFO", "Wrote {n} bytes"), ("INFO", "Verified checksum {n}"),
-          ("INFO", "Closed file {n}")]
-FAILED = [("INFO", "Opening file {n}"), ("INFO", "Wrote {n} bytes"), ("ERROR", "Write failed: disk error at sector {n}"),
-          ("INFO", "Closed file {n}")]
 ABNORMAL = '{"reason": "looks wrong", "IsEvol": false, "System State": "Abnormal"}'
-
-
-def world(sequences: list[list[tuple[str, str]]], labels: list[int], prefix: str) -> tuple[LogFrame, list[Sequence]]:
-    content, levels, out = [], [], []
-    for k, (lines, label) in enumerate(zip(sequences, labels)):
-        start = len(content)
-        for level, text in lines:
-            content.append(text.format(n=1000 + 7 * k))
-            levels.append(level)
-        out.append(Sequence(f"{prefix}{k}", np.arange(start, len(content)), label, float(k)))
-    frame = LogFrame(content=content, timestamp=np.arange(len(content), dtype=float),
-                     label=np.full(len(content), -1, np.int8), fields={"Level": levels},
-                     matched=np.ones(len(content), bool))
-    return frame, out
 
 
 def history() -> tuple[LogFrame, list[Sequence], list[Sequence]]:
