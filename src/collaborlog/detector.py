@@ -34,7 +34,7 @@ from collaborlog.history import History
 from collaborlog.levels import PROBLEM_LEVELS, message_levels
 from collaborlog.llm_backends import LLMClient, LLMConfig, build_client
 from collaborlog.novelty import Novelty
-from collaborlog.prevalence import Prevalence
+from collaborlog.prevalence import Prevalence, wilson
 from collaborlog.prompts import load_prompts, summarize
 from collaborlog.records import LogFrame, Sequence
 from collaborlog.rewording import offer, variant_of
@@ -175,13 +175,7 @@ def _text(key: tuple[str, ...]) -> str:
 def _largest_failure_pattern(keys: list[tuple[str, ...]], labels: np.ndarray) -> float:
     """The upper end of the 95% Wilson interval of the largest share of ``keys`` one failure pattern holds."""
     counts = Counter(k for k, label in zip(keys, labels) if label == 1)
-    n = len(keys)
-    if not counts or n == 0:
-        return 0.0
-    p, z2 = max(counts.values()) / n, 1.96 ** 2
-    centre = p + z2 / (2 * n)
-    spread = 1.96 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return float(min(1.0, (centre + spread) / (1 + z2 / n)))
+    return wilson(max(counts.values()), len(keys))[1] if counts else 0.0
 
 
 def pattern_key(messages: list[str], by_set: bool = False) -> tuple[str, ...]:
@@ -302,12 +296,12 @@ class CollaborLog:
         pattern_labels = y_train
         self.novelty_: Novelty | None = None
         if self.mode_ is not Mode.SUPERVISED:
+            train_losses = self.coordinator_.score(tr.vectors)
             self.novelty_ = Novelty(self.config.contamination).fit(
-                [m for m, g in zip(tr.messages, given) if g != 1], self.coordinator_.score(tr.vectors),
-                self.coordinator_.valid_losses_)
+                [m for m, g in zip(tr.messages, given) if g != 1], train_losses, self.coordinator_.valid_losses_)
             # Only what looks normal (or is labelled) makes a known pattern: the unlabelled history
             # holds failures too, and a rare pattern of it must not vouch for new sequences.
-            novel = self.novelty_.score(tr.messages, self.coordinator_.score(tr.vectors)).novel
+            novel = self.novelty_.score(tr.messages, train_losses).novel
             trusted = (given == 1) | ((given == 0) & (self.mode_ is Mode.SEMI_SUPERVISED)) | ~novel
             pattern_labels = np.where(trusted, y_train, -1).astype(np.int8)
         self.patterns_ = self._history_patterns(tr.messages, pattern_labels, ids)

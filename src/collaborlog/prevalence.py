@@ -15,6 +15,20 @@ import math
 from collections import Counter
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a share of ``k`` in ``n`` (``(0, 1)`` when ``n`` is 0).
+
+    >>> [round(x, 3) for x in wilson(1, 1)]
+    [0.207, 1.0]
+    """
+    if n == 0:
+        return 0.0, 1.0
+    p, z2 = k / n, z * z
+    centre = p + z2 / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, (centre - spread) / (1 + z2 / n)), min(1.0, (centre + spread) / (1 + z2 / n))
+
+
 class Prevalence:
     """Sequences seen and, per message, how many of them carry it.
 
@@ -56,13 +70,7 @@ class Prevalence:
 
     def lower_share(self, message: str) -> float:
         """The lower end of the Wilson score interval of :meth:`share`."""
-        n = self.seen_
-        if n == 0:
-            return 0.0
-        p, z2 = self.share(message), self.z * self.z
-        centre = p + z2 / (2 * n)
-        spread = self.z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-        return max(0.0, (centre - spread) / (1 + z2 / n))
+        return wilson(self.counts_[message], self.seen_, self.z)[0]
 
     MIN_CARRIERS = 5
     """A message fewer sequences carry is never common: one request of a single sequence (a

@@ -12,6 +12,7 @@ then its next best, for the LLM to confirm or reject.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -23,7 +24,8 @@ _SUFFIX = re.compile(r"(?:ations?|ions?|ings?|ed|es|er|e|s)$")
 _STOP = frozenset({"the", "and", "for", "from", "with", "was", "are", "has", "have", "this", "that"})
 
 
-def words(message: str) -> set[str]:
+@lru_cache(maxsize=1 << 16)
+def words(message: str) -> frozenset[str]:
     """The word stems of a masked message: lower-cased, camelCase split, masks, words under three
     letters and the commonest function words left out, and inflections cut ("deleting",
     "deletion" and "deleted" are one stem), so that a reworded statement keeps its words."""
@@ -34,7 +36,7 @@ def words(message: str) -> set[str]:
         if word not in _STOP:
             stem = _SUFFIX.sub("", word)
             out.add(stem if len(stem) >= 3 else word)
-    return out
+    return frozenset(out)
 
 
 def variant_of(message: str, known: list[str]) -> str | None:
@@ -54,7 +56,7 @@ def variant_of(message: str, known: list[str]) -> str | None:
     return None
 
 
-def overlap(a: set[str], b: set[str]) -> float:
+def overlap(a: frozenset[str], b: frozenset[str]) -> float:
     """Shared words over the shorter message's words: a rewording keeps most of what it says."""
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
@@ -78,8 +80,8 @@ def offer(new: list[str], old: list[str], cosine: np.ndarray, k: int, min_overla
     score = np.where(shared >= min_overlap, (np.asarray(cosine, np.float64) + shared) / 2, -np.inf)
     # Variants of one statement (the same words, other variables or repeats) are one row of the
     # assignment: they all reword the same old message.
-    variant = {frozenset(w): n for n, w in enumerate(dict.fromkeys(frozenset(w) for w in new_words))}
-    group = np.array([variant[frozenset(w)] for w in new_words])
+    variant = {w: n for n, w in enumerate(dict.fromkeys(new_words))}
+    group = np.array([variant[w] for w in new_words])
     best = np.stack([score[group == g].max(axis=0) for g in range(len(variant))])
     rows, cols = linear_sum_assignment(np.where(np.isfinite(best), -best, 1e6))
     assigned = {int(r): int(c) for r, c in zip(rows, cols) if np.isfinite(best[r, c])}

@@ -14,8 +14,9 @@ so "still written at all" is no proof).
 
 from __future__ import annotations
 
-import math
 from collections import Counter
+
+from collaborlog.prevalence import wilson
 
 
 class Vanished:
@@ -71,13 +72,10 @@ class Vanished:
         """Whether the stream may still write ``message`` about as often as the history did: the
         upper end of a Wilson interval of its stream share reaches ``keep`` of its history share.
         A message half the stream stopped writing (half the nodes upgraded) is not steady."""
-        n, p_hist = self.stream_seen_, self.history_share(message)
-        if n == 0 or p_hist == 0 or self.stream_counts_[message] == 0:
+        p_hist = self.history_share(message)
+        if self.stream_seen_ == 0 or p_hist == 0 or self.stream_counts_[message] == 0:
             return False
-        p, z2 = self.stream_counts_[message] / n, self.z * self.z
-        centre = p + z2 / (2 * n)
-        spread = self.z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-        return (centre + spread) / (1 + z2 / n) >= keep * p_hist
+        return wilson(self.stream_counts_[message], self.stream_seen_, self.z)[1] >= keep * p_hist
 
     def to_json(self) -> dict:
         return {"evidence": self.evidence, "z": self.z, "history_seen": self.history_seen_,
