@@ -232,15 +232,16 @@ def detect(
     if out is not None:
         # Before the work, not after it: a missing folder must not cost the detections.
         _prepare_output(out)
+    # The model first: a missing or damaged one is refused before the log is read.
+    detector = load(model)
+    if llm is not None:
+        detector.use_llm(llm_config(llm, llm_model, detector.config.llm))
     ds_cfg, config_dir = resolve_config(dataset)
     ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
     parts = dict(ds.splits.items())
     if split not in (*parts, "all"):
         raise CollaborLogError(f"--split must be all, train, valid or test, not {split!r}")
     sequences = ds.splits.all() if split == "all" else parts[split]
-    detector = load(model)
-    if llm is not None:
-        detector.use_llm(llm_config(llm, llm_model, detector.config.llm))
     if learn:
         # A checkpoint after each batch that taught the models: a crash loses at most one batch.
         stream = detector.detect_stream(ds.log, sequences, on_learned=lambda _: save(detector, model))
