@@ -15,13 +15,13 @@ import time
 
 import numpy as np
 
-from collaborlog.evaluation import (
+from collaborlog.experiments.fastpath import (
     ExperimentConfig,
     evaluate_seed,
     fit_fast_path,
     prepare,
 )
-from collaborlog.features import SequenceFeatures
+from collaborlog.features.featurizer import SequenceFeatures
 
 
 def main() -> None:

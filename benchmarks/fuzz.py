@@ -392,9 +392,9 @@ GENERATORS = {
 
 def run_case(seed: int, index: int) -> Outcome:
     """Generate input ``index`` and load + summarize it; classify what happened."""
-    from collaborlog.dataset import load_dataset, resolve_config
+    from collaborlog.data.dataset import load_dataset, resolve_config
+    from collaborlog.data.summary import summarize
     from collaborlog.errors import CollaborLogError
-    from collaborlog.summary import summarize
 
     area = AREAS[index % len(AREAS)]
     rng = random.Random(f"{seed}-{index}")

@@ -23,10 +23,10 @@ from pathlib import Path
 
 _T_START = time.perf_counter()
 
-from collaborlog.dataset import find_data_dir, load_dataset, resolve_config  # noqa: E402
-from collaborlog.embeddings import EmbeddingCache, embed_lines  # noqa: E402
-from collaborlog.encoders import EncoderConfig, build_encoder  # noqa: E402
-from collaborlog.templates import TemplateMiner  # noqa: E402
+from collaborlog.data.dataset import find_data_dir, load_dataset, resolve_config  # noqa: E402
+from collaborlog.features.embeddings import EmbeddingCache, embed_lines  # noqa: E402
+from collaborlog.features.encoders import EncoderConfig, build_encoder  # noqa: E402
+from collaborlog.parsing.templates import TemplateMiner  # noqa: E402
 
 COLD_GOAL_S = 5.0
 WARM_GOAL = 100_000

@@ -18,9 +18,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from collaborlog.dataset import find_data_dir, load_dataset, preset_config
-from collaborlog.detector import CollaborLog, DetectorConfig
-from collaborlog.metrics import score
+from collaborlog.data.dataset import find_data_dir, load_dataset, preset_config
+from collaborlog.detector.facade import CollaborLog, DetectorConfig
+from collaborlog.models.metrics import score
 from collaborlog.records import Sequence
 
 SPLITS = {"bgl-2k": {"kind": "chronological", "ratios": [0.6, 0.2, 0.2]}}

@@ -20,14 +20,14 @@ import time
 
 import numpy as np
 
-from collaborlog.agents import Branch
-from collaborlog.dataset import find_data_dir, load_dataset, preset_config
-from collaborlog.detector import CollaborLog, DetectorConfig
-from collaborlog.features import SequenceFeatures
-from collaborlog.llm_backends import LLMConfig, build_client
-from collaborlog.metrics import score
-from collaborlog.prompts import summarize
-from collaborlog.simulator import EvolutionConfig, evolve
+from collaborlog.data.dataset import find_data_dir, load_dataset, preset_config
+from collaborlog.detector.facade import CollaborLog, DetectorConfig
+from collaborlog.experiments.simulator import EvolutionConfig, evolve
+from collaborlog.features.featurizer import SequenceFeatures
+from collaborlog.llm.agents import Branch
+from collaborlog.llm.backends import LLMConfig, build_client
+from collaborlog.llm.prompts import summarize
+from collaborlog.models.metrics import score
 
 
 def main() -> None:

@@ -79,12 +79,12 @@ def main() -> None:
 
     with RSSSampler() as sampler:
         with sampler.during("import"):
-            from collaborlog.dataset import find_data_dir
-            from collaborlog.detector import CollaborLog
-            from collaborlog.evaluation import load_experiment, load_experiment_dataset
-            from collaborlog.experiment import _test_split, detector_config
-            from collaborlog.llm_backends import ScriptedClient
-            from collaborlog.persistence import load, save
+            from collaborlog.data.dataset import find_data_dir
+            from collaborlog.detector.facade import CollaborLog
+            from collaborlog.detector.persistence import load, save
+            from collaborlog.experiments.fastpath import load_experiment, load_experiment_dataset
+            from collaborlog.experiments.run import _test_split, detector_config
+            from collaborlog.llm.backends import ScriptedClient
         if args.tracemalloc:
             tracemalloc.start(12)
         cfg, config_dir = load_experiment(Path(args.experiment))

@@ -25,12 +25,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from collaborlog.detector import CollaborLog
-from collaborlog.evaluation import load_experiment, load_experiment_dataset
-from collaborlog.experiment import detector_config
-from collaborlog.levels import message_levels
-from collaborlog.llm_backends import LLMConfig, build_client
-from collaborlog.simulator import evolve
+from collaborlog.data.levels import message_levels
+from collaborlog.detector.facade import CollaborLog
+from collaborlog.experiments.fastpath import load_experiment, load_experiment_dataset
+from collaborlog.experiments.run import detector_config
+from collaborlog.experiments.simulator import evolve
+from collaborlog.llm.backends import LLMConfig, build_client
 
 
 def main() -> None:

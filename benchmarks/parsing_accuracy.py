@@ -17,9 +17,9 @@ from collections import defaultdict
 
 import pandas as pd
 
-from collaborlog.config import ParserConfig
-from collaborlog.dataset import find_data_dir
-from collaborlog.templates import TemplateMiner
+from collaborlog.data.config import ParserConfig
+from collaborlog.data.dataset import find_data_dir
+from collaborlog.parsing.templates import TemplateMiner
 
 SYSTEMS = ("BGL", "HDFS", "Hadoop", "OpenStack", "Spark", "Thunderbird", "Zookeeper")
 MASKING = {"BGL": "bgl"}

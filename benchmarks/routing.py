@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from collaborlog.agents import Branch, EvolCoT, Judgement
-from collaborlog.coordinator import Route
-from collaborlog.detector import CollaborLog
-from collaborlog.evaluation import load_experiment, load_experiment_dataset
-from collaborlog.experiment import _test_split, detector_config
-from collaborlog.metrics import score
-from collaborlog.prompts import summarize
+from collaborlog.detector.facade import CollaborLog
+from collaborlog.experiments.fastpath import load_experiment, load_experiment_dataset
+from collaborlog.experiments.run import _test_split, detector_config
+from collaborlog.llm.agents import Branch, EvolCoT, Judgement
+from collaborlog.llm.prompts import summarize
+from collaborlog.models.coordinator import Route
+from collaborlog.models.metrics import score
 
 
 def main() -> None:

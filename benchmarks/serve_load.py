@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from collaborlog.dataset import find_data_dir, load_dataset, resolve_config
+from collaborlog.data.dataset import find_data_dir, load_dataset, resolve_config
 
 GOAL_RPS = 200
 GOAL_P99_MS = 100
@@ -37,8 +37,8 @@ WARMUP = 50
 
 
 def fit_small(data_dir: Path, out: Path) -> Path:
-    from collaborlog.detector import CollaborLog, DetectorConfig
-    from collaborlog.persistence import save
+    from collaborlog.detector.facade import CollaborLog, DetectorConfig
+    from collaborlog.detector.persistence import save
 
     cfg, _ = resolve_config("hdfs-20k")
     ds = load_dataset(cfg, data_dir)

@@ -22,16 +22,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from collaborlog.config import DatasetConfig, SessionGrouping, SourceConfig, TimestampSpec
-from collaborlog.coordinator import Coordinator, CoordinatorConfig, Route
-from collaborlog.dataset import find_data_dir, load_dataset
-from collaborlog.embeddings import EmbeddingCache
-from collaborlog.encoders import EncoderConfig, build_encoder
-from collaborlog.features import Featurizer
-from collaborlog.grouping import GroupStats, group_sessions
-from collaborlog.readers import read_log
-from collaborlog.small_model import SmallModel, SmallModelConfig
-from collaborlog.templates import TemplateMiner
+from collaborlog.data.config import DatasetConfig, SessionGrouping, SourceConfig, TimestampSpec
+from collaborlog.data.dataset import find_data_dir, load_dataset
+from collaborlog.data.grouping import GroupStats, group_sessions
+from collaborlog.data.readers import read_log
+from collaborlog.features.embeddings import EmbeddingCache
+from collaborlog.features.encoders import EncoderConfig, build_encoder
+from collaborlog.features.featurizer import Featurizer
+from collaborlog.models.coordinator import Coordinator, CoordinatorConfig, Route
+from collaborlog.models.small_model import SmallModel, SmallModelConfig
+from collaborlog.parsing.templates import TemplateMiner
 
 GOAL = 100_000
 SOURCE = SourceConfig(path="hdfs.log", kind="text", log_format="<Date> <Time> <Pid> <Level> <Component>: <Content>",

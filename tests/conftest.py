@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from collaborlog.dataset import find_data_dir
+from collaborlog.data.dataset import find_data_dir
 
 
 @pytest.fixture(autouse=True)
@@ -25,14 +25,14 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def hdfs20k(data_dir):
     """The first 20,000 raw HDFS lines (the hdfs-20k preset), read once for the session."""
-    from collaborlog.dataset import load_dataset, preset_config
+    from collaborlog.data.dataset import load_dataset, preset_config
 
     return load_dataset(preset_config("hdfs-20k"), data_dir)
 
 
 @pytest.fixture(scope="session")
 def minilm():
-    from collaborlog.encoders import EncoderConfig, build_encoder
+    from collaborlog.features.encoders import EncoderConfig, build_encoder
 
     return build_encoder(EncoderConfig(kind="minilm"))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from collaborlog.config import SessionGrouping
-from collaborlog.grouping import GroupStats, group_sessions
+from collaborlog.data.config import SessionGrouping
+from collaborlog.data.grouping import GroupStats, group_sessions
 from collaborlog.records import LogFrame, Sequence
 
 NORMAL = [("INFO", "Opening file {n}"), ("INFO", "Wrote {n} bytes"), ("INFO", "Verified checksum {n}"),

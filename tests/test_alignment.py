@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from collaborlog.alignment import MessageAligner
-from collaborlog.coordinator import Coordinator, CoordinatorConfig
-from collaborlog.detector import pattern_key, set_keys_are_pure
+from collaborlog.detector.facade import pattern_key, set_keys_are_pure
+from collaborlog.features.alignment import MessageAligner
+from collaborlog.models.coordinator import Coordinator, CoordinatorConfig
 
 
 def _unit(*rows: list[float]) -> np.ndarray:

@@ -105,7 +105,7 @@ def test_label_free_fit_and_detect_without_an_llm_on_an_unlabelled_sample(data_d
 def test_a_malformed_llm_url_is_a_clear_error():
     from collaborlog.cli import llm_config
     from collaborlog.errors import CollaborLogError
-    from collaborlog.llm_backends import LLMConfig
+    from collaborlog.llm.backends import LLMConfig
 
     with pytest.raises(CollaborLogError, match="not a usable LLM setting"):
         llm_config("http://user:secret@exa mple:99999/v1", None, LLMConfig())

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from collaborlog.config import load_dataset_config
-from collaborlog.dataset import (
+from collaborlog.data.config import load_dataset_config
+from collaborlog.data.dataset import (
     load_dataset,
     preset_config,
     preset_names,
     resolve_config,
 )
+from collaborlog.data.summary import summarize
 from collaborlog.errors import ConfigError, DatasetNotFoundError
-from collaborlog.summary import summarize
 
 
 def test_presets_exist():

@@ -5,14 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from collaborlog.agents import Branch, MessageVerdict
-from collaborlog.coordinator import Route
-from collaborlog.detector import AEMConfig, CollaborLog, DetectorConfig
-from collaborlog.encoders import EncoderConfig
+from collaborlog.detector.facade import AEMConfig, CollaborLog, DetectorConfig
+from collaborlog.detector.persistence import load, save
 from collaborlog.errors import DataError
-from collaborlog.llm_backends import ScriptedClient
-from collaborlog.persistence import load, save
-from collaborlog.simulator import EvolutionConfig, evolve
+from collaborlog.experiments.simulator import EvolutionConfig, evolve
+from collaborlog.features.encoders import EncoderConfig
+from collaborlog.llm.agents import Branch, MessageVerdict
+from collaborlog.llm.backends import ScriptedClient
+from collaborlog.models.coordinator import Route
 
 ANSWER = '{"reason": "routine block transfer", "IsEvol": false, "System State": "Normal"}'
 
@@ -94,7 +94,7 @@ def test_a_crash_during_an_update_leaves_the_last_good_state_loadable(hdfs20k, t
     with pytest.raises(RuntimeError):
         list(det.detect_stream(evolved.log, evolved.sequences))
     # A crash while saving leaves the previous directory whole, too.
-    import collaborlog.persistence as persistence
+    import collaborlog.detector.persistence as persistence
 
     monkeypatch.setattr(persistence, "save_file", crash)
     with pytest.raises(RuntimeError):
@@ -274,7 +274,7 @@ def test_a_new_error_message_too_common_to_mark_failures_is_read_as_routine(hdfs
         # handful of sequences carry proves nothing: Prevalence.MIN_CARRIERS).
         from collections import Counter
 
-        from collaborlog.prevalence import Prevalence
+        from collaborlog.memory.prevalence import Prevalence
 
         feats = det.features(evolved.log, evolved.sequences)
         carriers = Counter(m for lines in feats.messages for m in set(lines))
@@ -287,7 +287,7 @@ def test_a_new_error_message_too_common_to_mark_failures_is_read_as_routine(hdfs
 
 
 def test_prevalence_needs_more_than_a_burst_to_call_a_message_common():
-    from collaborlog.prevalence import Prevalence
+    from collaborlog.memory.prevalence import Prevalence
 
     p = Prevalence(bound=0.09)
     burst = [["fail"]] * 2 + [["ok"]] * 23
@@ -303,7 +303,7 @@ def test_prevalence_needs_more_than_a_burst_to_call_a_message_common():
 
 
 def test_a_known_message_the_stream_still_writes_is_not_offered_as_reworded(hdfs20k):
-    from collaborlog.features import SequenceFeatures
+    from collaborlog.features.featurizer import SequenceFeatures
 
     ds = hdfs20k
     client = ByPrompt(ROUTINE_EVENT, ANSWER)

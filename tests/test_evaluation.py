@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from collaborlog.evaluation import (
+from collaborlog.experiments.fastpath import (
     ExperimentConfig,
     fit_fast_path,
     load_experiment,

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import json
 
-from collaborlog.evaluation import ExperimentConfig
-from collaborlog.experiment import markdown, run_experiment, write_run
-from collaborlog.llm_backends import ScriptedClient
+from collaborlog.experiments.fastpath import ExperimentConfig
+from collaborlog.experiments.run import markdown, run_experiment, write_run
+from collaborlog.llm.backends import ScriptedClient
 
 ANSWER = '{"reason": "routine transfer", "IsEvol": false, "System State": "Normal"}'
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from collaborlog.config import (
+from collaborlog.data.config import (
     CountGrouping,
     LineLabels,
     SessionGrouping,
@@ -11,17 +11,17 @@ from collaborlog.config import (
     SplitConfig,
     TimeGrouping,
 )
-from collaborlog.errors import ConfigError, DataError
-from collaborlog.grouping import GroupStats, count_windows, group_sessions, time_windows
-from collaborlog.labels import (
+from collaborlog.data.grouping import GroupStats, count_windows, group_sessions, time_windows
+from collaborlog.data.labels import (
     LabelStats,
     apply_line_labels,
     label_from_lines,
     label_from_sessions,
     read_session_labels,
 )
+from collaborlog.data.splits import split_sessions, split_windows
+from collaborlog.errors import ConfigError, DataError
 from collaborlog.records import LogFrame
-from collaborlog.splits import split_sessions, split_windows
 
 
 def _frame(contents, times=None, fields=None) -> LogFrame:

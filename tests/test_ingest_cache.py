@@ -11,11 +11,11 @@ import pytest
 from drain3.drain import Drain
 from drain3.masking import LogMasker, MaskingInstruction
 
-from collaborlog.config import MaskRule, ParserConfig
-from collaborlog.embeddings import EmbeddingCache, embed_messages
-from collaborlog.encoders import EncoderConfig, build_encoder
-from collaborlog.masking import PRESETS, build_masker, masking_rules
-from collaborlog.templates import TemplateMiner
+from collaborlog.data.config import MaskRule, ParserConfig
+from collaborlog.features.embeddings import EmbeddingCache, embed_messages
+from collaborlog.features.encoders import EncoderConfig, build_encoder
+from collaborlog.parsing.masking import PRESETS, build_masker, masking_rules
+from collaborlog.parsing.templates import TemplateMiner
 
 # Values whose masks interact at token edges: an IP then its port, a path that ends in an IP,
 # punctuation glued to ids, hex that is also a number, separators other than one space.

@@ -14,11 +14,11 @@ import yaml
 from typer.testing import CliRunner
 
 from collaborlog.cli import app
-from collaborlog.config import CountGrouping, SessionGrouping, TimeGrouping, load_dataset_config
-from collaborlog.dataset import load_dataset
+from collaborlog.data.config import CountGrouping, SessionGrouping, TimeGrouping, load_dataset_config
+from collaborlog.data.dataset import load_dataset
+from collaborlog.data.guess import guess_dataset, guess_format, guess_grouping, init, tokenize
 from collaborlog.errors import CollaborLogError
-from collaborlog.init import guess_dataset, guess_format, guess_grouping, init, tokenize
-from collaborlog.report import load_report, quoted_lines, render, write_report
+from collaborlog.experiments.report import load_report, quoted_lines, render, write_report
 
 LOGHUB_SYSTEMS = ["HDFS", "Hadoop", "Spark", "Zookeeper", "BGL", "HPC", "Thunderbird", "OpenStack"]
 
@@ -292,7 +292,7 @@ def test_report_from_a_results_folder_shows_tables_plots_and_new_messages(tmp_pa
 
 
 def test_report_explains_only_the_highest_scored(tmp_path, monkeypatch):
-    import collaborlog.report as report
+    import collaborlog.experiments.report as report
 
     monkeypatch.setattr(report, "MAX_DETECTIONS_SHOWN", 1)
     path = _write(tmp_path / "det.jsonl", [json.dumps(d) for d in _detections()])

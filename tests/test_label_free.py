@@ -7,11 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from collaborlog.agents import Branch
-from collaborlog.coordinator import Route
-from collaborlog.detector import CollaborLog, DetectorConfig, Mode, choose_mode
-from collaborlog.novelty import Novelty
-from collaborlog.persistence import load, save
+from collaborlog.detector.facade import CollaborLog, DetectorConfig, Mode, choose_mode
+from collaborlog.detector.persistence import load, save
+from collaborlog.llm.agents import Branch
+from collaborlog.memory.novelty import Novelty
+from collaborlog.models.coordinator import Route
 from collaborlog.records import LogFrame, Sequence
 
 
@@ -89,7 +89,7 @@ def test_unlabelled_fit_flags_what_the_history_never_shows(label_free, hdfs20k):
 
 
 def test_no_llm_means_no_client_is_ever_built(label_free, hdfs20k, monkeypatch):
-    import collaborlog.detector as detector_module
+    import collaborlog.detector.facade as detector_module
 
     def refuse(_config):
         raise AssertionError("no LLM client may be built with llm backend none")
@@ -122,8 +122,8 @@ def test_label_free_detector_round_trips(label_free, hdfs20k, tmp_path):
 
 
 def test_a_missing_embedded_model_names_the_no_llm_option(monkeypatch):
-    from collaborlog import gguf
     from collaborlog.errors import MissingDependencyError
+    from collaborlog.llm import gguf
 
     absent = gguf.GGUFModel("absent.gguf", "0" * 64, 1, ("collaborlog_absent_model_part",), "absent-model==1")
     monkeypatch.setitem(gguf.MODELS, "absent-model", absent)

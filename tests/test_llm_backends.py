@@ -12,17 +12,17 @@ import time
 
 import pytest
 
-from collaborlog.agents import Branch, Evidence, EvolCoT, HistoryItem
-from collaborlog.governor import Governor, GovernorConfig
-from collaborlog.llm_backends import ChatRequest, LLMConfig, LLMError, build_client
-from collaborlog.prompts import load_prompts
+from collaborlog.llm.agents import Branch, Evidence, EvolCoT, HistoryItem
+from collaborlog.llm.backends import ChatRequest, LLMConfig, LLMError, build_client
+from collaborlog.llm.governor import Governor, GovernorConfig
+from collaborlog.llm.prompts import load_prompts
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make test installs it)")
 
 
 @pytest.fixture(scope="module")
 def smollm2_path():
-    from collaborlog.gguf import resolve_model
+    from collaborlog.llm.gguf import resolve_model
 
     return resolve_model("smollm2-135m")
 
@@ -118,7 +118,7 @@ def test_openai_backend_without_key_or_url_says_so(monkeypatch):
 
 
 def test_tampered_model_file_is_refused(tmp_path, smollm2_path):
-    from collaborlog.gguf import MODELS, ModelIntegrityError, _verified
+    from collaborlog.llm.gguf import MODELS, ModelIntegrityError, _verified
 
     fake = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
     fake.write_bytes(b"GGUF" + b"\0" * 100)

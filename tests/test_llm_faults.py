@@ -23,8 +23,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collaborlog.agents import Branch, Evidence, EvolCoT, HistoryItem, KnownMessage
-from collaborlog.answers import (
+from collaborlog.data.config import parse_model
+from collaborlog.errors import ConfigError
+from collaborlog.llm.agents import Branch, Evidence, EvolCoT, HistoryItem, KnownMessage
+from collaborlog.llm.answers import (
     LEVELS,
     AnswerError,
     EvolAnswer,
@@ -34,11 +36,9 @@ from collaborlog.answers import (
     parse_message,
     parse_state,
 )
-from collaborlog.config import parse_model
-from collaborlog.errors import ConfigError
-from collaborlog.governor import Governor, GovernorConfig, ResponseCache
-from collaborlog.llm_backends import ChatRequest, Completion, LLMConfig, LLMError, ScriptedClient, build_client, redact
-from collaborlog.prompts import load_prompts
+from collaborlog.llm.backends import ChatRequest, Completion, LLMConfig, LLMError, ScriptedClient, build_client, redact
+from collaborlog.llm.governor import Governor, GovernorConfig, ResponseCache
+from collaborlog.llm.prompts import load_prompts
 
 pytest.importorskip("openai", reason="the openai package is a core dependency")
 
@@ -202,7 +202,7 @@ def test_failed_attempts_are_retried_within_the_call(server):
 
 
 def test_a_rate_limit_is_retried_and_its_retry_after_read():
-    from collaborlog.llm_backends import _retry_after
+    from collaborlog.llm.backends import _retry_after
 
     assert [_retry_after(h) for h in ("2", "0.5", None, "", "Wed, 21 Oct 2026 07:28:00 GMT", "-3")] == [
         2.0, 0.5, 0.0, 0.0, 0.0, 0.0]
@@ -279,7 +279,7 @@ def test_a_damaged_cache_file_is_moved_aside_and_rebuilt(tmp_path, damage):
 
 
 def test_a_cache_path_that_cannot_be_a_cache_is_a_clear_error(tmp_path):
-    from collaborlog.governor import CacheError
+    from collaborlog.llm.governor import CacheError
 
     folder = tmp_path / "llm.sqlite"
     folder.mkdir()
@@ -368,8 +368,8 @@ def _tiny_dataset():
 
 
 def test_a_saved_detector_carries_neither_server_nor_key_variable(tmp_path, monkeypatch):
-    from collaborlog.detector import CollaborLog, DetectorConfig
-    from collaborlog.persistence import load, save
+    from collaborlog.detector.facade import CollaborLog, DetectorConfig
+    from collaborlog.detector.persistence import load, save
 
     config = DetectorConfig.model_validate({
         "encoder": {"kind": "hashing"}, "coordinator": {"epochs": 2}, "small_model": {"epochs": 2, "k": 3},
@@ -397,8 +397,8 @@ def test_a_saved_detector_carries_neither_server_nor_key_variable(tmp_path, monk
 
 
 def _unfamiliar(n: int = 12):
-    from collaborlog.config import SessionGrouping
-    from collaborlog.grouping import GroupStats, group_sessions
+    from collaborlog.data.config import SessionGrouping
+    from collaborlog.data.grouping import GroupStats, group_sessions
     from collaborlog.records import LogFrame
 
     lines = []
@@ -412,7 +412,7 @@ def _unfamiliar(n: int = 12):
 
 
 def test_detection_gives_every_sequence_a_verdict_whatever_the_server_sends(server):
-    from collaborlog.detector import CollaborLog, DetectorConfig
+    from collaborlog.detector.facade import CollaborLog, DetectorConfig
 
     config = DetectorConfig.model_validate({
         "encoder": {"kind": "hashing"}, "coordinator": {"epochs": 2}, "small_model": {"epochs": 2, "k": 3},

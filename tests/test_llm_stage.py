@@ -4,11 +4,11 @@ import threading
 
 import pytest
 
-from collaborlog.agents import Branch, Evidence, EvolCoT, HistoryItem, KnownMessage
-from collaborlog.answers import AnswerError, parse_evol, parse_message, parse_state
-from collaborlog.governor import Governor, GovernorConfig, ResponseCache
-from collaborlog.llm_backends import ChatRequest, LLMConfig, LLMError, ScriptedClient
-from collaborlog.prompts import load_prompts, render_diff, render_sequence
+from collaborlog.llm.agents import Branch, Evidence, EvolCoT, HistoryItem, KnownMessage
+from collaborlog.llm.answers import AnswerError, parse_evol, parse_message, parse_state
+from collaborlog.llm.backends import ChatRequest, LLMConfig, LLMError, ScriptedClient
+from collaborlog.llm.governor import Governor, GovernorConfig, ResponseCache
+from collaborlog.llm.prompts import load_prompts, render_diff, render_sequence
 
 NORMAL = HistoryItem("h-normal", 0, ("Receiving block <BLK>", "Received block <BLK>", "PacketResponder <NUM> terminating"), 0.9)
 ABNORMAL = HistoryItem("h-bad", 1, ("Receiving block <BLK>", "Exception in receiveBlock for block <BLK>"), 0.8)
@@ -186,7 +186,7 @@ def test_governor_accounting_is_thread_safe():
 def test_failure_signatures_align_lines_to_failure_only_history():
     import numpy as np
 
-    from collaborlog.signatures import FailureSignatures
+    from collaborlog.memory.signatures import FailureSignatures
 
     def unit(*v):
         v = np.array(v, dtype=np.float32)

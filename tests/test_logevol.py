@@ -5,10 +5,10 @@ import pickle
 
 import pytest
 
-from collaborlog.config import DatasetConfig, SourceConfig, SplitConfig
-from collaborlog.dataset import load_dataset
+from collaborlog.data.config import DatasetConfig, SourceConfig, SplitConfig
+from collaborlog.data.dataset import load_dataset
+from collaborlog.data.logevol import convert, read_split
 from collaborlog.errors import DataError
-from collaborlog.logevol import convert, read_split
 
 
 def build_logevol_fixture(root):
@@ -83,9 +83,9 @@ def test_missing_logevol_names_where_to_get_it(tmp_path):
 def test_shipped_logevol_configs_run_on_the_fixture(tmp_path):
     from pathlib import Path
 
-    from collaborlog.evaluation import load_experiment
-    from collaborlog.experiment import run_experiment
-    from collaborlog.llm_backends import ScriptedClient
+    from collaborlog.experiments.fastpath import load_experiment
+    from collaborlog.experiments.run import run_experiment
+    from collaborlog.llm.backends import ScriptedClient
 
     build_logevol_fixture(tmp_path / "Logevol")
     convert(tmp_path / "Logevol")

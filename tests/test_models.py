@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from collaborlog.coordinator import Coordinator, CoordinatorConfig, Route
-from collaborlog.metrics import f1_score, score
-from collaborlog.small_model import (
+from collaborlog.models.coordinator import Coordinator, CoordinatorConfig, Route
+from collaborlog.models.metrics import f1_score, score
+from collaborlog.models.small_model import (
     MemorySource,
     SmallModel,
     SmallModelConfig,
     supervised_contrastive_loss,
 )
-from collaborlog.vector_index import FaissIndex
+from collaborlog.models.vector_index import FaissIndex
 
 
 def _blobs(n_normal=300, n_anomalous=30, dim=16, seed=0):

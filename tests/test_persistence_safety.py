@@ -23,13 +23,13 @@ import pytest
 import torch
 from synthetic import block_log
 
-from collaborlog.config import SessionGrouping
-from collaborlog.detector import CollaborLog, DetectorConfig
-from collaborlog.embeddings import EmbeddingCache
+from collaborlog.data.config import SessionGrouping
+from collaborlog.data.grouping import GroupStats, group_sessions
+from collaborlog.detector.facade import CollaborLog, DetectorConfig
+from collaborlog.detector.persistence import load, save
 from collaborlog.errors import DataError
-from collaborlog.grouping import GroupStats, group_sessions
-from collaborlog.llm_backends import ScriptedClient
-from collaborlog.persistence import load, save
+from collaborlog.features.embeddings import EmbeddingCache
+from collaborlog.llm.backends import ScriptedClient
 from collaborlog.records import LogFrame
 
 ANSWER = '{"reason": "routine block transfer", "IsEvol": false, "System State": "Normal"}'
@@ -177,7 +177,7 @@ def test_a_failed_recovery_names_the_command_that_restores(model, monkeypatch):
     def refuse(path):
         raise PermissionError("read-only folder")
 
-    monkeypatch.setattr("collaborlog.persistence.recover", refuse)
+    monkeypatch.setattr("collaborlog.detector.persistence.recover", refuse)
     with pytest.raises(DataError, match=r"mv .*model\.old .*model"):
         load(model)
 
@@ -210,7 +210,7 @@ def test_learning_killed_anywhere_leaves_the_last_checkpoint(tiny, tmp_path):
 def test_detect_learn_saves_a_checkpoint_after_each_learned_batch(tiny, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    import collaborlog.persistence as persistence
+    import collaborlog.detector.persistence as persistence
     from collaborlog.cli import app
 
     frame, _ = _stream(4, 5)
@@ -395,7 +395,7 @@ def test_a_damaged_embedding_cache_is_moved_aside_and_rebuilt(tmp_path, caplog, 
     cache.put_many(texts, np.stack([_vector(t) for t in texts]))
     cache.save()
     damage(cache.path)
-    with caplog.at_level(logging.WARNING, logger="collaborlog.embeddings"):
+    with caplog.at_level(logging.WARNING, logger="collaborlog.features.embeddings"):
         rebuilt = EmbeddingCache("hashing-test", tmp_path)
     assert len(rebuilt) == 0 and "damaged" in caplog.text
     assert [p.name.split(".damaged-")[0] for p in tmp_path.glob("*.damaged-*")] == [cache.path.name]

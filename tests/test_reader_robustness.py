@@ -19,13 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from collaborlog.config import SessionLabels, SourceConfig, TimestampSpec, load_dataset_config
-from collaborlog.dataset import load_dataset
+from collaborlog.data.config import SessionLabels, SourceConfig, TimestampSpec, load_dataset_config
+from collaborlog.data.dataset import load_dataset
+from collaborlog.data.labels import read_session_labels
+from collaborlog.data.logevol import read_sessions_jsonl
+from collaborlog.data.readers import format_regex, read_log
+from collaborlog.data.summary import summarize
 from collaborlog.errors import CollaborLogError, ConfigError, DataError
-from collaborlog.labels import read_session_labels
-from collaborlog.logevol import read_sessions_jsonl
-from collaborlog.readers import format_regex, read_log
-from collaborlog.summary import summarize
 
 HDFS_FORMAT = "<Date> <Time> <Level> <Component>: <Content>"
 # loghub's own format strings (logpai/loghub, benchmark settings), escapes included.
@@ -435,7 +435,7 @@ def test_a_line_with_no_end_is_cut_while_read_and_counted_once(tmp_path):
 def test_dataset_config_can_come_from_a_pipe(tmp_path):
     import os
 
-    from collaborlog.dataset import resolve_config
+    from collaborlog.data.dataset import resolve_config
 
     read_end, write_end = os.pipe()
     os.write(write_end, f"name: piped\nsource: {{path: a.log, log_format: '{HDFS_FORMAT}'}}\n".encode())

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from collaborlog.config import SourceConfig, TimestampSpec
+from collaborlog.data.config import SourceConfig, TimestampSpec
+from collaborlog.data.readers import format_regex, read_log
 from collaborlog.errors import ConfigError, DataError
-from collaborlog.readers import format_regex, read_log
 
 FMT = "<Date> <Time> <Level> <Component>: <Content>"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from collaborlog.readers import format_regex
+from collaborlog.data.readers import format_regex
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "real_upgrade"))
 
@@ -177,8 +177,8 @@ def test_every_kept_rule_fills_its_placeholders():
 
 
 def test_the_combined_dataset_trains_on_the_history_and_tests_on_the_upgrade(data: Path, tmp_path: Path):
-    from collaborlog.config import load_dataset_config
-    from collaborlog.dataset import load_dataset
+    from collaborlog.data.config import load_dataset_config
+    from collaborlog.data.dataset import load_dataset
     from collaborlog.records import ANOMALOUS, UNLABELLED
 
     out = tmp_path / "out"

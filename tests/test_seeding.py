@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from collaborlog.coordinator import Coordinator, CoordinatorConfig
-from collaborlog.seeding import seeded
-from collaborlog.small_model import SmallModel, SmallModelConfig
+from collaborlog.models.coordinator import Coordinator, CoordinatorConfig
+from collaborlog.models.seeding import seeded
+from collaborlog.models.small_model import SmallModel, SmallModelConfig
 
 
 @pytest.fixture(autouse=True)

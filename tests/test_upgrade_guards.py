@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from synthetic import FAILED, NORMAL, world
 
-from collaborlog.agents import Branch
-from collaborlog.coordinator import Route
-from collaborlog.detector import CollaborLog, DetectorConfig
-from collaborlog.levels import message_levels, normalize
-from collaborlog.llm_backends import ScriptedClient
+from collaborlog.data.levels import message_levels, normalize
+from collaborlog.detector.facade import CollaborLog, DetectorConfig
+from collaborlog.llm.agents import Branch
+from collaborlog.llm.backends import ScriptedClient
+from collaborlog.memory.vanished import Vanished
+from collaborlog.models.coordinator import Route
 from collaborlog.records import LogFrame, Sequence
-from collaborlog.vanished import Vanished
 
 ABNORMAL = '{"reason": "looks wrong", "IsEvol": false, "System State": "Abnormal"}'
 

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # benchmarks/ is not a package: the rules table is imported from beside this file.
 from hdfs_rules import CLUSTER, RELEASE, RULES, Fate, Rule  # noqa: E402
 
-from collaborlog.dataset import find_data_dir  # noqa: E402
+from collaborlog.data.dataset import find_data_dir  # noqa: E402
 from collaborlog.errors import CollaborLogError, DataError  # noqa: E402
 
 PARQUET = "hdfs_2pct_loglead/hdfs_events_2percent.parquet"

@@ -69,9 +69,9 @@ def main() -> None:
     os.environ["COLLABORLOG_CACHE_DIR"] = args.cache_dir or tempfile.mkdtemp(prefix="collaborlog-cold-")
 
     from collaborlog.cli import llm_config
-    from collaborlog.dataset import find_data_dir, load_dataset, resolve_config
-    from collaborlog.detector import CollaborLog, DetectorConfig
-    from collaborlog.metrics import score
+    from collaborlog.data.dataset import find_data_dir, load_dataset, resolve_config
+    from collaborlog.detector.facade import CollaborLog, DetectorConfig
+    from collaborlog.models.metrics import score
 
     hist_cfg, hist_dir = resolve_config(args.history)
     history = load_dataset(hist_cfg, find_data_dir(args.data_dir) if hist_dir is None else hist_dir)

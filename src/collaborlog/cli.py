@@ -21,7 +21,7 @@ DATA_DIR_HELP = "Folder holding the datasets (default: $COLLABORLOG_DATA_DIR, el
 
 
 def _base(data_dir: Optional[Path], config_dir: Optional[Path]) -> Optional[Path]:
-    from collaborlog.dataset import find_data_dir
+    from collaborlog.data.dataset import find_data_dir
 
     if data_dir is None and config_dir is not None:
         return config_dir
@@ -46,7 +46,7 @@ def llm_config(spec: str, model: Optional[str], saved):
 
 
 def _llm_config(spec: str, model: Optional[str], saved):
-    from collaborlog.llm_backends import LLMConfig
+    from collaborlog.llm.backends import LLMConfig
 
     base = saved.model_dump(exclude={"backend", "model", "base_url"})
     if spec == "none":
@@ -94,8 +94,8 @@ def summary(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Read a dataset and print its lines, skips, sequences, anomalies, templates and splits."""
-    from collaborlog.dataset import load_dataset, resolve_config
-    from collaborlog.summary import summarize
+    from collaborlog.data.dataset import load_dataset, resolve_config
+    from collaborlog.data.summary import summarize
 
     cfg, config_dir = resolve_config(dataset)
     result = summarize(load_dataset(cfg, _base(data_dir, config_dir)))
@@ -123,7 +123,7 @@ def summary(
 @app.command()
 def presets() -> None:
     """List the dataset presets."""
-    from collaborlog.dataset import preset_config, preset_names
+    from collaborlog.data.dataset import preset_config, preset_names
 
     for name in preset_names():
         console.print(f"[bold]{escape(name)}[/]: {escape(' '.join(preset_config(name).description.split()))}")
@@ -135,7 +135,7 @@ def convert_logevol(
     allow_pickle: bool = typer.Option(False, "--allow-pickle", help="Confirm that you trust these pickle files."),
 ) -> None:
     """Convert LOGEVOL's session_*.pkl files to JSON Lines once, so later reads never unpickle."""
-    from collaborlog.logevol import convert
+    from collaborlog.data.logevol import convert
 
     if not allow_pickle:
         raise CollaborLogError("unpickling can run code: pass --allow-pickle to confirm you trust these files")
@@ -150,7 +150,7 @@ def evaluate(
     output: Optional[Path] = typer.Option(None, "--output", help="Results folder (default: the config's output, else results/<name>)."),
 ) -> None:
     """Run the fast-path evaluation an experiment file describes; print the table, write JSON, Markdown and plots."""
-    from collaborlog.evaluation import (
+    from collaborlog.experiments.fastpath import (
         load_experiment,
         markdown,
         run_evaluation,
@@ -173,9 +173,9 @@ def run(
     save_model: Optional[Path] = typer.Option(None, "--save-model", help="Also save the detector (after the AEM stream) here."),
 ) -> None:
     """Run one experiment end to end: SM alone, LLM alone (sample), CollaborLog without and with the AEM."""
-    from collaborlog.evaluation import load_experiment
-    from collaborlog.experiment import markdown, run_experiment, write_run
-    from collaborlog.persistence import save
+    from collaborlog.detector.persistence import save
+    from collaborlog.experiments.fastpath import load_experiment
+    from collaborlog.experiments.run import markdown, run_experiment, write_run
 
     cfg, config_dir = load_experiment(config)
     report, detector = run_experiment(cfg, config_dir, data_dir)
@@ -195,11 +195,11 @@ def fit(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Fit a detector on a dataset's history and save it."""
-    from collaborlog.dataset import load_dataset, resolve_config
-    from collaborlog.detector import CollaborLog
-    from collaborlog.evaluation import ExperimentConfig, load_experiment
-    from collaborlog.experiment import detector_config
-    from collaborlog.persistence import save
+    from collaborlog.data.dataset import load_dataset, resolve_config
+    from collaborlog.detector.facade import CollaborLog
+    from collaborlog.detector.persistence import save
+    from collaborlog.experiments.fastpath import ExperimentConfig, load_experiment
+    from collaborlog.experiments.run import detector_config
 
     ds_cfg, config_dir = resolve_config(dataset)
     ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
@@ -226,8 +226,8 @@ def detect(
     """Judge a log with a saved detector; print the anomalous sequences and why."""
     from dataclasses import asdict
 
-    from collaborlog.dataset import load_dataset, resolve_config
-    from collaborlog.persistence import load, save
+    from collaborlog.data.dataset import load_dataset, resolve_config
+    from collaborlog.detector.persistence import load, save
 
     if out is not None:
         # Before the work, not after it: a missing folder must not cost the detections.
@@ -250,7 +250,7 @@ def detect(
     else:
         detections = detector.detect(ds.log, sequences)
     if out is not None:
-        from collaborlog.logevol import write_sessions_jsonl
+        from collaborlog.data.logevol import write_sessions_jsonl
 
         write_sessions_jsonl(out, [json.loads(json.dumps(asdict(d), default=str)) for d in detections])
     anomalous = [d for d in detections if d.verdict == 1]
@@ -277,10 +277,10 @@ def evolve(
     """Rewrite a dataset's test split as a later software version would log it (labels kept)."""
     from collections import Counter
 
-    from collaborlog.dataset import load_dataset, resolve_config
-    from collaborlog.logevol import write_sessions_jsonl
-    from collaborlog.simulator import EvolutionConfig
-    from collaborlog.simulator import evolve as simulate
+    from collaborlog.data.dataset import load_dataset, resolve_config
+    from collaborlog.data.logevol import write_sessions_jsonl
+    from collaborlog.experiments.simulator import EvolutionConfig
+    from collaborlog.experiments.simulator import evolve as simulate
 
     cfg, config_dir = resolve_config(dataset)
     ds = load_dataset(cfg, _base(data_dir, config_dir))
@@ -324,8 +324,8 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
 ) -> None:
     """Guess a dataset YAML (format, timestamp, grouping) from a sample log, write it, and show what it reads."""
-    from collaborlog.init import guess_dataset
-    from collaborlog.init import init as guess_and_write
+    from collaborlog.data.guess import guess_dataset
+    from collaborlog.data.guess import init as guess_and_write
 
     target = out or Path(f"{name or guess_dataset(sample, limit=lines)[0].config.name}.yaml")
     guess, check = guess_and_write(sample, target, name=name, force=force, limit=lines)
@@ -358,11 +358,11 @@ def report(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Render one self-contained HTML report: summary, results tables, plots, new messages, explained detections."""
-    from collaborlog.report import write_report
+    from collaborlog.experiments.report import write_report
 
     lines = None
     if dataset is not None:
-        from collaborlog.dataset import load_dataset, resolve_config
+        from collaborlog.data.dataset import load_dataset, resolve_config
 
         cfg, config_dir = resolve_config(dataset)
         ds = load_dataset(cfg, _base(data_dir, config_dir))

@@ -37,7 +37,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collaborlog import __version__
-from collaborlog.detector import CollaborLog, Detection
+from collaborlog.detector.facade import CollaborLog, Detection
 from collaborlog.errors import CollaborLogError, MissingDependencyError
 from collaborlog.records import UNLABELLED, LogFrame, Sequence
 
@@ -315,7 +315,7 @@ def create_app(model_dir: Path, llm: Optional[str] = None, token: Optional[str] 
     from fastapi.responses import JSONResponse, Response
     from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-    from collaborlog.persistence import FORMAT_VERSION, load
+    from collaborlog.detector.persistence import FORMAT_VERSION, load
 
     if max_body_bytes <= 0 or max_lines <= 0:
         raise CollaborLogError(f"the limits must be positive: max_body_bytes={max_body_bytes}, max_lines={max_lines}")

@@ -1,0 +1,1 @@
+"""Reading logs: dataset configs, readers, grouping into sequences, labels, splits, presets."""

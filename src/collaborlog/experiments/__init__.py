@@ -1,0 +1,1 @@
+"""Experiments on top of the detector: configs, the fast path, the full run, reports, the simulator."""

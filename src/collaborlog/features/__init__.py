@@ -1,0 +1,1 @@
+"""Sequence features: message encoders, the embedding cache, message alignment, the featurizer."""

@@ -1,0 +1,58 @@
+"""From log lines to what the models read: template sequences and sequence embeddings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from collaborlog.features.alignment import MessageAligner
+from collaborlog.features.embeddings import EmbeddingCache, embed_lines
+from collaborlog.features.encoders import Encoder
+from collaborlog.parsing.templates import TemplateMiner
+from collaborlog.records import LogFrame, Sequence
+
+
+@dataclass
+class SequenceFeatures:
+    """Per sequence: its embedding (mean of line vectors) and its lines' template ids in order."""
+
+    vectors: np.ndarray
+    templates: list[np.ndarray]
+    messages: list[list[str]]
+    """Each sequence's masked messages, in order (what the LLM stage shows)."""
+    aligned: list[list[str]]
+    """The same lines read as the known messages they align to (see :mod:`collaborlog.features.alignment`);
+    equal to ``messages`` without an aligner."""
+
+
+class Featurizer:
+    """Masks, mines and embeds lines; each distinct masked message is embedded once (cached)."""
+
+    def __init__(self, miner: TemplateMiner, encoder: Encoder, cache: EmbeddingCache,
+                 aligner: MessageAligner | None = None) -> None:
+        self.miner = miner
+        self.encoder = encoder
+        self.cache = cache
+        self.aligner = aligner
+
+    def transform(self, log: LogFrame, sequences: list[Sequence], learn: bool = True) -> SequenceFeatures:
+        """Features of ``sequences`` cut from ``log``; ``learn`` lets Drain add templates for new messages."""
+        used = np.unique(np.concatenate([s.lines for s in sequences])) if sequences else np.zeros(0, np.int64)
+        parsed = self.miner.parse([log.content[i] for i in used], learn=learn)
+        position = np.full(len(log), -1, dtype=np.int64)
+        position[used] = np.arange(used.size)
+        line_message = np.full(len(log), 0, dtype=np.int64)
+        line_message[used] = parsed.message_index
+        lines = embed_lines(line_message, parsed.messages, self.encoder, self.cache)
+        names = parsed.messages
+        if self.aligner is not None:
+            aligned = self.aligner.align(parsed.messages, lines.message_vectors)
+            lines.message_vectors, names = aligned.vectors, aligned.names
+        line_template = parsed.line_templates()
+        return SequenceFeatures(
+            vectors=lines.of_sequences(sequences),
+            templates=[line_template[position[s.lines]] for s in sequences],
+            messages=[[parsed.messages[j] for j in line_message[s.lines]] for s in sequences],
+            aligned=[[names[j] for j in line_message[s.lines]] for s in sequences],
+        )

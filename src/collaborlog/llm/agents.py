@@ -1,0 +1,284 @@
+"""The Evol-CoT agents that judge the sequences the coordinator routes to the LLM.
+
+0. **Evol Detect, message by message.** Each message of a routed sequence that the detector has
+   never seen is shown once, with its closest known messages: is it one of them reworded, and
+   does it report a problem? A confirmed rewording is read as the old message from then on; a new
+   routine event no longer makes a pattern new. A sequence that is then a known pattern is an
+   evolved version of it and inherits its label (see :class:`MessageVerdict`). One short question
+   per new message, not one long one per sequence: the cheapest evidence an upgrade leaves.
+1. **Evol Detect** shows the aligned differences between the sequence and its most similar
+   historical sequence. If the LLM says it is an evolved version, the verdict inherits that
+   sequence's label and the pair is recorded as an evolution relation.
+2. Otherwise the **AD agent** judges it: *certain* (the neighbours' labels agree) with the
+   neighbours as few-shot examples; *uncertain* (they disagree) with the nearest normal and the
+   nearest abnormal history as contrast.
+
+Any failure (timeout, server error, a response of the wrong shape, unreadable answer, spent budget,
+the run's deadline) ends in the small model's verdict, marked with why: no sequence is left without
+a verdict, and nothing the LLM sends makes the agents raise.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import Enum
+
+from collaborlog.llm.answers import AnswerError, parse_evol, parse_message, parse_state
+from collaborlog.llm.backends import ChatRequest, LLMConfig, LLMError, redact
+from collaborlog.llm.governor import BudgetExceeded, Governor
+from collaborlog.llm.prompts import (
+    EVOL_SCHEMA,
+    STATE_SCHEMA,
+    PromptTemplate,
+    message_schema,
+    render_diff,
+    render_sequence,
+    summarize,
+)
+
+
+class Branch(str, Enum):
+    SMALL_MODEL = "small_model"
+    REUSED = "reused"
+    """The label of a known message pattern: one the labelled history shows with a single label,
+    or one the LLM judged earlier in the stream (AEM). No LLM call."""
+    EVOL_DETECT = "evol_detect"
+    AD_CERTAIN = "ad_certain"
+    AD_UNCERTAIN = "ad_uncertain"
+    FALLBACK = "fallback"
+    HELD_BACK = "held_back"
+    """An abnormal LLM verdict not applied: more of the stream carries the pattern than failures'
+    base rate allows (see ``CollaborLog._base_rate_guard``); read as normal, with the reason."""
+    NOT_JUDGED = "not_judged"
+    """Routed to the LLM, but no LLM is configured (``llm: {backend: none}``): the small model's
+    verdict, marked "unfamiliar, not judged"."""
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """A labelled historical sequence shown to the LLM."""
+
+    id: str
+    label: int
+    messages: tuple[str, ...]
+    similarity: float = 0.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the LLM stage knows of one routed sequence; no label of the sequence itself."""
+
+    messages: tuple[str, ...]
+    neighbours: tuple[HistoryItem, ...]
+    nearest_normal: HistoryItem | None
+    nearest_abnormal: HistoryItem | None
+    sm_verdict: int
+    sm_certain: bool
+    failure_signals: tuple[str, ...] = ()
+    """Lines resembling messages the history saw only in failures (see :mod:`collaborlog.memory.signatures`)."""
+    key: tuple[str, ...] = ()
+    """The detector's pattern key for this sequence; empty means its distinct messages with counts."""
+    reported_problems: tuple[str, ...] = ()
+    """New messages the LLM said their developer would log at WARN or above."""
+    rare: tuple[str, ...] = ()
+    """Without labels: lines fewer of the history's sequences carry than failures may (see
+    :mod:`collaborlog.memory.novelty`)."""
+
+    def pattern(self) -> tuple[str, ...]:
+        """The sequence's message pattern: equal patterns get one judgement."""
+        return self.key or tuple(summarize(list(self.messages)))
+
+
+@dataclass(frozen=True)
+class KnownMessage:
+    """A message the detector knows, offered as what a new message may reword."""
+
+    message: str
+    similarity: float
+    failure_only: bool
+    """The labelled history saw it only in anomalous sequences."""
+
+
+@dataclass(frozen=True)
+class MessageVerdict:
+    """What the LLM said of one new message.
+
+    ``rewords``: the known message the LLM says it rewords. A rewording is the old event, so it
+    inherits the old message's standing, as Evol Detect inherits a sequence's label: ``problem``
+    is then whether the history saw that message only in failures. For a new event, ``problem``
+    is whether its developer would log it at WARN or above (code-trained models know log levels
+    far better than they answer "is this a problem?").
+    """
+
+    message: str
+    rewords: str | None
+    problem: bool
+    reason: str
+    level: str = ""
+    """The log level the LLM says the message's developer would give it."""
+
+    @property
+    def routine(self) -> bool:
+        """A new event that reports no problem: it does not change what a sequence means."""
+        return self.rewords is None and not self.problem
+
+    def to_json(self) -> dict:
+        return {"message": self.message, "level": self.level, "rewords": self.rewords, "problem": self.problem,
+                "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "MessageVerdict":
+        return cls(str(data["message"]), data["rewords"], bool(data["problem"]), str(data["reason"]), str(data["level"]))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: int
+    branch: Branch
+    reason: str
+    compared_with: tuple[str, ...] = ()
+    """Ids of the historical sequences shown to the LLM."""
+    evolved_from: str | None = None
+    """Evol Detect: the historical sequence this one evolved from."""
+    fallback: str | None = None
+    """Why the small model's verdict was used, when it was."""
+    failures: int = 0
+
+
+@dataclass
+class EvolCoT:
+    """Runs the agents for routed sequences through a :class:`Governor`."""
+
+    governor: Governor
+    prompts: dict[str, PromptTemplate]
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    examples: int = 2
+    """How many distinct neighbours the certain AD agent shows."""
+    contrast: bool = True
+    """Evol Detect asks against the nearest normal *and* the nearest abnormal history and accepts
+    an evolution only when exactly one of them is confirmed. Small models say "evolved" too
+    readily; a yes to both is no evidence, and a wrong yes silently inherits a wrong label."""
+
+    def _request(self, name: str, schema: dict, **values: str) -> ChatRequest:
+        system, user = self.prompts[name].render(**values)
+        return ChatRequest(system, user, schema, self.llm.max_tokens, self.llm.temperature, self.llm.top_p)
+
+    def judge_message(self, message: str, candidates: list[KnownMessage]) -> MessageVerdict | None:
+        """Evol Detect for one new message; ``None`` when the LLM fails or the budget is spent."""
+        shown = "\n".join(f"  {i + 1}. {c.message}" for i, c in enumerate(candidates)) or "  (none)"
+        request = self._request("new_message", message_schema(len(candidates)), message=message, candidates=shown)
+        try:
+            answer = self.governor.answer(request, "new_message", lambda text: parse_message(text, len(candidates)))
+        except (AnswerError, BudgetExceeded, LLMError):
+            return None
+        if answer.same_as:
+            old = candidates[answer.same_as - 1]
+            return MessageVerdict(message, old.message, old.failure_only, answer.reason, answer.level)
+        return MessageVerdict(message, None, answer.problem, answer.reason, answer.level)
+
+    def judge_messages(self, asks: dict[str, list[KnownMessage]]) -> dict[str, MessageVerdict]:
+        """:meth:`judge_message` for each new message (concurrently); those that failed are left out."""
+        with ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
+            verdicts = pool.map(lambda m: self.judge_message(m, asks[m]), list(asks))
+        return {v.message: v for v in verdicts if v is not None}
+
+    def evol_detect(self, ev: Evidence, old: HistoryItem) -> tuple[bool, str]:
+        request = self._request("evol_detect", EVOL_SCHEMA, diff=render_diff(list(old.messages), list(ev.messages)))
+        parsed = self.governor.answer(request, Branch.EVOL_DETECT.value, parse_evol)
+        return parsed.is_evol, parsed.reason
+
+    def detect_anomaly(self, ev: Evidence) -> tuple[Branch, int, str, tuple[str, ...]]:
+        contrast = ev.nearest_normal is not None and ev.nearest_abnormal is not None
+        if ev.sm_certain or not contrast:
+            shown: list[HistoryItem] = []
+            for n in ev.neighbours:
+                if all(n.messages != s.messages for s in shown):
+                    shown.append(n)
+                if len(shown) == self.examples:
+                    break
+            examples = "\n\n".join(
+                f"Example {i + 1} ({'Abnormal' if n.label == 1 else 'Normal'}):\n{render_sequence(list(n.messages))}"
+                for i, n in enumerate(shown))
+            branch, ids = Branch.AD_CERTAIN, tuple(n.id for n in shown)
+            request = self._request("ad_certain", STATE_SCHEMA, examples=examples,
+                                    sequence=render_sequence(list(ev.messages)), signals=self._signals(ev))
+        else:
+            assert ev.nearest_normal is not None and ev.nearest_abnormal is not None
+            branch, ids = Branch.AD_UNCERTAIN, (ev.nearest_normal.id, ev.nearest_abnormal.id)
+            request = self._request("ad_uncertain", STATE_SCHEMA,
+                                    normal=render_sequence(list(ev.nearest_normal.messages)),
+                                    abnormal=render_sequence(list(ev.nearest_abnormal.messages)),
+                                    sequence=render_sequence(list(ev.messages)), signals=self._signals(ev))
+        parsed = self.governor.answer(request, branch.value, parse_state)
+        return branch, int(parsed.anomalous), parsed.reason, ids
+
+    def evol_candidates(self, ev: Evidence) -> list[HistoryItem]:
+        """The historical sequences Evol Detect compares with.
+
+        One of each label with ``contrast``, else the nearest. A candidate whose label the failure
+        signals contradict is dropped without asking: a sequence with a failure signal is no
+        evolved normal one, and one without is no evolved failure (the AD agent judges those).
+        """
+        if not ev.neighbours:
+            return []
+        if self.contrast and ev.nearest_normal is not None and ev.nearest_abnormal is not None:
+            candidates = [ev.nearest_normal, ev.nearest_abnormal]
+        else:
+            candidates = [ev.neighbours[0]]
+        consistent = 1 if ev.failure_signals or ev.reported_problems else 0
+        return [c for c in candidates if c.label == consistent]
+
+    @staticmethod
+    def _signals(ev: Evidence) -> str:
+        parts = []
+        if ev.failure_signals:
+            parts.append("these lines resemble messages seen only in past failures:\n" + "\n".join(
+                f"  - {line}" for line in ev.failure_signals))
+        if ev.reported_problems:
+            parts.append("these new messages read as warnings or errors:\n" + "\n".join(
+                f"  - {line}" for line in ev.reported_problems))
+        if ev.rare:
+            parts.append("these lines are rare in the history (so are failures):\n" + "\n".join(
+                f"  - {line}" for line in ev.rare))
+        return "\n".join(parts) or "none of its lines resembles a message seen only in past failures"
+
+    def judge(self, ev: Evidence) -> Judgement:
+        """One verdict for one routed sequence; never raises for an LLM failure."""
+        failures = 0
+        confirmed: list[tuple[HistoryItem, str]] = []
+        for old in self.evol_candidates(ev):
+            try:
+                is_evol, reason = self.evol_detect(ev, old)
+            except BudgetExceeded as err:
+                return self._fallback(ev, str(err), failures)
+            except (LLMError, AnswerError):
+                failures += 1
+                continue
+            if is_evol:
+                confirmed.append((old, reason))
+        if len(confirmed) == 1:
+            old, reason = confirmed[0]
+            return Judgement(old.label, Branch.EVOL_DETECT, reason, (old.id,), evolved_from=old.id, failures=failures)
+        try:
+            branch, verdict, reason, ids = self.detect_anomaly(ev)
+            return Judgement(verdict, branch, reason, ids, failures=failures)
+        except BudgetExceeded as err:
+            return self._fallback(ev, str(err), failures)
+        except (LLMError, AnswerError) as err:
+            return self._fallback(ev, f"LLM failed: {err}", failures + 1)
+
+    @staticmethod
+    def _fallback(ev: Evidence, why: str, failures: int) -> Judgement:
+        # Reasons are written to reports and detections files: no credential may reach them.
+        return Judgement(ev.sm_verdict, Branch.FALLBACK, "", fallback=redact(why), failures=failures)
+
+    def judge_many(self, evidence: list[Evidence]) -> list[Judgement]:
+        """Judge a batch: equal message patterns are judged once, distinct ones concurrently."""
+        first: dict[tuple[str, ...], int] = {}
+        for i, ev in enumerate(evidence):
+            first.setdefault(ev.pattern(), i)
+        unique = list(first.values())
+        with ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
+            results = dict(zip(unique, pool.map(lambda i: self.judge(evidence[i]), unique)))
+        return [results[first[ev.pattern()]] for ev in evidence]

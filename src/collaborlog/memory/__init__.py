@@ -1,0 +1,1 @@
+"""What the detector remembers of the history and the stream: patterns, messages, signatures, prevalence."""

@@ -1,0 +1,1 @@
+"""The learned models: the coordinator (router), the small model, their MLPs and training loop."""

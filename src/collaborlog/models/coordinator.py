@@ -1,0 +1,151 @@
+"""The coordinator: a deep autoencoder over sequence embeddings that decides who judges a sequence.
+
+A sequence whose reconstruction loss is above ``tau_`` (a quantile of the validation losses)
+does not look like the history: it has *evolved* and goes to the LLM. Anything else goes to the
+small model. Higher loss means less familiar.
+
+It is trained on the whole history, normal and abnormal sequences alike: it measures
+familiarity, not abnormality. A known kind of failure is familiar, and the small model, whose
+memory holds its label, is the right judge for it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from collaborlog.models.seeding import DEFAULT_THREADS, seeded
+
+
+class Route(str, Enum):
+    SMALL_MODEL = "small_model"
+    LLM = "llm"
+
+
+class CoordinatorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hidden: tuple[int, ...] = (64, 128, 64)
+    batch_size: int = Field(default=256, gt=0)
+    lr: float = Field(default=1e-3, gt=0)
+    epochs: int = Field(default=50, gt=0)
+    patience: int = Field(default=5, gt=0)
+    quantile: float = Field(default=0.9, gt=0, lt=1)
+    """tau is this quantile of the validation reconstruction losses."""
+    seed: int = 0
+    threads: int = Field(default=DEFAULT_THREADS, gt=0)
+    """torch threads while training: the same seed and thread count give the same model."""
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class Autoencoder(nn.Module):
+    def __init__(self, dim: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.net = _mlp([dim, *hidden, dim])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Coordinator:
+    """Routes sequences by their autoencoder reconstruction loss.
+
+    >>> coordinator = Coordinator(CoordinatorConfig(epochs=5)).fit(train_x, valid_x)  # doctest: +SKIP
+    >>> routes = coordinator.route(test_x)  # doctest: +SKIP
+    """
+
+    def __init__(self, config: CoordinatorConfig = CoordinatorConfig()) -> None:
+        self.config = config
+
+    def fit(self, train: np.ndarray, valid: np.ndarray) -> "Coordinator":
+        """Train on ``train`` (early stopping on ``valid``) and set ``tau_`` from the validation losses."""
+        cfg = self.config
+        with seeded(cfg.seed, cfg.threads) as gen:
+            self.model_ = Autoencoder(train.shape[1], cfg.hidden)
+            self._train(train, valid, cfg.epochs, gen)
+        self.set_quantile(cfg.quantile, valid)
+        return self
+
+    def _train(self, train: np.ndarray, valid: np.ndarray, epochs: int, gen: torch.Generator) -> None:
+        cfg = self.config
+        x = torch.as_tensor(train, dtype=torch.float32)
+        v = torch.as_tensor(valid if len(valid) else train, dtype=torch.float32)
+        opt = torch.optim.Adam(self.model_.parameters(), lr=cfg.lr)
+        best, best_state, bad = float("inf"), None, 0
+        for _ in range(epochs):
+            self.model_.train()
+            for idx in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
+                opt.zero_grad()
+                loss = ((self.model_(x[idx]) - x[idx]) ** 2).mean()
+                loss.backward()
+                opt.step()
+            val = float(self._losses(v).mean())
+            if val < best - 1e-9:
+                best, bad = val, 0
+                best_state = {k: t.clone() for k, t in self.model_.state_dict().items()}
+            else:
+                bad += 1
+                if bad >= cfg.patience:
+                    break
+        if best_state is not None:
+            self.model_.load_state_dict(best_state)
+
+    def _losses(self, x: torch.Tensor) -> torch.Tensor:
+        self.model_.eval()
+        with torch.no_grad():
+            return ((self.model_(x) - x) ** 2).mean(dim=1)
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """Reconstruction loss of each row; higher means less familiar (more likely evolved)."""
+        if len(x) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return self._losses(torch.as_tensor(x, dtype=torch.float32)).numpy()
+
+    def set_quantile(self, quantile: float, valid: np.ndarray) -> None:
+        """Set ``tau_`` to the ``quantile`` of the validation losses."""
+        self.quantile_ = quantile
+        self.valid_losses_ = self.score(valid)
+        self.tau_ = float(np.quantile(self.valid_losses_, quantile)) if len(valid) else float("inf")
+
+    def route(self, x: np.ndarray) -> tuple[np.ndarray, list[Route]]:
+        """Loss and route per row: :attr:`Route.LLM` when the loss is above ``tau_``."""
+        losses = self.score(x)
+        return losses, [Route.LLM if loss > self.tau_ else Route.SMALL_MODEL for loss in losses]
+
+    def learn(self, familiar: np.ndarray, replay: np.ndarray, epochs: int = 10, seed: int = 0) -> None:
+        """Fine-tune so that ``familiar`` rows count as known, replaying ``replay`` against forgetting.
+
+        The learned rows are familiar by definition, so they join the data ``tau_`` is calibrated
+        on: the bar rises, if it must, to the configured quantile of their losses after the
+        fine-tuning. Without this a history that repeats itself (validation losses near zero)
+        would keep a bar no new sequence can ever get under, however well it has been learned.
+        """
+        # The new rows are repeated to weigh as much as the replay: a handful of them must not
+        # drown in hundreds of history rows.
+        repeat = max(1, len(replay) // max(len(familiar), 1))
+        data = np.concatenate([np.repeat(familiar, repeat, axis=0), replay]) if len(replay) else familiar
+        cfg = self.config
+        with seeded(seed, cfg.threads) as gen:
+            x = torch.as_tensor(data, dtype=torch.float32)
+            opt = torch.optim.Adam(self.model_.parameters(), lr=cfg.lr)
+            self.model_.train()
+            for _ in range(epochs):
+                for idx in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
+                    opt.zero_grad()
+                    loss = ((self.model_(x[idx]) - x[idx]) ** 2).mean()
+                    loss.backward()
+                    opt.step()
+        if len(familiar):
+            self.tau_ = max(self.tau_, float(np.quantile(self.score(familiar), self.quantile_)))

@@ -1,0 +1,1 @@
+"""Parsing log lines into templates: variable masking and the Drain miner."""
