@@ -24,10 +24,10 @@ from collaborlog.data.dataset import find_data_dir, load_dataset, preset_config
 from collaborlog.detector.facade import CollaborLog, DetectorConfig
 from collaborlog.experiments.simulator import EvolutionConfig, evolve
 from collaborlog.features.featurizer import SequenceFeatures
-from collaborlog.llm.agents import Branch
 from collaborlog.llm.backends import LLMConfig, build_client
-from collaborlog.llm.prompts import summarize
+from collaborlog.memory.patterns import summarize
 from collaborlog.models.metrics import score
+from collaborlog.verdicts import Branch
 
 
 def main() -> None:

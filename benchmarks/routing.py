@@ -23,10 +23,10 @@ import numpy as np
 from collaborlog.detector.facade import CollaborLog
 from collaborlog.experiments.fastpath import load_experiment, load_experiment_dataset
 from collaborlog.experiments.run import _test_split, detector_config
-from collaborlog.llm.agents import Branch, EvolCoT, Judgement
-from collaborlog.llm.prompts import summarize
-from collaborlog.models.coordinator import Route
+from collaborlog.llm.agents import EvolCoT
+from collaborlog.memory.patterns import summarize
 from collaborlog.models.metrics import score
+from collaborlog.verdicts import Branch, Judgement, Route
 
 
 def main() -> None:

@@ -29,9 +29,10 @@ from collaborlog.data.readers import read_log
 from collaborlog.features.embeddings import EmbeddingCache
 from collaborlog.features.encoders import EncoderConfig, build_encoder
 from collaborlog.features.featurizer import Featurizer
-from collaborlog.models.coordinator import Coordinator, CoordinatorConfig, Route
+from collaborlog.models.coordinator import Coordinator, CoordinatorConfig
 from collaborlog.models.small_model import SmallModel, SmallModelConfig
 from collaborlog.parsing.templates import TemplateMiner
+from collaborlog.verdicts import Route
 
 GOAL = 100_000
 SOURCE = SourceConfig(path="hdfs.log", kind="text", log_format="<Date> <Time> <Pid> <Level> <Component>: <Content>",

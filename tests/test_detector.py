@@ -10,9 +10,8 @@ from collaborlog.detector.persistence import load, save
 from collaborlog.errors import DataError
 from collaborlog.experiments.simulator import EvolutionConfig, evolve
 from collaborlog.features.encoders import EncoderConfig
-from collaborlog.llm.agents import Branch, MessageVerdict
 from collaborlog.llm.backends import ScriptedClient
-from collaborlog.models.coordinator import Route
+from collaborlog.verdicts import Branch, MessageVerdict, Route
 
 ANSWER = '{"reason": "routine block transfer", "IsEvol": false, "System State": "Normal"}'
 

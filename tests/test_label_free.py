@@ -9,10 +9,9 @@ import pytest
 
 from collaborlog.detector.facade import CollaborLog, DetectorConfig, Mode, choose_mode
 from collaborlog.detector.persistence import load, save
-from collaborlog.llm.agents import Branch
 from collaborlog.memory.novelty import Novelty
-from collaborlog.models.coordinator import Route
 from collaborlog.records import LogFrame, Sequence
+from collaborlog.verdicts import Branch, Route
 
 
 def _config(**extra) -> DetectorConfig:

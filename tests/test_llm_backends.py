@@ -12,10 +12,11 @@ import time
 
 import pytest
 
-from collaborlog.llm.agents import Branch, Evidence, EvolCoT, HistoryItem
+from collaborlog.llm.agents import EvolCoT
 from collaborlog.llm.backends import ChatRequest, LLMConfig, LLMError, build_client
 from collaborlog.llm.governor import Governor, GovernorConfig
 from collaborlog.llm.prompts import load_prompts
+from collaborlog.verdicts import Branch, Evidence, HistoryItem
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make test installs it)")
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from collaborlog.data.config import parse_model
 from collaborlog.errors import ConfigError
-from collaborlog.llm.agents import Branch, Evidence, EvolCoT, HistoryItem, KnownMessage
+from collaborlog.llm.agents import EvolCoT
 from collaborlog.llm.answers import (
     LEVELS,
     AnswerError,
@@ -39,6 +39,7 @@ from collaborlog.llm.answers import (
 from collaborlog.llm.backends import ChatRequest, Completion, LLMConfig, LLMError, ScriptedClient, build_client, redact
 from collaborlog.llm.governor import Governor, GovernorConfig, ResponseCache
 from collaborlog.llm.prompts import load_prompts
+from collaborlog.verdicts import Branch, Evidence, HistoryItem, KnownMessage
 
 pytest.importorskip("openai", reason="the openai package is a core dependency")
 

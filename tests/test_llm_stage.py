@@ -4,11 +4,12 @@ import threading
 
 import pytest
 
-from collaborlog.llm.agents import Branch, Evidence, EvolCoT, HistoryItem, KnownMessage
+from collaborlog.llm.agents import EvolCoT
 from collaborlog.llm.answers import AnswerError, parse_evol, parse_message, parse_state
 from collaborlog.llm.backends import ChatRequest, LLMConfig, LLMError, ScriptedClient
 from collaborlog.llm.governor import Governor, GovernorConfig, ResponseCache
 from collaborlog.llm.prompts import load_prompts, render_diff, render_sequence
+from collaborlog.verdicts import Branch, Evidence, HistoryItem, KnownMessage
 
 NORMAL = HistoryItem("h-normal", 0, ("Receiving block <BLK>", "Received block <BLK>", "PacketResponder <NUM> terminating"), 0.9)
 ABNORMAL = HistoryItem("h-bad", 1, ("Receiving block <BLK>", "Exception in receiveBlock for block <BLK>"), 0.8)

@@ -4,15 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from collaborlog.models.coordinator import Coordinator, CoordinatorConfig, Route
+from collaborlog.models.coordinator import Coordinator, CoordinatorConfig
 from collaborlog.models.metrics import f1_score, score
-from collaborlog.models.small_model import (
-    MemorySource,
-    SmallModel,
-    SmallModelConfig,
-    supervised_contrastive_loss,
-)
+from collaborlog.models.small_model import SmallModel, SmallModelConfig, supervised_contrastive_loss
 from collaborlog.models.vector_index import FaissIndex
+from collaborlog.verdicts import MemorySource, Route
 
 
 def _blobs(n_normal=300, n_anomalous=30, dim=16, seed=0):

@@ -8,11 +8,10 @@ from synthetic import FAILED, NORMAL, world
 
 from collaborlog.data.levels import message_levels, normalize
 from collaborlog.detector.facade import CollaborLog, DetectorConfig
-from collaborlog.llm.agents import Branch
 from collaborlog.llm.backends import ScriptedClient
 from collaborlog.memory.vanished import Vanished
-from collaborlog.models.coordinator import Route
 from collaborlog.records import LogFrame, Sequence
+from collaborlog.verdicts import Branch, Route
 
 ABNORMAL = '{"reason": "looks wrong", "IsEvol": false, "System State": "Abnormal"}'
 

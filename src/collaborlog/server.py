@@ -37,9 +37,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collaborlog import __version__
-from collaborlog.detector.facade import CollaborLog, Detection
+from collaborlog.detector.facade import CollaborLog
 from collaborlog.errors import CollaborLogError, MissingDependencyError
 from collaborlog.records import UNLABELLED, LogFrame, Sequence
+from collaborlog.verdicts import Detection
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 DEFAULT_MAX_LINES = 10_000

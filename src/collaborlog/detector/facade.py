@@ -28,20 +28,22 @@ from collaborlog.features.alignment import MessageAligner
 from collaborlog.features.embeddings import EmbeddingCache, default_cache_dir, embed_messages
 from collaborlog.features.encoders import Encoder, EncoderConfig, build_encoder
 from collaborlog.features.featurizer import Featurizer, SequenceFeatures
-from collaborlog.llm.agents import Branch, Evidence, EvolCoT, Judgement, KnownMessage, MessageVerdict
+from collaborlog.llm.agents import EvolCoT
 from collaborlog.llm.backends import LLMClient, LLMConfig, build_client
 from collaborlog.llm.governor import Governor, GovernorConfig, ResponseCache
-from collaborlog.llm.prompts import load_prompts, summarize
+from collaborlog.llm.prompts import load_prompts
 from collaborlog.memory.history import History
 from collaborlog.memory.novelty import Novelty
+from collaborlog.memory.patterns import summarize
 from collaborlog.memory.prevalence import Prevalence, wilson
 from collaborlog.memory.rewording import offer, variant_of
 from collaborlog.memory.signatures import FailureSignatures
 from collaborlog.memory.vanished import Vanished
-from collaborlog.models.coordinator import Coordinator, CoordinatorConfig, Route
-from collaborlog.models.small_model import Neighbour, SmallModel, SmallModelConfig
+from collaborlog.models.coordinator import Coordinator, CoordinatorConfig
+from collaborlog.models.small_model import SmallModel, SmallModelConfig
 from collaborlog.parsing.templates import TemplateMiner
 from collaborlog.records import LogFrame, Sequence
+from collaborlog.verdicts import Branch, Detection, Evidence, Judgement, KnownMessage, MessageVerdict, Route
 
 
 class AEMConfig(BaseModel):
@@ -135,28 +137,6 @@ def choose_mode(labels: np.ndarray) -> tuple[Mode, str]:
         return Mode.SEMI_SUPERVISED, (f"semi-supervised: {failures:,} labelled failures join the memory; "
                                       f"{unlabelled:,} unlabelled sequences are taken as normal")
     return Mode.SUPERVISED, f"supervised: {len(labels):,} labelled sequences, {failures:,} failures"
-
-
-@dataclass(frozen=True)
-class Detection:
-    """The verdict on one sequence, with why.
-
-    ``score`` is higher for more anomalous sequences: the small model's neighbour score, or
-    0/1 from the LLM.
-    """
-
-    sequence_id: str
-    verdict: int
-    score: float
-    route: Route
-    branch: Branch
-    loss: float
-    """The coordinator's reconstruction loss (higher = less familiar)."""
-    neighbours: tuple[Neighbour, ...]
-    reason: str = ""
-    compared_with: tuple[str, ...] = ()
-    evolved_from: str | None = None
-    fallback: str | None = None
 
 
 @dataclass

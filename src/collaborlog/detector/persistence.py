@@ -33,7 +33,6 @@ from collaborlog.atomic import atomic_dir, locked, previous, recover
 from collaborlog.detector.facade import CollaborLog, DetectorConfig, Mode
 from collaborlog.errors import DataError
 from collaborlog.features.alignment import MessageAligner
-from collaborlog.llm.agents import MessageVerdict
 from collaborlog.memory.history import History
 from collaborlog.memory.novelty import Novelty
 from collaborlog.memory.prevalence import Prevalence
@@ -42,6 +41,7 @@ from collaborlog.memory.vanished import Vanished
 from collaborlog.models.coordinator import Autoencoder, Coordinator
 from collaborlog.models.small_model import SemanticNet, SmallModel
 from collaborlog.parsing.templates import TemplateMiner
+from collaborlog.verdicts import MessageVerdict
 
 FORMAT = "collaborlog-detector"
 FORMAT_VERSION = 6

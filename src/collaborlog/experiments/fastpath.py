@@ -30,11 +30,12 @@ from collaborlog.features.encoders import EncoderConfig, build_encoder
 from collaborlog.features.featurizer import Featurizer, SequenceFeatures
 from collaborlog.llm.backends import LLMConfig
 from collaborlog.llm.governor import GovernorConfig
-from collaborlog.models.coordinator import Coordinator, CoordinatorConfig, Route
+from collaborlog.models.coordinator import Coordinator, CoordinatorConfig
 from collaborlog.models.metrics import Scores, score
 from collaborlog.models.small_model import SmallModel, SmallModelConfig
 from collaborlog.parsing.templates import TemplateMiner
 from collaborlog.records import Sequence
+from collaborlog.verdicts import Route
 
 
 class ExperimentConfig(BaseModel):

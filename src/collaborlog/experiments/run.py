@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from collaborlog.data.logevol import sessions_frame
-from collaborlog.detector.facade import CollaborLog, Detection, DetectorConfig
+from collaborlog.detector.facade import CollaborLog, DetectorConfig
 from collaborlog.detector.persistence import load, save
 from collaborlog.experiments.fastpath import (
     ExperimentConfig,
@@ -27,12 +27,12 @@ from collaborlog.experiments.fastpath import (
     write_texts,
 )
 from collaborlog.experiments.simulator import evolve
-from collaborlog.llm.agents import Branch, EvolCoT
+from collaborlog.llm.agents import EvolCoT
 from collaborlog.llm.backends import LLMClient, LLMConfig, build_client
 from collaborlog.llm.governor import Governor
-from collaborlog.models.coordinator import Route
 from collaborlog.models.metrics import Scores, score
 from collaborlog.records import LogFrame, Sequence
+from collaborlog.verdicts import Branch, Detection, Route
 
 
 @dataclass

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import Enum
 
 from collaborlog.llm.answers import AnswerError, parse_evol, parse_message, parse_state
 from collaborlog.llm.backends import ChatRequest, LLMConfig, LLMError, redact
@@ -34,116 +33,8 @@ from collaborlog.llm.prompts import (
     message_schema,
     render_diff,
     render_sequence,
-    summarize,
 )
-
-
-class Branch(str, Enum):
-    SMALL_MODEL = "small_model"
-    REUSED = "reused"
-    """The label of a known message pattern: one the labelled history shows with a single label,
-    or one the LLM judged earlier in the stream (AEM). No LLM call."""
-    EVOL_DETECT = "evol_detect"
-    AD_CERTAIN = "ad_certain"
-    AD_UNCERTAIN = "ad_uncertain"
-    FALLBACK = "fallback"
-    HELD_BACK = "held_back"
-    """An abnormal LLM verdict not applied: more of the stream carries the pattern than failures'
-    base rate allows (see ``CollaborLog._base_rate_guard``); read as normal, with the reason."""
-    NOT_JUDGED = "not_judged"
-    """Routed to the LLM, but no LLM is configured (``llm: {backend: none}``): the small model's
-    verdict, marked "unfamiliar, not judged"."""
-
-
-@dataclass(frozen=True)
-class HistoryItem:
-    """A labelled historical sequence shown to the LLM."""
-
-    id: str
-    label: int
-    messages: tuple[str, ...]
-    similarity: float = 0.0
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What the LLM stage knows of one routed sequence; no label of the sequence itself."""
-
-    messages: tuple[str, ...]
-    neighbours: tuple[HistoryItem, ...]
-    nearest_normal: HistoryItem | None
-    nearest_abnormal: HistoryItem | None
-    sm_verdict: int
-    sm_certain: bool
-    failure_signals: tuple[str, ...] = ()
-    """Lines resembling messages the history saw only in failures (see :mod:`collaborlog.memory.signatures`)."""
-    key: tuple[str, ...] = ()
-    """The detector's pattern key for this sequence; empty means its distinct messages with counts."""
-    reported_problems: tuple[str, ...] = ()
-    """New messages the LLM said their developer would log at WARN or above."""
-    rare: tuple[str, ...] = ()
-    """Without labels: lines fewer of the history's sequences carry than failures may (see
-    :mod:`collaborlog.memory.novelty`)."""
-
-    def pattern(self) -> tuple[str, ...]:
-        """The sequence's message pattern: equal patterns get one judgement."""
-        return self.key or tuple(summarize(list(self.messages)))
-
-
-@dataclass(frozen=True)
-class KnownMessage:
-    """A message the detector knows, offered as what a new message may reword."""
-
-    message: str
-    similarity: float
-    failure_only: bool
-    """The labelled history saw it only in anomalous sequences."""
-
-
-@dataclass(frozen=True)
-class MessageVerdict:
-    """What the LLM said of one new message.
-
-    ``rewords``: the known message the LLM says it rewords. A rewording is the old event, so it
-    inherits the old message's standing, as Evol Detect inherits a sequence's label: ``problem``
-    is then whether the history saw that message only in failures. For a new event, ``problem``
-    is whether its developer would log it at WARN or above (code-trained models know log levels
-    far better than they answer "is this a problem?").
-    """
-
-    message: str
-    rewords: str | None
-    problem: bool
-    reason: str
-    level: str = ""
-    """The log level the LLM says the message's developer would give it."""
-
-    @property
-    def routine(self) -> bool:
-        """A new event that reports no problem: it does not change what a sequence means."""
-        return self.rewords is None and not self.problem
-
-    def to_json(self) -> dict:
-        return {"message": self.message, "level": self.level, "rewords": self.rewords, "problem": self.problem,
-                "reason": self.reason}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "MessageVerdict":
-        return cls(str(data["message"]), data["rewords"], bool(data["problem"]), str(data["reason"]), str(data["level"]))
-
-
-@dataclass(frozen=True)
-class Judgement:
-    verdict: int
-    branch: Branch
-    reason: str
-    compared_with: tuple[str, ...] = ()
-    """Ids of the historical sequences shown to the LLM."""
-    evolved_from: str | None = None
-    """Evol Detect: the historical sequence this one evolved from."""
-    fallback: str | None = None
-    """Why the small model's verdict was used, when it was."""
-    failures: int = 0
+from collaborlog.verdicts import Branch, Evidence, HistoryItem, Judgement, KnownMessage, MessageVerdict
 
 
 @dataclass

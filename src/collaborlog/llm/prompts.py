@@ -16,6 +16,7 @@ from string import Template
 
 from collaborlog.data.levels import LEVELS
 from collaborlog.errors import ConfigError
+from collaborlog.memory.patterns import summarize
 
 PROMPT_NAMES = ("new_message", "evol_detect", "ad_certain", "ad_uncertain")
 MAX_LINES = 30
@@ -81,18 +82,6 @@ def load_prompts(folder: Path | None = None) -> dict[str, PromptTemplate]:
             text = (resources.files("collaborlog.llm.prompt_templates") / f"{name}.txt").read_text(encoding="utf-8")
         out[name] = _parse(name, text)
     return out
-
-
-def summarize(lines: list[str]) -> list[str]:
-    """Distinct messages in order of first appearance, each with its count: ``msg (x3)``.
-
-    Far shorter than the raw sequence (an HDFS block of 20 lines has 6-8 distinct messages),
-    which is what a small local model can read quickly; the order of repeats is given up.
-    """
-    counts: dict[str, int] = {}
-    for line in lines:
-        counts[line] = counts.get(line, 0) + 1
-    return [m if n == 1 else f"{m} (x{n})" for m, n in counts.items()]
 
 
 def render_sequence(lines: list[str], limit: int = MAX_LINES) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from collaborlog.llm.agents import HistoryItem
-from collaborlog.llm.prompts import summarize
+from collaborlog.memory.patterns import summarize
+from collaborlog.verdicts import HistoryItem
 
 _COUNTED = re.compile(r"(.*) \(x(\d+)\)", re.DOTALL)
 """How :func:`summarize` writes a repeated message."""

@@ -11,19 +11,13 @@ memory holds its label, is the right judge for it.
 
 from __future__ import annotations
 
-from enum import Enum
-
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from collaborlog.models.seeding import DEFAULT_THREADS, seeded
-
-
-class Route(str, Enum):
-    SMALL_MODEL = "small_model"
-    LLM = "llm"
+from collaborlog.verdicts import Route
 
 
 class CoordinatorConfig(BaseModel):

@@ -10,7 +10,6 @@ labels agree?), never from a label of the sequence being judged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 import torch
@@ -21,15 +20,9 @@ from torch.nn import functional as F
 from collaborlog.models.metrics import f1_score
 from collaborlog.models.seeding import DEFAULT_THREADS, seeded
 from collaborlog.models.vector_index import FaissIndex
+from collaborlog.verdicts import MemorySource, Neighbour
 
 _PROJECT_BATCH = 65_536
-
-
-class MemorySource(IntEnum):
-    HISTORY = 0
-    """Labelled by the training data."""
-    LLM = 1
-    """Labelled by the LLM and learned through the adaptive evolve mechanism."""
 
 
 class SmallModelConfig(BaseModel):
@@ -49,16 +42,6 @@ class SmallModelConfig(BaseModel):
     seed: int = 0
     threads: int = Field(default=DEFAULT_THREADS, gt=0)
     """torch threads while training: the same seed and thread count give the same model."""
-
-
-@dataclass(frozen=True)
-class Neighbour:
-    """A memory sequence used as evidence."""
-
-    id: str
-    label: int
-    similarity: float
-    source: MemorySource
 
 
 @dataclass(frozen=True)
