@@ -19,7 +19,8 @@ from dataclasses import replace
 import numpy as np
 
 from collaborlog.data.dataset import find_data_dir, load_dataset, preset_config
-from collaborlog.detector.facade import CollaborLog, DetectorConfig
+from collaborlog.detector.config import DetectorConfig
+from collaborlog.detector.facade import CollaborLog
 from collaborlog.models.metrics import score
 from collaborlog.records import Sequence
 

@@ -21,7 +21,8 @@ import time
 import numpy as np
 
 from collaborlog.data.dataset import find_data_dir, load_dataset, preset_config
-from collaborlog.detector.facade import CollaborLog, DetectorConfig
+from collaborlog.detector.config import DetectorConfig
+from collaborlog.detector.facade import CollaborLog
 from collaborlog.experiments.simulator import EvolutionConfig, evolve
 from collaborlog.features.featurizer import SequenceFeatures
 from collaborlog.llm.backends import LLMConfig, build_client
@@ -60,7 +61,7 @@ def main() -> None:
     sub = SequenceFeatures(feats.vectors[chosen], [feats.templates[i] for i in chosen],
                            [feats.messages[i] for i in chosen], [feats.aligned[i] for i in chosen])
     evidence = det.evidence(sub)
-    agents = det._agents()
+    agents = det.agents()
 
     truth, naive, guarded, ad_branch, ad_pred = [], [], [], [], []
     for j, i in enumerate(chosen):

@@ -102,7 +102,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp, sampler.during("save + load x3"):
             save(detector, Path(tmp) / "model")
             client = ScriptedClient(default=ANSWER)
-            copies = [load(Path(tmp) / "model", encoder=detector._encoder, llm=client) for _ in range(3)]
+            copies = [load(Path(tmp) / "model", encoder=detector.encoder, llm=client) for _ in range(3)]
         with sampler.during("detect stream (AEM on)"):
             judged = sum(len(batch) for batch in copies[1].detect_stream(log, test))
 

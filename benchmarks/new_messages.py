@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from collaborlog.data.levels import message_levels
+from collaborlog.detector import questions
 from collaborlog.detector.facade import CollaborLog
 from collaborlog.experiments.fastpath import load_experiment, load_experiment_dataset
 from collaborlog.experiments.run import detector_config
@@ -57,7 +58,7 @@ def main() -> None:
         for a, b in zip(was, now):
             original.setdefault(b, Counter())[a] += 1
     t = time.perf_counter()
-    verdicts = det._new_messages(new, list(range(len(test))), det.vanished_.plus(new.aligned),
+    verdicts = questions.new_message_verdicts(det, new, list(range(len(test))), det.vanished_.plus(new.aligned),
                                   message_levels(evolved.log, evolved.sequences, new.messages))
     seconds = time.perf_counter() - t
     calls = det.governor.summary().get("new_message", {})
@@ -86,7 +87,7 @@ def main() -> None:
     if args.levels:
         history = det.signatures_.messages_
         t = time.perf_counter()
-        said = det._agents().judge_messages({m: [] for m in history})
+        said = det.agents().judge_messages({m: [] for m in history})
         seconds = time.perf_counter() - t
         table = Counter()
         for m in history:

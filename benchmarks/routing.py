@@ -45,7 +45,7 @@ def main() -> None:
         routed = np.array([r is Route.LLM for r in routes])
         sm = det.small_model_.predict(feats.vectors).verdict
         kept = score(y[~routed], sm[~routed], bootstrap=0)
-        patterns = {det._key(a) for a, r in zip(feats.aligned, routed) if r}
+        patterns = {det.pattern_of(a) for a, r in zip(feats.aligned, routed) if r}
         new = {line for m, a, r in zip(feats.messages, feats.aligned, routed) if r for line, name in zip(m, a)
                if line == name and (det.aligner_ is None or not det.aligner_.knows(line))}
         print(f"alignment {threshold}: routed {routed.mean():.1%}; SM F1 {score(y, sm, bootstrap=0).f1:.3f}; "

@@ -37,7 +37,8 @@ WARMUP = 50
 
 
 def fit_small(data_dir: Path, out: Path) -> Path:
-    from collaborlog.detector.facade import CollaborLog, DetectorConfig
+    from collaborlog.detector.config import DetectorConfig
+    from collaborlog.detector.facade import CollaborLog
     from collaborlog.detector.persistence import save
 
     cfg, _ = resolve_config("hdfs-20k")

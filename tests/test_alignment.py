@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from collaborlog.detector.facade import pattern_key, set_keys_are_pure
 from collaborlog.features.alignment import MessageAligner
+from collaborlog.memory.patterns import pattern_key, set_keys_are_pure
 from collaborlog.models.coordinator import Coordinator, CoordinatorConfig
 
 

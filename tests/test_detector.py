@@ -5,7 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from collaborlog.detector.facade import AEMConfig, CollaborLog, DetectorConfig
+from collaborlog.detector import aem, questions
+from collaborlog.detector.config import AEMConfig, DetectorConfig
+from collaborlog.detector.facade import CollaborLog
 from collaborlog.detector.persistence import load, save
 from collaborlog.errors import DataError
 from collaborlog.experiments.simulator import EvolutionConfig, evolve
@@ -193,7 +195,7 @@ def _with_inserted_events(det: CollaborLog, ds):
     sequences of a pattern the history labels with one new event inserted."""
     history = ds.splits.train
     evolved = evolve(ds.log, history, EvolutionConfig(template_ratio=0.0, sequence_ratio=1.0, max_sequence_ops=1))
-    base = {s.id: det._key(a) for s, a in zip(history, det.features(ds.log, history).aligned)}
+    base = {s.id: det.pattern_of(a) for s, a in zip(history, det.features(ds.log, history).aligned)}
     inserted = [s.id for s in evolved.sequences
                 if evolved.changes.get(s.id) == ("inserted",) and base[s.id] in det.patterns_]
     assert len(inserted) >= 5
@@ -241,9 +243,9 @@ def test_a_confirmed_rewording_is_read_as_the_message_it_rewords(hdfs20k, tmp_pa
         ds.log, ds.splits.train, ds.splits.valid)
     known = next(m for m in det.aligner_.messages_ if "Receiving block" in m)
     reworded = known.replace("Receiving block", "Accepting chunk")
-    vector = det._message_vectors([reworded])[reworded]
+    vector = det.message_vectors([reworded])[reworded]
     assert det.aligner_.align([reworded], vector[None]).names == [reworded]
-    det.learn(det.features(ds.log, ds.splits.test[:1]), [], {reworded: MessageVerdict(reworded, known, False, "renamed")})
+    aem.learn(det, det.features(ds.log, ds.splits.test[:1]), [], {reworded: MessageVerdict(reworded, known, False, "renamed")})
     assert det.aligner_.align([reworded], vector[None]).names == [known]
     save(det, tmp_path / "model")
     assert load(tmp_path / "model").aligner_.aliases_ == {reworded: known}
@@ -314,7 +316,7 @@ def test_a_known_message_the_stream_still_writes_is_not_offered_as_reworded(hdfs
         client.requests.clear()
         det.messages_.clear()
         features = SequenceFeatures(np.zeros((1, 8), np.float32), [np.zeros(len(lines), np.int64)], [lines], [lines])
-        assert reworded in det._new_messages(features, [0], det.vanished_.plus(features.aligned), {})
+        assert reworded in questions.new_message_verdicts(det, features, [0], det.vanished_.plus(features.aligned), {})
         (request,) = client.requests
         return known in request.user
 

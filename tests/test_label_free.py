@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from collaborlog.detector.facade import CollaborLog, DetectorConfig, Mode, choose_mode
+from collaborlog.detector.config import DetectorConfig, Mode, choose_mode
+from collaborlog.detector.facade import CollaborLog
 from collaborlog.detector.persistence import load, save
 from collaborlog.memory.novelty import Novelty
 from collaborlog.records import LogFrame, Sequence

@@ -369,7 +369,8 @@ def _tiny_dataset():
 
 
 def test_a_saved_detector_carries_neither_server_nor_key_variable(tmp_path, monkeypatch):
-    from collaborlog.detector.facade import CollaborLog, DetectorConfig
+    from collaborlog.detector.config import DetectorConfig
+    from collaborlog.detector.facade import CollaborLog
     from collaborlog.detector.persistence import load, save
 
     config = DetectorConfig.model_validate({
@@ -413,7 +414,8 @@ def _unfamiliar(n: int = 12):
 
 
 def test_detection_gives_every_sequence_a_verdict_whatever_the_server_sends(server):
-    from collaborlog.detector.facade import CollaborLog, DetectorConfig
+    from collaborlog.detector.config import DetectorConfig
+    from collaborlog.detector.facade import CollaborLog
 
     config = DetectorConfig.model_validate({
         "encoder": {"kind": "hashing"}, "coordinator": {"epochs": 2}, "small_model": {"epochs": 2, "k": 3},

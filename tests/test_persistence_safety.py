@@ -25,7 +25,8 @@ from synthetic import block_log
 
 from collaborlog.data.config import SessionGrouping
 from collaborlog.data.grouping import GroupStats, group_sessions
-from collaborlog.detector.facade import CollaborLog, DetectorConfig
+from collaborlog.detector.config import DetectorConfig
+from collaborlog.detector.facade import CollaborLog
 from collaborlog.detector.persistence import load, save
 from collaborlog.errors import DataError
 from collaborlog.features.embeddings import EmbeddingCache
@@ -226,7 +227,7 @@ def test_detect_learn_saves_a_checkpoint_after_each_learned_batch(tiny, tmp_path
         saved.append(det.learned_batches_)
         return save_file(det, path)
 
-    monkeypatch.setattr(persistence, "load", lambda path: load_file(path, llm=ScriptedClient(default=ANSWER)))
+    monkeypatch.setattr(persistence, "load", lambda path, **kw: load_file(path, llm=ScriptedClient(default=ANSWER), **kw))
     monkeypatch.setattr(persistence, "save", save_noted)
     result = CliRunner().invoke(app, ["detect", str(model), str(dataset), "--learn"])
     assert result.exit_code == 0, result.output

@@ -18,7 +18,8 @@ pytest.importorskip("prometheus_client")
 uvicorn = pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from collaborlog.detector.facade import CollaborLog, DetectorConfig  # noqa: E402
+from collaborlog.detector.config import DetectorConfig  # noqa: E402
+from collaborlog.detector.facade import CollaborLog  # noqa: E402
 from collaborlog.detector.persistence import save  # noqa: E402
 from collaborlog.records import LogFrame, Sequence  # noqa: E402
 from collaborlog.server import create_app  # noqa: E402

@@ -7,7 +7,8 @@ import pytest
 from synthetic import FAILED, NORMAL, world
 
 from collaborlog.data.levels import message_levels, normalize
-from collaborlog.detector.facade import CollaborLog, DetectorConfig
+from collaborlog.detector.config import DetectorConfig
+from collaborlog.detector.facade import CollaborLog
 from collaborlog.llm.backends import ScriptedClient
 from collaborlog.memory.vanished import Vanished
 from collaborlog.records import LogFrame, Sequence

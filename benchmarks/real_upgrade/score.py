@@ -70,7 +70,9 @@ def main() -> None:
 
     from collaborlog.cli import llm_config
     from collaborlog.data.dataset import find_data_dir, load_dataset, resolve_config
-    from collaborlog.detector.facade import CollaborLog, DetectorConfig
+    from collaborlog.detector.config import DetectorConfig
+    from collaborlog.detector.facade import CollaborLog
+    from collaborlog.memory.patterns import read_as
     from collaborlog.models.metrics import score
 
     hist_cfg, hist_dir = resolve_config(args.history)
@@ -108,7 +110,7 @@ def main() -> None:
         features = det.features(upgraded.log, test)
         read = {}
         for m, a in zip(features.messages, features.aligned):
-            for line, name in zip(m, det._read_as(m, a, det.messages_)):
+            for line, name in zip(m, read_as(m, a, det.messages_)):
                 read.setdefault(line, name)
         history_messages = set(det.vanished_.history_counts_)
         new_read = {m: n for m, n in read.items() if m not in history_messages}

@@ -200,11 +200,12 @@ def fit(
     from collaborlog.detector.persistence import save
     from collaborlog.experiments.fastpath import ExperimentConfig, load_experiment
     from collaborlog.experiments.run import detector_config
+    from collaborlog.features.embeddings import default_cache_dir
 
     ds_cfg, config_dir = resolve_config(dataset)
     ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
     exp = load_experiment(config)[0] if config else ExperimentConfig(name=ds_cfg.name, dataset=dataset)
-    detector = CollaborLog(detector_config(exp, exp.seeds[0], ds_cfg.parser)).fit(ds.log, ds.splits.train, ds.splits.valid)
+    detector = CollaborLog(detector_config(exp, exp.seeds[0], ds_cfg.parser), cache_dir=default_cache_dir()).fit(ds.log, ds.splits.train, ds.splits.valid)
     save(detector, out)
     console.print(f"mode: {detector.mode_reason_}", markup=False)
     console.print(f"fitted on {len(ds.splits.train):,} sequences (k = {detector.small_model_.k_}, "
@@ -228,12 +229,13 @@ def detect(
 
     from collaborlog.data.dataset import load_dataset, resolve_config
     from collaborlog.detector.persistence import load, save
+    from collaborlog.features.embeddings import default_cache_dir
 
     if out is not None:
         # Before the work, not after it: a missing folder must not cost the detections.
         _prepare_output(out)
     # The model first: a missing or damaged one is refused before the log is read.
-    detector = load(model)
+    detector = load(model, cache_dir=default_cache_dir())
     if llm is not None:
         detector.use_llm(llm_config(llm, llm_model, detector.config.llm))
     ds_cfg, config_dir = resolve_config(dataset)

@@ -19,6 +19,10 @@ class DataError(CollaborLogError):
     """Input data is missing, unreadable or inconsistent."""
 
 
+class NotFittedError(CollaborLogError, AttributeError):
+    """A detector was used before it was fitted (or loaded)."""
+
+
 class DatasetNotFoundError(DataError, FileNotFoundError):
     """A dataset's files are not where the configuration says."""
 

@@ -317,10 +317,11 @@ def create_app(model_dir: Path, llm: Optional[str] = None, token: Optional[str] 
     from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
     from collaborlog.detector.persistence import FORMAT_VERSION, load
+    from collaborlog.features.embeddings import default_cache_dir
 
     if max_body_bytes <= 0 or max_lines <= 0:
         raise CollaborLogError(f"the limits must be positive: max_body_bytes={max_body_bytes}, max_lines={max_lines}")
-    detector = load(Path(model_dir))
+    detector = load(Path(model_dir), cache_dir=default_cache_dir())
     if llm is not None:
         from collaborlog.cli import llm_config
 

@@ -161,3 +161,18 @@ class Detection:
     compared_with: tuple[str, ...] = ()
     evolved_from: str | None = None
     fallback: str | None = None
+
+    @property
+    def anomaly_score(self) -> float:
+        """One scale for every branch, higher = more anomalous: the verdict (0 or 1) plus the
+        branch's own score squashed into [0, 1) by ``s / (1 + s)``. So it lies in [0, 2), is at
+        least 1 exactly for anomalous verdicts, and within each verdict orders sequences by the
+        strength of the evidence (``score``: the small model's vote or novelty, an LLM's 0/1).
+
+        >>> Detection("s", 1, 1.0, Route.LLM, Branch.AD_CERTAIN, 0.0, ()).anomaly_score
+        1.5
+        >>> Detection("s", 0, 0.2, Route.SMALL_MODEL, Branch.SMALL_MODEL, 0.0, ()).anomaly_score < 1
+        True
+        """
+        s = max(self.score, 0.0)
+        return self.verdict + s / (1.0 + s)

@@ -4,7 +4,7 @@ Layout: ``manifest.json`` (format version, package version, configuration, scala
 size and sha256 of every other file, sealed by a sha256 of its own), ``templates.json``,
 ``coordinator.safetensors``, ``small_model.safetensors``, numpy arrays (``.npy``, loaded with
 ``allow_pickle=False``) for the memory and losses, and JSON for ids, the history and the
-evolution relations. The directory is built beside its target and renamed into place
+pattern memory. The directory is built beside its target and renamed into place
 (:func:`collaborlog.atomic.atomic_dir`), so a crash never leaves a half-written model, and
 concurrent saves of one target leave the last one whole. Loading checks every file against the
 manifest and every JSON part's shape before using it, and runs no code from the directory: a
@@ -30,7 +30,8 @@ from typing_extensions import TypedDict
 
 from collaborlog import __version__
 from collaborlog.atomic import atomic_dir, locked, previous, recover
-from collaborlog.detector.facade import CollaborLog, DetectorConfig, Mode
+from collaborlog.detector.config import DetectorConfig, Mode
+from collaborlog.detector.facade import CollaborLog
 from collaborlog.errors import DataError
 from collaborlog.features.alignment import MessageAligner
 from collaborlog.memory.history import History
@@ -44,14 +45,15 @@ from collaborlog.parsing.templates import TemplateMiner
 from collaborlog.verdicts import MessageVerdict
 
 FORMAT = "collaborlog-detector"
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 """5: the manifest lists every file's size and sha256 and is sealed by its own. 6: ``state.json``
-(the mode the labels allowed, novelty, pattern and vanished-message counts)."""
+(the mode the labels allowed, novelty, pattern and vanished-message counts). 7: no
+``relations.json`` (the evolution relations were saved and never read)."""
 
 MANIFEST = "manifest.json"
 PARTS = ("templates.json", "coordinator.safetensors", "small_model.safetensors", "coordinator_valid_losses.npy",
          "memory_inputs.npy", "memory_labels.npy", "memory_sources.npy", "replay.npy", "memory_ids.json",
-         "history.json", "relations.json", "patterns.json", "signatures.json", "messages.json",
+         "history.json", "patterns.json", "signatures.json", "messages.json",
          "prevalence.json", "signature_vectors.npy", "state.json")
 ALIGNER_PARTS = ("aligner.json", "aligner_vectors.npy")
 """Saved exactly when the configuration turns alignment on."""
@@ -158,7 +160,6 @@ class _Aligner(TypedDict):
 _SHAPES: dict[str, TypeAdapter] = {
     MANIFEST: TypeAdapter(_Manifest), "templates.json": TypeAdapter(_Templates),
     "memory_ids.json": TypeAdapter(list[str]), "history.json": TypeAdapter(_History),
-    "relations.json": TypeAdapter(list[tuple[str, str]]),
     "patterns.json": TypeAdapter(list[tuple[list[str], int, str]]),
     "signatures.json": TypeAdapter(_Signatures), "messages.json": TypeAdapter(list[_Message]),
     "prevalence.json": TypeAdapter(_Prevalence), "aligner.json": TypeAdapter(_Aligner),
@@ -197,7 +198,6 @@ def save(detector: CollaborLog, path: Path) -> Path:
         np.save(tmp / "replay.npy", detector.replay_)
         _write_json(tmp / "memory_ids.json", sm.memory_ids_)
         _write_json(tmp / "history.json", detector.history_.to_json())
-        _write_json(tmp / "relations.json", detector.relations_)
         _write_json(tmp / "patterns.json", [[list(p), v, sid] for p, (v, sid) in detector.patterns_.items()])
         _write_json(tmp / "signatures.json", detector.signatures_.to_json())
         _write_json(tmp / "messages.json", [v.to_json() for v in detector.messages_.values()])
@@ -376,7 +376,6 @@ def _build(path: Path, manifest: dict, parts: dict[str, bytes], components: dict
             and all(0 <= p < len(history["patterns"]) for p in history["pattern_of"]),
             "history.json", "has ids, labels and patterns that do not line up")
     det.history_ = History.from_json(history)
-    det.relations_ = shape("relations.json")
     det.replay_ = array("replay.npy", 2)
     _expect(path, det.replay_.shape[1] == dim, "replay.npy", f"has rows of {det.replay_.shape[1]} values, not {dim}")
     det.patterns_ = {tuple(p): (v, sid) for p, v, sid in shape("patterns.json")}

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from collaborlog.data.config import SplitConfig, load_yaml, parse_model
 from collaborlog.data.dataset import Dataset, find_data_dir, load_dataset, resolve_config
 from collaborlog.data.logevol import sessions_frame
-from collaborlog.detector.facade import AEMConfig
+from collaborlog.detector.config import AEMConfig
 from collaborlog.errors import ConfigError
 from collaborlog.experiments.baselines import BaselineKind, EventCountBaseline
 from collaborlog.experiments.simulator import EvolutionConfig, evolve

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from collaborlog.data.logevol import sessions_frame
-from collaborlog.detector.facade import CollaborLog, DetectorConfig
+from collaborlog.detector.config import DetectorConfig
+from collaborlog.detector.facade import CollaborLog
 from collaborlog.detector.persistence import load, save
 from collaborlog.experiments.fastpath import (
     ExperimentConfig,
@@ -27,6 +28,7 @@ from collaborlog.experiments.fastpath import (
     write_texts,
 )
 from collaborlog.experiments.simulator import evolve
+from collaborlog.features.embeddings import default_cache_dir
 from collaborlog.llm.agents import EvolCoT
 from collaborlog.llm.backends import LLMClient, LLMConfig, build_client
 from collaborlog.llm.governor import Governor
@@ -157,8 +159,8 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
     y = np.array([s.label for s in test], dtype=np.int8)
     dcfg = detector_config(cfg, seed, ds_cfg.parser)
 
-    fitted = CollaborLog(dcfg, llm=llm).fit(dataset.log, dataset.splits.train, dataset.splits.valid)
-    encoder = fitted._encoder
+    fitted = CollaborLog(dcfg, llm=llm, cache_dir=default_cache_dir()).fit(dataset.log, dataset.splits.train, dataset.splits.valid)
+    encoder = fitted.encoder
     # A saved detector keeps no server or key variable (LLMConfig.portable): the loaded ones use the experiment's.
     # One client for every system: an embedded model loaded once per system held three copies
     # of its weights at once (7.1 GB RSS on the main job).
@@ -172,13 +174,13 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
         sm = fitted.small_model_.predict(feats.vectors)
         sm_seconds = time.perf_counter() - t
 
-        no_aem = load(Path(tmp) / "model", encoder=encoder).use_llm(judge_with)
+        no_aem = load(Path(tmp) / "model", encoder=encoder, cache_dir=default_cache_dir()).use_llm(judge_with)
         no_aem.config = dcfg.model_copy(update={"aem": dcfg.aem.model_copy(update={"enabled": False})})
         t = time.perf_counter()
         batches_plain = list(no_aem.detect_stream(log, test))
         plain_seconds = time.perf_counter() - t
 
-        with_aem = load(Path(tmp) / "model", encoder=encoder).use_llm(judge_with)
+        with_aem = load(Path(tmp) / "model", encoder=encoder, cache_dir=default_cache_dir()).use_llm(judge_with)
         t = time.perf_counter()
         batches_aem = list(with_aem.detect_stream(log, test))
         aem_seconds = time.perf_counter() - t
@@ -186,8 +188,8 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
         # LLM alone on a seeded sample: every sequence goes through the Evol-CoT agents.
         sample = _stratified_sample(y, cfg.llm_alone_sample, seed)
         n_sample = len(sample)
-        alone_det = load(Path(tmp) / "model", encoder=encoder).use_llm(judge_with)
-        agents: EvolCoT = alone_det._agents()
+        alone_det = load(Path(tmp) / "model", encoder=encoder, cache_dir=default_cache_dir()).use_llm(judge_with)
+        agents: EvolCoT = alone_det.agents()
         sample_feats = alone_det.features(log, [test[i] for i in sample])
         t = time.perf_counter()
         alone = agents.judge_many(alone_det.evidence(sample_feats)) if n_sample else []

@@ -1,0 +1,73 @@
+"""The adaptive evolve mechanism (AEM): after each stream batch, the LLM's verdicts are fed back.
+
+The coordinator learns those sequences as familiar and the small model adds them to its memory
+(marked as LLM-labelled) and is fine-tuned on them, with history replayed so that nothing is
+forgotten; confirmed rewordings become aliases of the messages they reword, and new routine
+events stop making patterns new. So the share sent to the LLM falls.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from collaborlog.features.featurizer import SequenceFeatures
+from collaborlog.memory.patterns import pattern_key, pattern_text, read_as
+from collaborlog.verdicts import Branch, Detection, MessageVerdict, Route
+
+if TYPE_CHECKING:
+    from collaborlog.detector.facade import CollaborLog
+
+
+def learn(det: CollaborLog, features: SequenceFeatures, detections: list[Detection],
+          messages: dict[str, MessageVerdict] | None = None) -> int:
+    """Feed the LLM's verdicts of a batch back into both models; returns how many sequences were learned.
+
+    Fallback verdicts (the small model's own) are not learned: only what the LLM judged.
+    ``messages``: what the LLM said of the batch's new messages; confirmed rewordings become
+    aliases of the messages they reword, new routine events leave message patterns.
+    """
+    said = messages or {}
+    det.prevalence_.add(features.messages)
+    reads = [read_as(m, a, said) for m, a in zip(features.messages, features.aligned)]
+    det.key_prevalence_.add([[pattern_text(pattern_key(r, det.pattern_by_set_))] for r in reads])
+    det.vanished_.add(reads)
+    for m, v in said.items():
+        det.messages_[m] = v
+        if v.rewords is not None and det.aligner_ is not None:
+            det.aligner_.alias(m, v.rewords)
+    det.refresh_routine()
+    idx = [i for i, d in enumerate(detections)
+           if d.route is Route.LLM and d.branch not in (Branch.FALLBACK, Branch.NOT_JUDGED, Branch.HELD_BACK)]
+    if not idx:
+        return 0
+    settings = det.config.aem
+    seed = det.config.seed + 1000 + det.learned_batches_
+    rng = np.random.default_rng(seed)
+    x = features.vectors[idx]
+    y = np.array([detections[i].verdict for i in idx], dtype=np.int8)
+    ids = [f"llm:{detections[i].sequence_id}" for i in idx]
+    replay = det.replay_[rng.choice(len(det.replay_), size=min(settings.replay, len(det.replay_)), replace=False)]
+    det.coordinator_.learn(x, replay, epochs=settings.coordinator_epochs, seed=seed)
+    det.small_model_.learn(x, y, ids, replay=settings.replay, epochs=settings.small_model_epochs, seed=seed)
+    det.history_.add(ids, y.tolist(), [features.messages[i] for i in idx])
+    aligned = {i: read_as(features.messages[i], features.aligned[i], said) for i in idx}
+    for i, sid in zip(idx, ids):
+        # Under the whole pattern: only sequences that report the same share the verdict.
+        det.patterns_.setdefault(pattern_key(aligned[i], det.pattern_by_set_), (detections[i].verdict, sid))
+    if det.novelty_ is not None:
+        # A sequence the LLM read as an evolved version of a normal history pattern makes its
+        # messages familiar. A sequence-level "normal" does not: rare lines are the only
+        # failure evidence there is without labels, and one wrong answer must not erase it.
+        det.novelty_.clear([m for i in idx if detections[i].verdict == 0
+                             and detections[i].branch is Branch.EVOL_DETECT for m in aligned[i]])
+    if det.aligner_ is not None:
+        # New events the LLM has now judged become known messages; reworded ones stay read as
+        # the known message they align to.
+        new = list(dict.fromkeys(line for i in idx for line, name in zip(features.messages[i], aligned[i])
+                                 if line == name and not det.aligner_.knows(line)))
+        vectors = det.message_vectors(new)
+        det.aligner_.add(new, np.stack([vectors[m] for m in new]) if new else np.zeros((0, x.shape[1]), np.float32))
+    det.learned_batches_ += 1
+    return len(idx)

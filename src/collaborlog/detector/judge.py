@@ -1,0 +1,231 @@
+"""Decision fusion: one verdict per sequence from the coordinator's route, the pattern memory,
+the new-message answers, novelty, the LLM's judgement and the small model's vote, each with its
+reason in words; then the base-rate guard (no single answer flags a large part of the stream).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from collaborlog.data.levels import PROBLEM_LEVELS
+from collaborlog.detector import evidence, questions
+from collaborlog.detector.config import Mode
+from collaborlog.features.featurizer import SequenceFeatures
+from collaborlog.memory.novelty import NoveltyScores
+from collaborlog.memory.patterns import pattern_key, pattern_text, read_as
+from collaborlog.memory.prevalence import Prevalence
+from collaborlog.memory.vanished import Vanished
+from collaborlog.models.small_model import SMPrediction
+from collaborlog.records import Sequence
+from collaborlog.verdicts import Branch, Detection, Judgement, MessageVerdict, Route
+
+if TYPE_CHECKING:
+    from collaborlog.detector.facade import CollaborLog
+
+
+
+@dataclass
+class Batch:
+    """One batch's detections and what the LLM said of its new messages (for the AEM)."""
+
+    detections: list[Detection]
+    messages: dict[str, MessageVerdict] = field(default_factory=dict)
+
+
+def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeatures,
+          levels: dict[str, str] | None = None) -> Batch:
+    """One verdict for each of ``sequences`` (their ``features``; ``levels``: the log level of each
+    message where the log prints one), and what the LLM said of their new messages. Reads the
+    detector's learned state and changes none of it (the AEM learns from the result)."""
+    levels = levels or {}
+    losses, routes = det.coordinator_.route(features.vectors)
+    sm = det.small_model_.predict(features.vectors)
+    prevalence = det.prevalence_.plus(features.messages)
+    to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
+    stream = det.vanished_.plus(features.aligned)
+    # How common each message (read as the known message it aligns to) is in the stream.
+    read_prevalence = Prevalence.of(det.prevalence_.bound, stream.stream_seen_, stream.stream_counts_)
+    if det.novelty_ is not None and det.llm_enabled:
+        # Without labels, what the history rarely shows is what the LLM should see, whatever
+        # the autoencoder's loss.
+        to_llm |= novelty_scores(det, features.aligned, losses, det.routine_, levels, read_prevalence).novel
+    keys = [det.pattern_of(a) for a in features.aligned]
+    full = [pattern_key(a, det.pattern_by_set_) for a in features.aligned]
+    reread = det.reread(dropped(det, stream))
+    found = [known_entry(det, f, k, reread) for f, k in zip(full, keys)]
+    # New messages of routed sequences with a new pattern are judged first, once each: a
+    # sequence that is a known pattern once its rewordings and new routine events are read so
+    # is an evolved version of that pattern.
+    unexplained = [int(i) for i in np.nonzero(to_llm)[0] if found[i] is None]
+    verdicts = questions.new_message_verdicts(det, features, unexplained, stream, levels) if det.llm_enabled else {}
+    evolved: set[int] = set()
+    routine = {m for m, v in verdicts.items() if is_routine(v, prevalence)}
+    if verdicts:
+        for i in unexplained:
+            if any(line in verdicts for line in features.messages[i]):
+                read = read_as(features.messages[i], features.aligned[i], verdicts)
+                full[i], keys[i] = pattern_key(read, det.pattern_by_set_), det.pattern_of(read, routine)
+                found[i] = known_entry(det, full[i], keys[i], reread)
+                evolved.add(i)
+    # A known message pattern keeps its label (from the history, or from the LLM earlier in the
+    # stream): the LLM judges each new pattern once.
+    # The small model reads a known pattern the same way: its label, not a neighbour vote.
+    known = {i: entry for i, entry in enumerate(found) if entry is not None}
+    novelty = (novelty_scores(det, [read_as(m, a, verdicts) for m, a in zip(features.messages, features.aligned)],
+                              losses, det.routine_ | routine, levels, read_prevalence)
+               if det.novelty_ is not None else None)
+    rare_rows: set[int] = set()
+    if novelty is not None and det.llm_enabled:
+        # Read through the rewordings the LLM confirmed, a sequence may turn out novel: the LLM
+        # judges it too, rather than novelty alone. But lines the history rarely shows, which
+        # the new-message question did not read as routine or as a rewording, are evidence no
+        # sequence-level answer overrules (a 1.5B model called every such HDFS failure normal).
+        to_llm |= novelty.novel
+        rare_rows = {int(i) for i in np.nonzero(novelty.rarity > 1.0)[0] if i not in known}
+        to_llm[list(rare_rows)] = False
+    to_llm[list(known)] = False
+    rows = np.nonzero(to_llm)[0]
+    judgements: dict[int, Judgement] = {}
+    if rows.size and det.llm_enabled:
+        shown = evidence.build(det, features, sm, rows, prevalence, full, verdicts, levels)
+        judgements = dict(zip(rows.tolist(), det.agents().judge_many(shown)))
+    unjudged = [int(i) for i in rows if i not in judgements or judgements[i].branch is Branch.FALLBACK]
+    unplaced = (evidence.unplaced(det, features, unjudged, prevalence, {**det.messages_, **verdicts}, levels)
+                if det.novelty_ is None else {})
+    # No single answer decides the stream: an abnormal verdict of the LLM is not shared with a
+    # pattern more of the stream carries than failures' base rate allows.
+    patterns = det.key_prevalence_.plus([[pattern_text(f)] for f in full])
+    out = []
+    for i, seq in enumerate(sequences):
+        pred = sm[i]
+        j = judgements.get(i)
+        small = small_verdict(det, pred, bool(novelty.novel[i]), float(novelty.score[i])) if novelty is not None else (
+            pred.verdict, pred.score)
+        if i in unplaced:
+            signals = unplaced[i]
+            small = (int(bool(signals)), max(pred.score, float(bool(signals))))
+        if i in known and i in evolved:
+            verdict, source_id = known[i]
+            d = Detection(seq.id, verdict, float(verdict), Route.LLM, Branch.EVOL_DETECT, float(losses[i]),
+                          pred.neighbours, evolved_reason(features.messages[i], verdicts, source_id),
+                          (source_id,), evolved_from=source_id)
+        elif i in known:
+            verdict, source_id = known[i]
+            source = "judged by the LLM" if source_id.startswith("llm:") else "labelled in the history"
+            if full[i] not in det.patterns_ and keys[i] not in det.patterns_:
+                source += ", read without the messages the new release no longer writes"
+            branch = Branch.SMALL_MODEL if routes[i] is Route.SMALL_MODEL else Branch.REUSED
+            d = Detection(seq.id, verdict, float(verdict), Route.SMALL_MODEL, branch, float(losses[i]),
+                          pred.neighbours, f"same message pattern as {source_id}, {source}", (source_id,))
+        elif j is None and to_llm[i]:
+            d = Detection(seq.id, small[0], small[1], Route.LLM, Branch.NOT_JUDGED, float(losses[i]),
+                          pred.neighbours, "unfamiliar, not judged: no LLM is configured (llm backend none); "
+                          + unjudged_reason(unplaced.get(i)))
+        elif j is None:
+            rare = det.novelty_.rare(features.aligned[i]) if i in rare_rows and det.novelty_ else []
+            d = Detection(seq.id, small[0], small[1], Route.SMALL_MODEL, Branch.SMALL_MODEL,
+                          float(losses[i]), pred.neighbours,
+                          "lines the history rarely shows: " + "; ".join(repr(m) for m in rare[:3]) if rare else "")
+        elif j.branch is Branch.FALLBACK:
+            d = Detection(seq.id, small[0], small[1], Route.LLM, j.branch, float(losses[i]), pred.neighbours,
+                          unjudged_reason(unplaced.get(i)), j.compared_with, j.evolved_from, j.fallback)
+        else:
+            d = Detection(seq.id, j.verdict, float(j.verdict), Route.LLM, j.branch, float(losses[i]),
+                          pred.neighbours, j.reason, j.compared_with, j.evolved_from, j.fallback)
+        out.append(base_rate_guard(d, patterns, pattern_text(full[i]), j is not None or (
+            i in known and known[i][1].startswith("llm:"))))
+    return Batch(out, verdicts)
+
+
+def base_rate_guard(d: Detection, patterns: Prevalence, pattern: str, from_llm: bool) -> Detection:
+    """``d``, or, when it shares an abnormal LLM verdict over a pattern that more of the stream
+    carries than one failure pattern can (three times the largest share a single failure
+    pattern holds in the labelled history, or the contamination without labels; see
+    :mod:`collaborlog.memory.prevalence`), ``d`` held back as normal with the reason: one wrong
+    answer must not flag a large part of the stream."""
+    if not (from_llm and d.verdict == 1 and d.branch is not Branch.FALLBACK and patterns.common(pattern)):
+        return d
+    share = patterns.lower_share(pattern)
+    return replace(d, verdict=0, score=0.0, branch=Branch.HELD_BACK, reason=(
+        f"held back: the LLM called this pattern abnormal ({d.reason}), but at least {share:.0%} of the stream "
+        f"carries it, more than one failure pattern's base rate allows ({patterns.bound:.1%}); read as normal"))
+
+
+def unjudged_reason(signals: tuple[str, ...] | None) -> str:
+    if signals is None:
+        return "the small model's verdict"
+    if signals:
+        return "abnormal by its own lines: " + "; ".join(repr(s) for s in signals[:3])
+    return "nothing in its own lines signals a failure (unfamiliar is not abnormal)"
+
+
+def evolved_reason(lines: list[str], verdicts: dict[str, MessageVerdict], source_id: str) -> str:
+    parts = []
+    for line in dict.fromkeys(lines):
+        v = verdicts.get(line)
+        if v is not None:
+            what = f"rewords {v.rewords!r}" if v.rewords else "is a new routine event"
+            parts.append(f"{line!r} {what} ({v.reason})" if v.reason else f"{line!r} {what}")
+    return f"an evolved version of the message pattern of {source_id}: " + "; ".join(parts)
+
+
+def novelty_scores(det: CollaborLog, messages: list[list[str]], losses: np.ndarray, routine: set[str],
+                   levels: dict[str, str],
+                   prevalence: Prevalence) -> NoveltyScores:
+    """Novelty scores of sequences read as ``messages``. Unfamiliar is not abnormal: new
+    routine events (the LLM's word, or the log's level where it prints one: a message the
+    history never showed, logged below WARN) are set aside, and so are messages more of the
+    stream carries than failures can (``prevalence``); the autoencoder's loss does not count
+    for a sequence whose unfamiliarity its new messages already explain."""
+    assert det.novelty_ is not None
+    known = det.novelty_.counts_
+
+    def quiet(m: str) -> bool:
+        return (m in routine or prevalence.common(m)
+                or (known[m] == 0 and m in levels and levels[m] not in PROBLEM_LEVELS))
+
+    kept = [[m for m in lines if not quiet(m)] for lines in messages]
+    has_new = np.array([any(known[m] == 0 for m in lines) for lines in messages], dtype=bool)
+    return det.novelty_.score(kept, np.where(has_new, 0.0, losses))
+
+
+def small_verdict(det: CollaborLog, pred: SMPrediction, novel: bool, novelty: float) -> tuple[int, float]:
+    """The small model's verdict and score: its neighbours' vote when the history is fully
+    labelled; else novelty (label-free), or either (semi-supervised). Outside the supervised
+    mode the score's threshold is 1.0 (a vote share of 0.5 counts as 1.0)."""
+    if det.novelty_ is None:
+        return pred.verdict, pred.score
+    if det.mode_ is Mode.LABEL_FREE:
+        return int(novel), novelty
+    return int(novel or pred.verdict == 1), max(novelty, 2 * pred.score)
+
+
+def known_entry(det: CollaborLog, full: tuple[str, ...], skipped: tuple[str, ...],
+                reread: dict[tuple[str, ...], tuple[int, str]]) -> tuple[int, str] | None:
+    """The pattern memory's entry for a sequence: under its whole pattern, or, for a pattern the
+    labelled history holds, read without the messages the new release dropped (``reread``), or
+    with new routine events set aside. A verdict the LLM gave is only ever shared by sequences
+    with the whole same pattern: setting new messages aside must not merge sequences that
+    differ in what they report."""
+    entry = det.patterns_.get(full) or reread.get(full)
+    if entry is None:
+        entry = det.patterns_.get(skipped) or reread.get(skipped)
+        if entry is not None and entry[1].startswith("llm:"):
+            return None
+    return entry
+
+
+def dropped(det: CollaborLog, stream: Vanished) -> set[str]:
+    """What ``stream`` stopped writing, but for the messages of failures (the history saw them
+    only in failures, or, without labels, they are rare): a healthy stream does not write
+    them, so their absence says nothing about the release."""
+    return {m for m in stream.dropped() if not det.signatures_.failure_only(m)
+            and (det.novelty_ is None or det.novelty_.share(m) >= det.config.contamination)}
+
+
+def is_routine(verdict: MessageVerdict, prevalence: Prevalence) -> bool:
+    """A new event that reports no problem, or one too common in the stream to mark failures."""
+    return verdict.routine or (verdict.rewords is None and prevalence.common(verdict.message))

@@ -1,0 +1,62 @@
+"""The new-message questions (Evol Detect, message by message): each message no known message
+aligns to is asked about once, with the old messages it may reword."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from collaborlog.data.levels import PROBLEM_LEVELS
+from collaborlog.features.featurizer import SequenceFeatures
+from collaborlog.memory.rewording import offer, variant_of
+from collaborlog.memory.vanished import Vanished
+from collaborlog.verdicts import KnownMessage, MessageVerdict
+
+if TYPE_CHECKING:
+    from collaborlog.detector.facade import CollaborLog
+
+
+def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: list[int], stream: Vanished,
+                         levels: dict[str, str]) -> dict[str, MessageVerdict]:
+    """Evol Detect for each message of ``rows`` that nothing known aligns to and the LLM has not judged.
+
+    A known message is offered as what a new one may reword only when the stream no longer
+    writes it as often as the history did (``stream``): a new version writes each statement in
+    its new wording, so a message still written as often as ever is not the one reworded,
+    while during a rolling upgrade an old wording is written less, not never. (Small models
+    call near-duplicates such as "Receiving block" and "Received block" the same event when
+    both are offered.)
+    """
+    if det.aligner_ is None or not det.config.new_message_candidates:
+        return {}
+    unknown = list(dict.fromkeys(line for i in rows for line, name in zip(features.messages[i], features.aligned[i])
+                                 if line == name and not det.aligner_.knows(line) and line not in det.messages_))
+    # Variants of one statement (the same words, other variables or repeats) are one question:
+    # the first asked answers for all, now and later in the stream.
+    judged = list(det.messages_)
+    representative = {}
+    for m in unknown:
+        representative[m] = variant_of(m, judged + [r for r in dict.fromkeys(representative.values())]) or m
+    new = [m for m in unknown if representative[m] == m]
+    said = {**det.messages_, **(ask_new(det, new, stream) if new else {})}
+    said = {m: replace(said[r], message=m) for m, r in representative.items() if r in said}
+    # Where the log prints its levels, a message's level is read, not guessed: it decides
+    # whether a new event reports a problem (a rewording keeps its original's standing).
+    return {m: replace(v, problem=levels[m] in PROBLEM_LEVELS if v.rewords is None else v.problem,
+                       level=levels[m], reason=f"{v.reason} (the log prints it at {levels[m]})")
+            if m in levels else v for m, v in said.items()}
+
+
+def ask_new(det: CollaborLog, new: list[str], stream: Vanished) -> dict[str, MessageVerdict]:
+    """The new-message question for each of ``new``, with the old messages it may reword."""
+    vectors = det.message_vectors(new)
+    pool = [j for j, k in enumerate(det.aligner_.messages_) if not stream.steady(k)]
+    old = [det.aligner_.messages_[j] for j in pool]
+    cosine = (np.stack([vectors[m] for m in new]) @ det.aligner_.vectors_[pool].T if pool
+              else np.zeros((len(new), 0), np.float32))
+    offered = offer(new, old, cosine, det.config.new_message_candidates, det.config.rewording_overlap)
+    asks = {m: [KnownMessage(old[j], float(cosine[i, j]), det.signatures_.failure_only(old[j]))
+                for j in offered[m]] for i, m in enumerate(new)}
+    return det.agents().judge_messages(asks)
