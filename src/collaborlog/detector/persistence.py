@@ -34,6 +34,8 @@ from collaborlog.detector.config import DetectorConfig, Mode
 from collaborlog.detector.facade import CollaborLog
 from collaborlog.errors import DataError
 from collaborlog.features.alignment import MessageAligner
+from collaborlog.features.encoders import Encoder
+from collaborlog.llm.backends import LLMClient, LLMConfig
 from collaborlog.memory.history import History
 from collaborlog.memory.novelty import Novelty
 from collaborlog.memory.prevalence import Prevalence
@@ -185,6 +187,7 @@ def _write_json(path: Path, data: object) -> None:
 def save(detector: CollaborLog, path: Path) -> Path:
     """Write ``detector`` to the directory ``path`` atomically (replacing an older one; the last of
     concurrent saves wins)."""
+    detector.check_fitted()
     path = Path(path)
     with atomic_dir(path) as tmp:
         co, sm = detector.coordinator_, detector.small_model_
@@ -289,10 +292,14 @@ def _read_verified(path: Path, manifest: dict) -> dict[str, bytes]:
     return parts
 
 
-def load(path: Path, **components) -> CollaborLog:
-    """Load a detector saved by :func:`save`. ``components`` (``encoder=``, ``llm=``) replace built ones.
+def load(path: Path, llm: LLMConfig | LLMClient | None = None, encoder: Encoder | None = None,
+         cache_dir: Path | None = None) -> CollaborLog:
+    """Load a detector saved by :func:`save`, without refitting anything.
 
-    A directory that a killed save left only as ``<name>.old`` is put back first.
+    ``llm``: judge with this LLM (a backend configuration or a client) instead of the one it was
+    fitted with; ``encoder``: an encoder already built (it must be the one the detector was fitted
+    with); ``cache_dir``: see :class:`CollaborLog`. A directory that a killed save left only as
+    ``<name>.old`` is put back first.
     """
     path = Path(path)
     try:
@@ -308,10 +315,11 @@ def load(path: Path, **components) -> CollaborLog:
         manifest = _read_manifest(path)
         parts = _read_verified(path, manifest)
     try:
-        return _build(path, manifest, parts, components)
+        det = _build(path, manifest, parts, encoder, cache_dir)
     except (ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as err:
         # The files are as saved and well-formed, yet do not fit together.
         raise DataError(f"{path} is a damaged CollaborLog detector ({type(err).__name__}: {err}); {REFIT}") from None
+    return det.use_llm(llm) if llm is not None else det
 
 
 def _array(path: Path, parts: dict[str, bytes], name: str, ndim: int) -> np.ndarray:
@@ -336,7 +344,8 @@ def _expect(path: Path, ok: bool, name: str, problem: str) -> None:
         raise _damaged(path, name, problem)
 
 
-def _build(path: Path, manifest: dict, parts: dict[str, bytes], components: dict) -> CollaborLog:
+def _build(path: Path, manifest: dict, parts: dict[str, bytes], encoder: Encoder | None,
+           cache_dir: Path | None) -> CollaborLog:
     def shape(name: str) -> Any:
         return _shape(path, name, parts[name])
 
@@ -346,7 +355,7 @@ def _build(path: Path, manifest: dict, parts: dict[str, bytes], components: dict
     config = DetectorConfig.model_validate(manifest["config"])
     # A directory saved by an older CollaborLog may still name a server and a key variable: ignored.
     config = config.model_copy(update={"llm": config.llm.portable()})
-    det = CollaborLog(config, **components)
+    det = CollaborLog(config, encoder=encoder, cache_dir=cache_dir)
     det.miner_ = TemplateMiner.from_json(shape("templates.json"))
     dim = manifest["coordinator"]["dim"]
     co = Coordinator(config.coordinator)
