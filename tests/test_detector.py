@@ -115,7 +115,7 @@ def test_a_model_directory_from_another_version_is_a_clear_error(fitted, tmp_pat
         load(tmp_path / "nothing")
 
 
-@pytest.mark.parametrize("part", ["prevalence.json", "memory_inputs.npy", "coordinator.safetensors"])
+@pytest.mark.parametrize("part", ["prevalence.json", "small_model.memory_inputs.npy", "coordinator.weights.safetensors"])
 def test_a_damaged_part_of_a_model_directory_is_a_clear_error(fitted, tmp_path, part):
     save(fitted, tmp_path / "model")
     target = tmp_path / "model" / part
@@ -297,7 +297,7 @@ def test_prevalence_needs_more_than_a_burst_to_call_a_message_common():
     p.add([["fail", "fail", "ok"]] * 15 + [["ok"]] * 10)  # a sequence counts once per message
     assert p.share("fail") == pytest.approx(0.6) and p.common("fail")
     assert 0.4 < p.lower_share("fail") < 0.6
-    again = Prevalence.from_json(json.loads(json.dumps(p.to_json())))
+    again = Prevalence.from_state(json.loads(json.dumps(p.state_dict())))
     assert (again.seen_, again.counts_, again.bound) == (p.seen_, p.counts_, p.bound)
     with pytest.raises(ValueError):
         Prevalence(bound=0.0)

@@ -43,7 +43,7 @@ def test_novelty_counts_rare_messages_on_one_scale():
     assert scores.score[1] > scores.score[0] and scores.rarity[2] < 1 < scores.loss[2]
     nov.clear(["boom"])
     assert not nov.score([["open", "boom"]], np.array([0.1])).novel[0]
-    again = Novelty.from_json(nov.to_json())
+    again = Novelty.from_state(nov.state_dict())
     assert again.rare(["retry", "boom", "x"]) == ["retry", "x"] and again.loss_bar_ == nov.loss_bar_
 
 

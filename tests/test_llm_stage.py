@@ -201,7 +201,7 @@ def test_failure_signatures_align_lines_to_failure_only_history():
     assert [m for m, f in zip(sig.messages_, sig.failure_only_) if f] == ["boom"]
     lines = ["ok a", "kaboom (new wording)", "fresh routine", "ok b, reworded"]
     assert sig.signals(lines, vec) == ("kaboom (new wording)",)
-    again = FailureSignatures.from_json(sig.to_json(), sig.vectors_)
+    again = FailureSignatures.from_state(sig.state_dict())
     assert again.signals(["boom"], vec) == ("boom",)
 
 

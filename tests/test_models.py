@@ -73,7 +73,7 @@ def test_certainty_comes_from_the_neighbours_alone():
     sm = SmallModel(SmallModelConfig(epochs=1, k=3, hidden=(2,))).fit(x, y, list("abcd"))
     sm.net_ = torch.nn.Sequential()  # identity map: neighbours by raw cosine
     sm.net_.forward = lambda t: torch.nn.functional.normalize(t, dim=1)  # type: ignore[method-assign]
-    sm._rebuild_index()
+    sm.rebuild_index()
     out = sm.predict(np.array([[1, 0.001]], np.float32))
     assert not out.certain[0] and out.verdict[0] == 0 and out.score[0] == pytest.approx(1 / 3, abs=0.01)
 

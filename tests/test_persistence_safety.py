@@ -282,11 +282,11 @@ def test_a_flipped_byte_in_any_file_is_a_clean_error_naming_it(model):
 
 
 def test_an_empty_array_or_a_missing_part_is_a_clean_error_naming_it(model):
-    array = (model / "memory_inputs.npy").read_bytes()
-    (model / "memory_inputs.npy").write_bytes(b"")
-    with pytest.raises(DataError, match=r"memory_inputs\.npy has 0 bytes.*re-fit"):
+    array = (model / "small_model.memory_inputs.npy").read_bytes()
+    (model / "small_model.memory_inputs.npy").write_bytes(b"")
+    with pytest.raises(DataError, match=r"small_model\.memory_inputs\.npy has 0 bytes.*re-fit"):
         load(model)
-    (model / "memory_inputs.npy").write_bytes(array)
+    (model / "small_model.memory_inputs.npy").write_bytes(array)
     (model / "aligner.json").unlink()  # never a silent detector without alignment
     with pytest.raises(DataError, match=r"aligner\.json is missing.*re-fit"):
         load(model)
@@ -294,7 +294,7 @@ def test_an_empty_array_or_a_missing_part_is_a_clean_error_naming_it(model):
 
 def test_a_hand_edited_manifest_is_refused(model):
     manifest = json.loads((model / "manifest.json").read_text())
-    manifest["coordinator"]["tau"] *= 2
+    manifest["config"]["seed"] += 1
     (model / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DataError, match=r"manifest\.json does not match its own checksum"):
         load(model)
@@ -317,12 +317,16 @@ def test_a_part_without_an_alignment_entry_is_refused(model):
 @pytest.mark.parametrize(("part", "content", "why"), [
     ("prevalence.json", b"[1, 2]", "Input should be an object"),
     ("history.json", b'{"ids": ["a"], "labels": ["x"], "pattern_of": [0], "patterns": [["m"]]}', "labels/0"),
-    ("memory_ids.json", b'{"a": 1}', "valid array"),
-    ("memory_ids.json", b'["only-one"]', "has 1 entries where the memory holds"),
+    ("small_model.json", {"memory_ids": {"a": 1}}, "valid array"),
+    ("small_model.json", {"memory_ids": ["only-one"]}, "has 1 entries where the memory holds"),
     ("patterns.json", b"[[\"a\", 1]]", "patterns.json"),
-    ("messages.json", b'[{"message": "m"}]', "Field required"),
+    ("messages.json", b'{"verdicts": [{"message": "m"}]}', "Field required"),
+    ("detector.json", b'{"mode": "psychic", "reason": "", "learned_batches": 0, "pattern_by_set": true}', "no known mode"),
+    ("aligner.json", b"null", "alignment"),
 ])
 def test_a_json_part_of_the_wrong_shape_is_a_clean_error_naming_it(model, part, content, why):
+    if isinstance(content, dict):  # these entries changed, the rest as saved
+        content = json.dumps({**json.loads((model / part).read_text()), **content}).encode()
     _reseal(model, part, content)
     with pytest.raises(DataError) as err:
         load(model)

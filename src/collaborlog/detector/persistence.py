@@ -1,15 +1,16 @@
 """Saving and loading a fitted :class:`CollaborLog` as a directory, without pickle.
 
-Layout: ``manifest.json`` (format version, package version, configuration, scalars, and the
-size and sha256 of every other file, sealed by a sha256 of its own), ``templates.json``,
-``coordinator.safetensors``, ``small_model.safetensors``, numpy arrays (``.npy``, loaded with
-``allow_pickle=False``) for the memory and losses, and JSON for ids, the history and the
-pattern memory. The directory is built beside its target and renamed into place
-(:func:`collaborlog.atomic.atomic_dir`), so a crash never leaves a half-written model, and
-concurrent saves of one target leave the last one whole. Loading checks every file against the
-manifest and every JSON part's shape before using it, and runs no code from the directory: a
-damaged or incomplete directory is a :class:`DataError` naming the file, never a silently
-different detector.
+Each learned component describes itself (``state_dict()`` / ``from_state()``); this module only
+lays those states out as files and checks them. Per component ``<name>``: ``<name>.json`` (its
+plain values, or ``null`` for a component the configuration turns off), one ``<name>.<key>.npy``
+per array (loaded with ``allow_pickle=False``) and one ``<name>.<key>.safetensors`` per set of
+network weights; ``manifest.json`` holds the format version, the package version, the
+configuration and the size and sha256 of every other file, sealed by a sha256 of its own. The
+directory is built beside its target and renamed into place (:func:`collaborlog.atomic.atomic_dir`),
+so a crash never leaves a half-written model, and concurrent saves of one target leave the last
+one whole. Loading checks every file against the manifest and every JSON part's shape before
+using it, and runs no code from the directory: a damaged or incomplete directory is a
+:class:`DataError` naming the file, never a silently different detector.
 """
 
 from __future__ import annotations
@@ -30,21 +31,11 @@ from typing_extensions import TypedDict
 
 from collaborlog import __version__
 from collaborlog.atomic import atomic_dir, locked, previous, recover
-from collaborlog.detector.config import DetectorConfig, Mode
-from collaborlog.detector.facade import CollaborLog
+from collaborlog.detector.config import DetectorConfig
+from collaborlog.detector.facade import CollaborLog, StateError
 from collaborlog.errors import DataError
-from collaborlog.features.alignment import MessageAligner
 from collaborlog.features.encoders import Encoder
 from collaborlog.llm.backends import LLMClient, LLMConfig
-from collaborlog.memory.history import History
-from collaborlog.memory.novelty import Novelty
-from collaborlog.memory.prevalence import Prevalence
-from collaborlog.memory.signatures import FailureSignatures
-from collaborlog.memory.vanished import Vanished
-from collaborlog.models.coordinator import Autoencoder, Coordinator
-from collaborlog.models.small_model import SemanticNet, SmallModel
-from collaborlog.parsing.templates import TemplateMiner
-from collaborlog.verdicts import MessageVerdict
 
 FORMAT = "collaborlog-detector"
 FORMAT_VERSION = 7
@@ -53,26 +44,10 @@ FORMAT_VERSION = 7
 ``relations.json`` (the evolution relations were saved and never read)."""
 
 MANIFEST = "manifest.json"
-PARTS = ("templates.json", "coordinator.safetensors", "small_model.safetensors", "coordinator_valid_losses.npy",
-         "memory_inputs.npy", "memory_labels.npy", "memory_sources.npy", "replay.npy", "memory_ids.json",
-         "history.json", "patterns.json", "signatures.json", "messages.json",
-         "prevalence.json", "signature_vectors.npy", "state.json")
-ALIGNER_PARTS = ("aligner.json", "aligner_vectors.npy")
-"""Saved exactly when the configuration turns alignment on."""
 REFIT = "re-fit it (collaborlog fit ...) or restore the directory from a backup"
 
 
 # The shapes of the JSON parts, checked before any of them is used.
-class _Coordinator(TypedDict):
-    tau: float
-    quantile: float
-    dim: int
-
-
-class _SmallModel(TypedDict):
-    k: int
-
-
 class _File(TypedDict):
     sha256: str
     size: int
@@ -80,11 +55,14 @@ class _File(TypedDict):
 
 class _Manifest(TypedDict):
     config: dict[str, Any]
-    coordinator: _Coordinator
-    small_model: _SmallModel
+    files: dict[str, _File]
+
+
+class _Detector(TypedDict):
+    mode: str
+    reason: str
     learned_batches: int
     pattern_by_set: bool
-    files: dict[str, _File]
 
 
 class _Cluster(TypedDict):
@@ -99,6 +77,18 @@ class _Templates(TypedDict):
     clusters: list[_Cluster]
 
 
+class _Coordinator(TypedDict):
+    tau: float
+    quantile: float
+    dim: int
+
+
+class _SmallModel(TypedDict):
+    k: int
+    dim: int
+    memory_ids: list[str]
+
+
 class _History(TypedDict):
     ids: list[str]
     labels: list[int]
@@ -106,11 +96,8 @@ class _History(TypedDict):
     patterns: list[list[str]]
 
 
-class _Signatures(TypedDict):
-    threshold: float
-    strong: Optional[float]
-    messages: list[str]
-    failure_only: list[bool]
+class _Patterns(TypedDict):
+    entries: list[tuple[list[str], int, str]]
 
 
 class _Message(TypedDict):
@@ -119,6 +106,17 @@ class _Message(TypedDict):
     rewords: Optional[str]
     problem: bool
     reason: str
+
+
+class _Messages(TypedDict):
+    verdicts: list[_Message]
+
+
+class _Signatures(TypedDict):
+    threshold: float
+    strong: Optional[float]
+    messages: list[str]
+    failure_only: list[bool]
 
 
 class _Prevalence(TypedDict):
@@ -145,28 +143,40 @@ class _Vanished(TypedDict):
     stream_counts: dict[str, int]
 
 
-class _State(TypedDict):
-    mode: str
-    reason: str
-    novelty: Optional[_Novelty]
-    pattern_prevalence: _Prevalence
-    vanished: _Vanished
-
-
 class _Aligner(TypedDict):
     threshold: float
     messages: list[str]
     aliases: dict[str, str]
 
 
-_SHAPES: dict[str, TypeAdapter] = {
-    MANIFEST: TypeAdapter(_Manifest), "templates.json": TypeAdapter(_Templates),
-    "memory_ids.json": TypeAdapter(list[str]), "history.json": TypeAdapter(_History),
-    "patterns.json": TypeAdapter(list[tuple[list[str], int, str]]),
-    "signatures.json": TypeAdapter(_Signatures), "messages.json": TypeAdapter(list[_Message]),
-    "prevalence.json": TypeAdapter(_Prevalence), "aligner.json": TypeAdapter(_Aligner),
-    "state.json": TypeAdapter(_State),
+COMPONENTS: dict[str, tuple[TypeAdapter, dict[str, int], tuple[str, ...]]] = {
+    "detector": (TypeAdapter(_Detector), {"replay": 2}, ()),
+    "templates": (TypeAdapter(_Templates), {}, ()),
+    "coordinator": (TypeAdapter(_Coordinator), {"valid_losses": 1}, ("weights",)),
+    "small_model": (TypeAdapter(_SmallModel), {"memory_inputs": 2, "memory_labels": 1, "memory_sources": 1},
+                    ("weights",)),
+    "history": (TypeAdapter(_History), {}, ()),
+    "patterns": (TypeAdapter(_Patterns), {}, ()),
+    "messages": (TypeAdapter(_Messages), {}, ()),
+    "signatures": (TypeAdapter(_Signatures), {"vectors": 2}, ()),
+    "prevalence": (TypeAdapter(_Prevalence), {}, ()),
+    "pattern_prevalence": (TypeAdapter(_Prevalence), {}, ()),
+    "vanished": (TypeAdapter(_Vanished), {}, ()),
+    "novelty": (TypeAdapter(Optional[_Novelty]), {}, ()),
+    "aligner": (TypeAdapter(Optional[_Aligner]), {"vectors": 2}, ()),
 }
+"""Each component of :meth:`CollaborLog.state_dict`: the shape of its JSON part, its arrays (with
+their number of dimensions) and its network weights."""
+
+
+def _parts(config: DetectorConfig) -> list[str]:
+    """The files a detector of ``config`` is saved as (the aligner's arrays only with alignment on)."""
+    out = []
+    for name, (_, arrays, tensors) in COMPONENTS.items():
+        out.append(f"{name}.json")
+        if name != "aligner" or config.align_threshold is not None:
+            out += [f"{name}.{key}.npy" for key in arrays] + [f"{name}.{key}.safetensors" for key in tensors]
+    return out
 
 
 def _seal(manifest: dict) -> str:
@@ -189,39 +199,23 @@ def save(detector: CollaborLog, path: Path) -> Path:
     concurrent saves wins)."""
     detector.check_fitted()
     path = Path(path)
+    state = detector.state_dict()
     with atomic_dir(path) as tmp:
-        co, sm = detector.coordinator_, detector.small_model_
-        detector.miner_.save(tmp / "templates.json")
-        save_file({k: v.contiguous() for k, v in co.model_.state_dict().items()}, str(tmp / "coordinator.safetensors"))
-        save_file({k: v.contiguous() for k, v in sm.net_.state_dict().items()}, str(tmp / "small_model.safetensors"))
-        np.save(tmp / "coordinator_valid_losses.npy", co.valid_losses_)
-        np.save(tmp / "memory_inputs.npy", sm.memory_inputs_)
-        np.save(tmp / "memory_labels.npy", sm.memory_labels_)
-        np.save(tmp / "memory_sources.npy", sm.memory_sources_)
-        np.save(tmp / "replay.npy", detector.replay_)
-        _write_json(tmp / "memory_ids.json", sm.memory_ids_)
-        _write_json(tmp / "history.json", detector.history_.to_json())
-        _write_json(tmp / "patterns.json", [[list(p), v, sid] for p, (v, sid) in detector.patterns_.items()])
-        _write_json(tmp / "signatures.json", detector.signatures_.to_json())
-        _write_json(tmp / "messages.json", [v.to_json() for v in detector.messages_.values()])
-        _write_json(tmp / "prevalence.json", detector.prevalence_.to_json())
-        np.save(tmp / "signature_vectors.npy", detector.signatures_.vectors_)
-        _write_json(tmp / "state.json", {"mode": detector.mode_.value, "reason": detector.mode_reason_,
-                                         "novelty": detector.novelty_.to_json() if detector.novelty_ else None,
-                                         "pattern_prevalence": detector.key_prevalence_.to_json(),
-                                         "vanished": detector.vanished_.to_json()})
-        if detector.aligner_ is not None:
-            _write_json(tmp / "aligner.json", detector.aligner_.to_json())
-            np.save(tmp / "aligner_vectors.npy", detector.aligner_.vectors_)
+        for name, (_, arrays, tensors) in COMPONENTS.items():
+            part = state[name]
+            _write_json(tmp / f"{name}.json", None if part is None else
+                        {k: v for k, v in part.items() if k not in arrays and k not in tensors})
+            if part is None:
+                continue
+            for key in arrays:
+                np.save(tmp / f"{name}.{key}.npy", part[key])
+            for key in tensors:
+                save_file(part[key], str(tmp / f"{name}.{key}.safetensors"))
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "collaborlog_version": __version__,
             # Never where requests go nor which variable holds the key: the loader's own (LLMConfig.portable).
             "config": detector.config.model_copy(
                 update={"llm": detector.config.llm.portable()}).model_dump(mode="json"),
-            "coordinator": {"tau": co.tau_, "quantile": co.quantile_, "dim": int(detector.replay_.shape[1])},
-            "small_model": {"k": sm.k_},
-            "learned_batches": detector.learned_batches_,
-            "pattern_by_set": detector.pattern_by_set_,
             "files": {f.name: _file_entry(f) for f in sorted(tmp.iterdir())},
         }
         manifest["sha256"] = _seal(manifest)
@@ -237,7 +231,8 @@ def _damaged(path: Path, name: str, problem: str) -> DataError:
 def _shape(path: Path, name: str, data: bytes) -> Any:
     """Parse the JSON part ``name`` and check its shape (mapping or list, and the types inside)."""
     try:
-        return _SHAPES[name].validate_json(data, strict=True)
+        adapter = TypeAdapter(_Manifest) if name == MANIFEST else COMPONENTS[name.removesuffix(".json")][0]
+        return adapter.validate_json(data, strict=True)
     except ValidationError as err:
         first = err.errors()[0]
         where = "/".join(str(k) for k in first["loc"])
@@ -271,10 +266,10 @@ def _read_verified(path: Path, manifest: dict) -> dict[str, bytes]:
     """Every part's bytes, each checked against the size and sha256 the manifest recorded."""
     files = manifest["files"]
     try:
-        aligned = DetectorConfig.model_validate(manifest["config"]).align_threshold is not None
+        config = DetectorConfig.model_validate(manifest["config"])
     except ValidationError as err:
         raise _damaged(path, MANIFEST, f"holds a configuration this CollaborLog cannot read ({err})") from None
-    expected = PARTS + (ALIGNER_PARTS if aligned else ())
+    expected = _parts(config)
     if set(files) != set(expected):
         missing = sorted(set(expected) - set(files)) or sorted(set(files) - set(expected))
         raise _damaged(path, MANIFEST, f"does not list the parts this configuration saves (differs in {missing})")
@@ -339,77 +334,19 @@ def _tensors(path: Path, parts: dict[str, bytes], name: str) -> dict:
         raise _damaged(path, name, f"is not a safetensors file ({err})") from None
 
 
-def _expect(path: Path, ok: bool, name: str, problem: str) -> None:
-    if not ok:
-        raise _damaged(path, name, problem)
-
-
 def _build(path: Path, manifest: dict, parts: dict[str, bytes], encoder: Encoder | None,
            cache_dir: Path | None) -> CollaborLog:
-    def shape(name: str) -> Any:
-        return _shape(path, name, parts[name])
-
-    def array(name: str, ndim: int) -> np.ndarray:
-        return _array(path, parts, name, ndim)
-
     config = DetectorConfig.model_validate(manifest["config"])
     # A directory saved by an older CollaborLog may still name a server and a key variable: ignored.
     config = config.model_copy(update={"llm": config.llm.portable()})
-    det = CollaborLog(config, encoder=encoder, cache_dir=cache_dir)
-    det.miner_ = TemplateMiner.from_json(shape("templates.json"))
-    dim = manifest["coordinator"]["dim"]
-    co = Coordinator(config.coordinator)
-    co.model_ = Autoencoder(dim, config.coordinator.hidden)
-    co.model_.load_state_dict(_tensors(path, parts, "coordinator.safetensors"))
-    co.valid_losses_ = array("coordinator_valid_losses.npy", 1)
-    co.tau_ = manifest["coordinator"]["tau"]
-    co.quantile_ = manifest["coordinator"]["quantile"]
-    sm = SmallModel(config.small_model)
-    sm.net_ = SemanticNet(dim, config.small_model.hidden)
-    sm.net_.load_state_dict(_tensors(path, parts, "small_model.safetensors"))
-    sm.memory_inputs_ = array("memory_inputs.npy", 2)
-    sm.memory_labels_ = array("memory_labels.npy", 1)
-    sm.memory_sources_ = array("memory_sources.npy", 1)
-    sm.memory_ids_ = shape("memory_ids.json")
-    rows = sm.memory_inputs_.shape[0]
-    _expect(path, sm.memory_inputs_.shape[1] == dim, "memory_inputs.npy", f"has rows of {sm.memory_inputs_.shape[1]} "
-            f"values where the model reads {dim}")
-    for name, n in [("memory_labels.npy", len(sm.memory_labels_)), ("memory_sources.npy", len(sm.memory_sources_)),
-                    ("memory_ids.json", len(sm.memory_ids_))]:
-        _expect(path, n == rows, name, f"has {n} entries where the memory holds {rows}")
-    sm.k_ = manifest["small_model"]["k"]
-    sm._rebuild_index()
-    det.coordinator_, det.small_model_ = co, sm
-    history = shape("history.json")
-    _expect(path, len(history["ids"]) == len(history["labels"]) == len(history["pattern_of"])
-            and all(0 <= p < len(history["patterns"]) for p in history["pattern_of"]),
-            "history.json", "has ids, labels and patterns that do not line up")
-    det.history_ = History.from_json(history)
-    det.replay_ = array("replay.npy", 2)
-    _expect(path, det.replay_.shape[1] == dim, "replay.npy", f"has rows of {det.replay_.shape[1]} values, not {dim}")
-    det.patterns_ = {tuple(p): (v, sid) for p, v, sid in shape("patterns.json")}
-    signatures, signature_vectors = shape("signatures.json"), array("signature_vectors.npy", 2)
-    _expect(path, len(signatures["failure_only"]) == len(signatures["messages"]) == len(signature_vectors),
-            "signatures.json", "does not line up with signature_vectors.npy")
-    det.signatures_ = FailureSignatures.from_json(signatures, signature_vectors)
-    said = [MessageVerdict.from_json(v) for v in shape("messages.json")]
-    det.messages_ = {v.message: v for v in said}
-    det.prevalence_ = Prevalence.from_json(shape("prevalence.json"))
-    state = shape("state.json")
-    _expect(path, state["mode"] in {m.value for m in Mode}, "state.json", f"names no known mode ({state['mode']!r})")
-    det.mode_, det.mode_reason_ = Mode(state["mode"]), state["reason"]
-    det.novelty_ = Novelty.from_json(state["novelty"]) if state["novelty"] is not None else None
-    det.key_prevalence_ = Prevalence.from_json(state["pattern_prevalence"])
-    det.vanished_ = Vanished.from_json(state["vanished"])
-    _expect(path, (det.novelty_ is None) == (det.mode_ is Mode.SUPERVISED), "state.json",
-            "holds novelty statistics that do not fit its mode")
-    det.refresh_routine()
-    det.learned_batches_ = manifest["learned_batches"]
-    det.pattern_by_set_ = manifest["pattern_by_set"]
-    det.aligner_ = None
-    if config.align_threshold is not None:
-        aligner, aligner_vectors = shape("aligner.json"), array("aligner_vectors.npy", 2)
-        _expect(path, len(aligner["messages"]) == len(aligner_vectors), "aligner.json",
-                "does not line up with aligner_vectors.npy")
-        det.aligner_ = MessageAligner.from_json(aligner, aligner_vectors)
-    return det
+    state: dict[str, dict | None] = {}
+    for name, (_, arrays, tensors) in COMPONENTS.items():
+        part = _shape(path, f"{name}.json", parts[f"{name}.json"])
+        if part is not None:
+            part.update({key: _array(path, parts, f"{name}.{key}.npy", ndim) for key, ndim in arrays.items()})
+            part.update({key: _tensors(path, parts, f"{name}.{key}.safetensors") for key in tensors})
+        state[name] = part
+    try:
+        return CollaborLog.from_state(config, state, encoder=encoder, cache_dir=cache_dir)
+    except StateError as err:
+        raise _damaged(path, f"{err.component}.json", f"does not fit the rest of the detector ({err})") from None

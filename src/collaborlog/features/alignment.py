@@ -100,12 +100,15 @@ class MessageAligner:
             similarity[unknown] = 0.0
         return Aligned(names, out, similarity)
 
-    def to_json(self) -> dict:
-        return {"threshold": self.threshold, "messages": self.messages_, "aliases": self.aliases_}
+    def state_dict(self) -> dict:
+        return {"threshold": self.threshold, "messages": self.messages_, "aliases": self.aliases_, "vectors": self.vectors_}
 
     @classmethod
-    def from_json(cls, data: dict, vectors: np.ndarray) -> "MessageAligner":
-        """Rebuild from :meth:`to_json` and the ``vectors_`` array saved beside it."""
+    def from_state(cls, data: dict) -> "MessageAligner":
+        """Rebuild from :meth:`state_dict`."""
+        vectors = data["vectors"]
+        if len(data["messages"]) != len(vectors):
+            raise ValueError(f"{len(data['messages'])} messages but {len(vectors)} vectors")
         out = cls(float(data["threshold"]))
         out.messages_ = list(data["messages"])
         out.vectors_ = np.asarray(vectors, np.float32)

@@ -48,12 +48,15 @@ class History:
     def item(self, row: int, similarity: float = 0.0) -> HistoryItem:
         return HistoryItem(self.ids[row], self.labels[row], self.patterns[self.pattern_of[row]], similarity)
 
-    def to_json(self) -> dict:
+    def state_dict(self) -> dict:
         return {"ids": self.ids, "labels": self.labels, "pattern_of": self.pattern_of,
                 "patterns": [list(p) for p in self.patterns]}
 
     @classmethod
-    def from_json(cls, data: dict) -> "History":
+    def from_state(cls, data: dict) -> "History":
+        if not (len(data["ids"]) == len(data["labels"]) == len(data["pattern_of"])
+                and all(0 <= p < len(data["patterns"]) for p in data["pattern_of"])):
+            raise ValueError("ids, labels and patterns do not line up")
         out = cls()
         out.ids, out.labels, out.pattern_of = list(data["ids"]), list(data["labels"]), list(data["pattern_of"])
         out.patterns = [tuple(p) for p in data["patterns"]]

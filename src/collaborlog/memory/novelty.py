@@ -87,12 +87,12 @@ class Novelty:
         """Messages judged normal (by the LLM or an operator) no longer count as rare."""
         self.cleared_.update(messages)
 
-    def to_json(self) -> dict:
+    def state_dict(self) -> dict:
         return {"contamination": self.contamination, "seen": self.seen_, "counts": dict(self.counts_),
                 "loss_bar": self.loss_bar_, "cleared": sorted(self.cleared_)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Novelty":
+    def from_state(cls, data: dict) -> "Novelty":
         out = cls(float(data["contamination"]))
         out.seen_ = int(data["seen"])
         out.counts_ = Counter({str(k): int(v) for k, v in dict(data["counts"]).items()})

@@ -80,11 +80,11 @@ class Prevalence:
         """Whether more than ``bound`` of the sequences seen carry ``message``, beyond doubt."""
         return self.counts_[message] >= self.MIN_CARRIERS and self.lower_share(message) > self.bound
 
-    def to_json(self) -> dict:
+    def state_dict(self) -> dict:
         return {"bound": self.bound, "z": self.z, "seen": self.seen_, "counts": dict(self.counts_)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Prevalence":
+    def from_state(cls, data: dict) -> "Prevalence":
         out = cls(float(data["bound"]), float(data["z"]))
         out.seen_ = int(data["seen"])
         out.counts_ = Counter({str(k): int(v) for k, v in data["counts"].items()})

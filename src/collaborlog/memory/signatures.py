@@ -60,13 +60,16 @@ class FailureSignatures:
                 out.append(line)
         return tuple(out)
 
-    def to_json(self) -> dict:
+    def state_dict(self) -> dict:
         return {"threshold": self.threshold, "strong": self.strong, "messages": self.messages_,
-                "failure_only": self.failure_only_.tolist()}
+                "failure_only": self.failure_only_.tolist(), "vectors": self.vectors_}
 
     @classmethod
-    def from_json(cls, data: dict, vectors: np.ndarray) -> "FailureSignatures":
-        """Rebuild from :meth:`to_json` and the ``vectors_`` array saved beside it."""
+    def from_state(cls, data: dict) -> "FailureSignatures":
+        """Rebuild from :meth:`state_dict`."""
+        vectors = data["vectors"]
+        if not len(data["failure_only"]) == len(data["messages"]) == len(vectors):
+            raise ValueError("messages, failure_only and vectors do not line up")
         out = cls(float(data["threshold"]), data.get("strong"))
         out.messages_ = list(data["messages"])
         out._set_failure_only(np.asarray(data["failure_only"], dtype=bool))

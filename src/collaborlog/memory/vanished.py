@@ -77,13 +77,13 @@ class Vanished:
             return False
         return wilson(self.stream_counts_[message], self.stream_seen_, self.z)[1] >= keep * p_hist
 
-    def to_json(self) -> dict:
+    def state_dict(self) -> dict:
         return {"evidence": self.evidence, "z": self.z, "history_seen": self.history_seen_,
                 "history_counts": dict(self.history_counts_), "stream_seen": self.stream_seen_,
                 "stream_counts": dict(self.stream_counts_)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Vanished":
+    def from_state(cls, data: dict) -> "Vanished":
         out = cls(None if data["evidence"] is None else float(data["evidence"]), float(data["z"]))
         out.history_seen_ = int(data["history_seen"])
         out.history_counts_ = Counter({str(k): int(v) for k, v in dict(data["history_counts"]).items()})

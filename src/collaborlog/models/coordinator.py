@@ -143,3 +143,19 @@ class Coordinator:
                     opt.step()
         if len(familiar):
             self.tau_ = max(self.tau_, float(np.quantile(self.score(familiar), self.quantile_)))
+
+    def state_dict(self) -> dict:
+        """What ``fit`` and ``learn`` taught it: the autoencoder's weights, the validation losses and ``tau_``."""
+        return {"tau": self.tau_, "quantile": self.quantile_, "dim": int(next(self.model_.parameters()).shape[1]),
+                "valid_losses": self.valid_losses_,
+                "weights": {k: v.contiguous() for k, v in self.model_.state_dict().items()}}
+
+    @classmethod
+    def from_state(cls, config: CoordinatorConfig, state: dict) -> "Coordinator":
+        """The coordinator :meth:`state_dict` describes (``ValueError`` where its parts do not fit)."""
+        out = cls(config)
+        out.model_ = Autoencoder(int(state["dim"]), config.hidden)
+        out.model_.load_state_dict(state["weights"])
+        out.valid_losses_ = np.asarray(state["valid_losses"], dtype=np.float32)
+        out.tau_, out.quantile_ = float(state["tau"]), float(state["quantile"])
+        return out

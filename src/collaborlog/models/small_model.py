@@ -134,7 +134,7 @@ class SmallModel:
         self.memory_labels_ = np.asarray(y, dtype=np.int8)
         self.memory_ids_ = list(ids)
         self.memory_sources_ = np.full(len(y), MemorySource.HISTORY, dtype=np.int8)
-        self._rebuild_index()
+        self.rebuild_index()
         self.k_ = self.config.k or self._choose_k(valid_x, valid_y)
         return self
 
@@ -169,7 +169,8 @@ class SmallModel:
                 out.append(self.net_(torch.as_tensor(x[begin:begin + _PROJECT_BATCH], dtype=torch.float32)).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.config.hidden[-1]), np.float32)
 
-    def _rebuild_index(self) -> None:
+    def rebuild_index(self) -> None:
+        """Index the memory under the current network (after ``net_`` or the memory changed)."""
         self.index_ = FaissIndex(self.config.hidden[-1])
         self.index_.add(self.project(self.memory_inputs_))
 
@@ -236,4 +237,33 @@ class SmallModel:
         if len(np.unique(train_y)) > 1:
             with seeded(seed, self.config.threads) as gen:
                 self._train(train_x, train_y, epochs, gen)
-        self._rebuild_index()
+        self.rebuild_index()
+
+    def state_dict(self) -> dict:
+        """What ``fit`` and ``learn`` taught it: the network's weights, the KNN memory and ``k_``."""
+        return {"k": self.k_, "dim": int(self.memory_inputs_.shape[1]), "memory_ids": self.memory_ids_,
+                "memory_inputs": self.memory_inputs_, "memory_labels": self.memory_labels_,
+                "memory_sources": self.memory_sources_,
+                "weights": {k: v.contiguous() for k, v in self.net_.state_dict().items()}}
+
+    @classmethod
+    def from_state(cls, config: SmallModelConfig, state: dict) -> "SmallModel":
+        """The small model :meth:`state_dict` describes (``ValueError`` where its parts do not line up)."""
+        out = cls(config)
+        dim = int(state["dim"])
+        out.net_ = SemanticNet(dim, config.hidden)
+        out.net_.load_state_dict(state["weights"])
+        out.memory_inputs_ = np.asarray(state["memory_inputs"], dtype=np.float32)
+        out.memory_labels_ = np.asarray(state["memory_labels"], dtype=np.int8)
+        out.memory_sources_ = np.asarray(state["memory_sources"], dtype=np.int8)
+        out.memory_ids_ = list(state["memory_ids"])
+        rows = len(out.memory_inputs_)
+        if out.memory_inputs_.ndim != 2 or out.memory_inputs_.shape[1] != dim:
+            raise ValueError(f"memory_inputs has rows of {out.memory_inputs_.shape[1:]} values where the model reads {dim}")
+        for name, n in (("memory_labels", len(out.memory_labels_)), ("memory_sources", len(out.memory_sources_)),
+                        ("memory_ids", len(out.memory_ids_))):
+            if n != rows:
+                raise ValueError(f"{name} has {n} entries where the memory holds {rows}")
+        out.k_ = int(state["k"])
+        out.rebuild_index()
+        return out

@@ -1,4 +1,4 @@
-"""Nearest-neighbour search over unit vectors (cosine), behind a two-method protocol.
+"""Nearest-neighbour search over unit vectors (cosine).
 
 :class:`FaissIndex` is exact (inner product over normalised vectors) below ``hnsw_above``
 vectors and switches to an HNSW graph above it, so a memory can grow to millions of sequences.
@@ -7,19 +7,9 @@ A saved detector keeps the memory's vectors, not the index: loading rebuilds it.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import numpy as np
 
 from collaborlog.errors import MissingDependencyError
-
-
-class VectorIndex(Protocol):
-    def add(self, vectors: np.ndarray) -> None: ...
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Similarities and row ids of the ``k`` nearest rows, best first (-1 where fewer exist)."""
-        ...
 
 
 def _faiss():
