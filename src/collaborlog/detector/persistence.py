@@ -38,10 +38,11 @@ from collaborlog.features.encoders import Encoder
 from collaborlog.llm.backends import LLMClient, LLMConfig
 
 FORMAT = "collaborlog-detector"
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 """5: the manifest lists every file's size and sha256 and is sealed by its own. 6: ``state.json``
 (the mode the labels allowed, novelty, pattern and vanished-message counts). 7: no
-``relations.json`` (the evolution relations were saved and never read)."""
+``relations.json`` (the evolution relations were saved and never read). 8: one part per component
+(its ``state_dict``), arrays and weights beside it."""
 
 MANIFEST = "manifest.json"
 REFIT = "re-fit it (collaborlog fit ...) or restore the directory from a backup"
