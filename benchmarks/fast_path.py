@@ -15,12 +15,8 @@ import time
 
 import numpy as np
 
-from collaborlog.experiments.fastpath import (
-    ExperimentConfig,
-    evaluate_seed,
-    fit_fast_path,
-    prepare,
-)
+from collaborlog.experiments.config import ExperimentConfig
+from collaborlog.experiments.fastpath import evaluate_seed, fit_fast_path, prepare
 from collaborlog.features.featurizer import SequenceFeatures
 
 

@@ -82,8 +82,8 @@ def main() -> None:
             from collaborlog.data.dataset import find_data_dir
             from collaborlog.detector.facade import CollaborLog
             from collaborlog.detector.persistence import load, save
-            from collaborlog.experiments.fastpath import load_experiment, load_experiment_dataset
-            from collaborlog.experiments.run import _test_split, detector_config
+            from collaborlog.experiments.config import detector_config, load_experiment
+            from collaborlog.experiments.testsets import load_experiment_dataset, test_split
             from collaborlog.llm.backends import ScriptedClient
         if args.tracemalloc:
             tracemalloc.start(12)
@@ -92,7 +92,8 @@ def main() -> None:
         with sampler.during("read dataset"):
             dataset = load_experiment_dataset(cfg.dataset, cfg, config_dir, data_dir)
         with sampler.during("test split (evolve)"):
-            log, test, _ = _test_split(cfg, config_dir, data_dir, dataset)
+            testset = test_split(cfg, config_dir, data_dir, dataset)
+            log, test = testset.log, testset.sequences
             test = test[: args.sequences]
         dcfg = detector_config(cfg, cfg.seeds[0], dataset.config.parser)
         dcfg = dcfg.model_copy(update={"governor": dcfg.governor.model_copy(update={"cache": False})})

@@ -28,9 +28,9 @@ from pathlib import Path
 from collaborlog.data.levels import message_levels
 from collaborlog.detector import questions
 from collaborlog.detector.facade import CollaborLog
-from collaborlog.experiments.fastpath import load_experiment, load_experiment_dataset
-from collaborlog.experiments.run import detector_config
+from collaborlog.experiments.config import detector_config, load_experiment
 from collaborlog.experiments.simulator import evolve
+from collaborlog.experiments.testsets import load_experiment_dataset
 from collaborlog.llm.backends import LLMConfig, build_client
 
 
@@ -48,7 +48,7 @@ def main() -> None:
     test = dataset.splits.test
     evolved = evolve(dataset.log, test, cfg.evolve.model_copy(update={"sequence_ratio": 0.0}), dataset.config.parser)
     base = detector_config(cfg, cfg.seeds[0], dataset.config.parser).model_copy(
-        update={"llm": LLMConfig(model=args.model), "governor": cfg.governor.model_copy(update={"max_calls": None})})
+        update={"llm": LLMConfig(model=args.model), "governor": cfg.detector.governor.model_copy(update={"max_calls": None})})
     det = CollaborLog(base, llm=build_client(base.llm)).fit(dataset.log, dataset.splits.train, dataset.splits.valid)
 
     old = det.features(dataset.log, test)

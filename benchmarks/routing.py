@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from collaborlog.detector.facade import CollaborLog
-from collaborlog.experiments.fastpath import load_experiment, load_experiment_dataset
-from collaborlog.experiments.run import _test_split, detector_config
+from collaborlog.experiments.config import detector_config, load_experiment
+from collaborlog.experiments.testsets import load_experiment_dataset, test_split
 from collaborlog.llm.agents import EvolCoT
 from collaborlog.memory.patterns import summarize
 from collaborlog.models.metrics import score
@@ -32,7 +32,8 @@ from collaborlog.verdicts import Branch, Judgement, Route
 def main() -> None:
     cfg, config_dir = load_experiment(Path(sys.argv[1] if len(sys.argv) > 1 else "configs/hdfs-evolved.yaml"))
     dataset = load_experiment_dataset(cfg.dataset, cfg, config_dir, None)
-    log, test, _ = _test_split(cfg, config_dir, None, dataset)
+    testset = test_split(cfg, config_dir, None, dataset)
+    log, test = testset.log, testset.sequences
     y = np.array([s.label for s in test], dtype=np.int8)
     base = detector_config(cfg, cfg.seeds[0], dataset.config.parser)
     print(f"{cfg.name}: {len(y)} test sequences, {int((y == 1).sum())} anomalous")

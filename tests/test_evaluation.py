@@ -5,15 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from collaborlog.experiments.fastpath import (
-    ExperimentConfig,
-    fit_fast_path,
-    load_experiment,
-    predict_test,
-    prepare,
-    run_evaluation,
-    write_report,
-)
+from collaborlog.experiments.config import ExperimentConfig, load_experiment
+from collaborlog.experiments.fastpath import fit_fast_path, predict_test, prepare, run_evaluation, write_report
 from collaborlog.records import UNLABELLED
 
 FAST = {"encoder": {"kind": "hashing"}, "coordinator": {"epochs": 5}, "small_model": {"epochs": 3}}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from collaborlog.experiments.fastpath import ExperimentConfig
+from collaborlog.experiments.config import ExperimentConfig
 from collaborlog.experiments.run import markdown, run_experiment, write_run
 from collaborlog.llm.backends import ScriptedClient
 

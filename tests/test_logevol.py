@@ -83,7 +83,7 @@ def test_missing_logevol_names_where_to_get_it(tmp_path):
 def test_shipped_logevol_configs_run_on_the_fixture(tmp_path):
     from pathlib import Path
 
-    from collaborlog.experiments.fastpath import load_experiment
+    from collaborlog.experiments.config import load_experiment
     from collaborlog.experiments.run import run_experiment
     from collaborlog.llm.backends import ScriptedClient
 
@@ -91,11 +91,12 @@ def test_shipped_logevol_configs_run_on_the_fixture(tmp_path):
     convert(tmp_path / "Logevol")
     config_path = Path(__file__).resolve().parents[1] / "configs" / "logevol-spark.yaml"
     cfg, config_dir = load_experiment(config_path)
-    cfg = cfg.model_copy(update={
-        "encoder": cfg.encoder.model_copy(update={"kind": "hashing"}),
-        "coordinator": cfg.coordinator.model_copy(update={"epochs": 5}),
-        "small_model": cfg.small_model.model_copy(update={"epochs": 2, "k": 1}),
-        "governor": cfg.governor.model_copy(update={"cache": False}), "llm_alone_sample": 2})
+    d = cfg.detector
+    cfg = cfg.model_copy(update={"llm_alone_sample": 2, "detector": d.model_copy(update={
+        "encoder": d.encoder.model_copy(update={"kind": "hashing"}),
+        "coordinator": d.coordinator.model_copy(update={"epochs": 5}),
+        "small_model": d.small_model.model_copy(update={"epochs": 2, "k": 1}),
+        "governor": d.governor.model_copy(update={"cache": False})})})
     answer = '{"reason": "r", "IsEvol": false, "System State": "Abnormal"}'
     report, _ = run_experiment(cfg, config_dir, tmp_path, llm=ScriptedClient(default=answer))
     assert report.test_sequences == 3 and report.test_anomalies == 1

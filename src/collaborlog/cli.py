@@ -150,12 +150,8 @@ def evaluate(
     output: Optional[Path] = typer.Option(None, "--output", help="Results folder (default: the config's output, else results/<name>)."),
 ) -> None:
     """Run the fast-path evaluation an experiment file describes; print the table, write JSON, Markdown and plots."""
-    from collaborlog.experiments.fastpath import (
-        load_experiment,
-        markdown,
-        run_evaluation,
-        write_report,
-    )
+    from collaborlog.experiments.config import load_experiment
+    from collaborlog.experiments.fastpath import markdown, run_evaluation, write_report
 
     cfg, config_dir = load_experiment(config)
     report = run_evaluation(cfg, config_dir, data_dir)
@@ -174,7 +170,7 @@ def run(
 ) -> None:
     """Run one experiment end to end: SM alone, LLM alone (sample), CollaborLog without and with the AEM."""
     from collaborlog.detector.persistence import save
-    from collaborlog.experiments.fastpath import load_experiment
+    from collaborlog.experiments.config import load_experiment
     from collaborlog.experiments.run import markdown, run_experiment, write_run
 
     cfg, config_dir = load_experiment(config)
@@ -198,8 +194,7 @@ def fit(
     from collaborlog.data.dataset import load_dataset, resolve_config
     from collaborlog.detector.facade import CollaborLog
     from collaborlog.detector.persistence import save
-    from collaborlog.experiments.fastpath import ExperimentConfig, load_experiment
-    from collaborlog.experiments.run import detector_config
+    from collaborlog.experiments.config import ExperimentConfig, detector_config, load_experiment
     from collaborlog.features.embeddings import default_cache_dir
 
     ds_cfg, config_dir = resolve_config(dataset)

@@ -13,6 +13,7 @@ without pickle (:mod:`collaborlog.detector.persistence`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from copy import deepcopy
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,12 @@ class CollaborLog:
         det.aligner_ = build("aligner", MessageAligner.from_state) if state["aligner"] is not None else None
         det.refresh_routine()
         return det
+
+    def copy(self) -> CollaborLog:
+        """An independent copy of the fitted detector: its learned state is copied; the encoder,
+        the LLM client and the cache folder are shared."""
+        return CollaborLog.from_state(self.config, deepcopy(self.state_dict()), encoder=self.encoder, llm=self._llm,
+                                      cache_dir=self.cache_dir)
 
     # -- the pattern memory ---------------------------------------------------------------------
     def pattern_of(self, aligned: list[str], routine: set[str] | None = None) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from collaborlog.detector.config import Mode, choose_mode
-from collaborlog.features.alignment import MessageAligner
+from collaborlog.features.featurizer import fit_history
 from collaborlog.memory.history import History
 from collaborlog.memory.novelty import Novelty
 from collaborlog.memory.patterns import largest_failure_pattern, pattern_key, set_keys_are_pure, single_label_patterns
@@ -35,9 +35,8 @@ def fit(det: CollaborLog, log: LogFrame, train: list[Sequence], valid: list[Sequ
     """Learn every component of ``det`` from the history: ``train`` (labels read) and ``valid`` (k, tau)."""
     det.miner_ = TemplateMiner(det.config.parser)
     det.aligner_ = None
-    featurizer = det.featurizer()
-    tr = featurizer.transform(log, train)
-    va = featurizer.transform(log, valid)
+    history = fit_history(det.featurizer(), log, train, valid, det.config.align_threshold)
+    tr, va = history.train, history.valid
     given = np.array([s.label for s in train], dtype=np.int8)
     det.mode_, det.mode_reason_ = choose_mode(given)
     y_train, y_valid = given, np.array([s.label for s in valid], dtype=np.int8)
@@ -57,10 +56,7 @@ def fit(det: CollaborLog, log: LogFrame, train: list[Sequence], valid: list[Sequ
     history_messages = [m for m, k in zip(tr.messages, labelled) if k]
     det.signatures_ = FailureSignatures(det.config.signature_threshold, det.config.signature_strong).fit(
         history_messages, y_train[labelled], det.message_vectors([line for m in history_messages for line in m]))
-    known = list(dict.fromkeys(line for m in tr.messages + va.messages for line in m))
-    if det.config.align_threshold is not None:
-        vectors = det.message_vectors(known)
-        det.aligner_ = MessageAligner(det.config.align_threshold).fit(known, np.stack([vectors[m] for m in known]))
+    det.aligner_ = history.aligner
     key = det.config.pattern_key
     det.pattern_by_set_ = key == "set" or (key == "auto" and set_keys_are_pure(tr.messages, y_train))
     det.messages_: dict[str, MessageVerdict] = {}

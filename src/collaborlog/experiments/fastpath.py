@@ -16,66 +16,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from collaborlog.data.config import SplitConfig, load_yaml, parse_model
-from collaborlog.data.dataset import Dataset, find_data_dir, load_dataset, resolve_config
-from collaborlog.data.logevol import sessions_frame
-from collaborlog.detector.config import AEMConfig
-from collaborlog.errors import ConfigError
-from collaborlog.experiments.baselines import BaselineKind, EventCountBaseline
-from collaborlog.experiments.simulator import EvolutionConfig, evolve
+from collaborlog.data.dataset import Dataset
+from collaborlog.experiments.baselines import EventCountBaseline
+from collaborlog.experiments.config import ExperimentConfig
+from collaborlog.experiments.testsets import load_experiment_dataset, test_split
 from collaborlog.features.embeddings import EmbeddingCache, default_cache_dir
-from collaborlog.features.encoders import EncoderConfig, build_encoder
-from collaborlog.features.featurizer import Featurizer, SequenceFeatures
-from collaborlog.llm.backends import LLMConfig
-from collaborlog.llm.governor import GovernorConfig
-from collaborlog.models.coordinator import Coordinator, CoordinatorConfig
+from collaborlog.features.encoders import build_encoder
+from collaborlog.features.featurizer import Featurizer, SequenceFeatures, fit_history
+from collaborlog.models.coordinator import Coordinator
 from collaborlog.models.metrics import Scores, score
-from collaborlog.models.small_model import SmallModel, SmallModelConfig
+from collaborlog.models.small_model import SmallModel
 from collaborlog.parsing.templates import TemplateMiner
 from collaborlog.records import Sequence
 from collaborlog.verdicts import Route
-
-
-class ExperimentConfig(BaseModel):
-    """One experiment: a dataset, optional evolution of its test split, model settings and seeds."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    dataset: str
-    """A preset name or a dataset YAML file (relative paths resolve against this file's folder)."""
-    split: SplitConfig | None = None
-    """Overrides the dataset's split, e.g. ``{ratios: [0.6, 0.2, 0.2]}``."""
-    seeds: tuple[int, ...] = (0,)
-    encoder: EncoderConfig = Field(default_factory=EncoderConfig)
-    coordinator: CoordinatorConfig = Field(default_factory=CoordinatorConfig)
-    small_model: SmallModelConfig = Field(default_factory=SmallModelConfig)
-    evolve: EvolutionConfig | None = None
-    """Rewrite the test split with the log-evolution simulator before testing."""
-    test_sessions: str | None = None
-    """Test on these sessions instead (a JSON Lines file, e.g. written by ``collaborlog evolve``)."""
-    test_dataset: str | None = None
-    """Test on the test split of this dataset instead (a preset or YAML file): the cross-version
-    setting, e.g. train on LOGEVOL spark2, test on spark3."""
-    baseline: BaselineKind = "decision_tree"
-    quantiles: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
-    # The LLM stage and the collaboration (``collaborlog run``; ``evaluate`` ignores them).
-    llm: LLMConfig = Field(default_factory=LLMConfig)
-    governor: GovernorConfig = Field(default_factory=GovernorConfig)
-    aem: AEMConfig = Field(default_factory=AEMConfig)
-    evol_contrast: bool = True
-    prompts_dir: str | None = None
-    llm_alone_sample: int = Field(default=30, ge=0)
-    """LLM alone judges a seeded random sample of this many test sequences (it is slow), half of
-    them anomalous where the split has enough; every system is also scored on that same sample."""
-    output: str | None = None
-    """Results folder; default ``results/<name>``."""
-
-
-def load_experiment(path: Path) -> tuple[ExperimentConfig, Path]:
-    return parse_model(ExperimentConfig, load_yaml(path), str(path)), Path(path).resolve().parent
 
 
 @dataclass
@@ -97,61 +51,34 @@ def _labels(seqs: list[Sequence]) -> np.ndarray:
     return np.array([s.label for s in seqs], dtype=np.int8)
 
 
-def resolve_beside(path: str, config_dir: Path | None) -> Path:
-    """A path from an experiment file: absolute, or relative to that file's folder."""
-    p = Path(path)
-    return p if p.is_absolute() or config_dir is None else config_dir / p
-
-
-def load_experiment_dataset(name: str, config: ExperimentConfig, config_dir: Path | None,
-                            data_dir: Path | None) -> Dataset:
-    """A dataset named by an experiment: a preset, or a YAML file relative to the experiment file.
-
-    Its data paths resolve against ``data_dir`` when given, else the found data folder (presets)
-    or the dataset file's own folder.
-    """
-    ds_cfg, ds_dir = resolve_config(str(config_dir / name) if config_dir and (config_dir / name).is_file() else name)
-    if config.split is not None and ds_cfg.source.kind != "logevol":
-        ds_cfg = ds_cfg.model_copy(update={"split": config.split})
-    base = find_data_dir(data_dir) if (data_dir or ds_dir is None) else ds_dir
-    return load_dataset(ds_cfg, base)
-
-
 def prepare(config: ExperimentConfig, config_dir: Path | None, data_dir: Path | None) -> Prepared:
-    """Load the dataset, evolve its test split if asked, and compute features of every split."""
+    """Load the dataset, choose its test split, and compute features of every split the way the
+    detector does (:func:`collaborlog.features.featurizer.fit_history`: test lines are read through
+    the aligner fitted on the history's messages)."""
     dataset = load_experiment_dataset(config.dataset, config, config_dir, data_dir)
-    ds_cfg = dataset.config
-    encoder = build_encoder(config.encoder)
-    featurizer = Featurizer(TemplateMiner(ds_cfg.parser), encoder, EmbeddingCache(encoder.identity, default_cache_dir()))
+    testset = test_split(config, config_dir, data_dir, dataset)
+    encoder = build_encoder(config.detector.encoder)
+    featurizer = Featurizer(TemplateMiner(dataset.config.parser), encoder,
+                            EmbeddingCache(encoder.identity, default_cache_dir()))
     start = time.perf_counter()
     # History first, in time order, so that templates are mined as a stream would see them.
-    train = featurizer.transform(dataset.log, dataset.splits.train)
-    valid = featurizer.transform(dataset.log, dataset.splits.valid)
-    test_sequences, changed, original = dataset.splits.test, None, None
-    if sum(x is not None for x in (config.evolve, config.test_sessions, config.test_dataset)) > 1:
-        raise ConfigError("give at most one of evolve, test_sessions and test_dataset")
-    if config.test_dataset is not None:
-        other = load_experiment_dataset(config.test_dataset, config, config_dir, data_dir)
-        test_sequences = other.splits.test
-        test = featurizer.transform(other.log, test_sequences)
-    elif config.test_sessions is not None:
-        frame, test_sequences, changed = sessions_frame(resolve_beside(config.test_sessions, config_dir))
-        test = featurizer.transform(frame, test_sequences)
+    history = fit_history(featurizer, dataset.log, dataset.splits.train, dataset.splits.valid,
+                          config.detector.align_threshold)
+    changed, original = testset.changed, None
+    if testset.evolved:
+        original = featurizer.transform(dataset.log, dataset.splits.test)
+    test = featurizer.transform(testset.log, testset.sequences)
+    if changed is not None and not testset.evolved:
+        # A sessions file: compared with the original test split only where it changed something.
         if changed.any():
             original = featurizer.transform(dataset.log, dataset.splits.test)
         else:
             changed = None
-    elif config.evolve is not None:
-        original = featurizer.transform(dataset.log, dataset.splits.test)
-        evolved = evolve(dataset.log, dataset.splits.test, config.evolve, ds_cfg.parser)
-        test = featurizer.transform(evolved.log, evolved.sequences)
-        test_sequences, changed = evolved.sequences, evolved.changed()
-    else:
-        test = featurizer.transform(dataset.log, dataset.splits.test)
-    n = len(dataset.splits.train) + len(dataset.splits.valid) + len(test_sequences)
+    n = len(dataset.splits.train) + len(dataset.splits.valid) + len(testset.sequences)
     elapsed = time.perf_counter() - start
-    y = {"train": _labels(dataset.splits.train), "valid": _labels(dataset.splits.valid), "test": _labels(test_sequences)}
-    return Prepared(dataset, train, valid, test, test_sequences, y, changed, original, elapsed / max(n, 1))
+    y = {"train": _labels(dataset.splits.train), "valid": _labels(dataset.splits.valid), "test": testset.labels}
+    return Prepared(dataset, history.train, history.valid, test, testset.sequences, y, changed, original,
+                    elapsed / max(n, 1))
 
 
 @dataclass
@@ -212,9 +139,9 @@ def fit_fast_path(config: ExperimentConfig, data: Prepared, seed: int) -> FastPa
     """Fit the small model (k on validation), the coordinator and the baseline on the history."""
     y = data.y
     t0 = time.perf_counter()
-    sm = SmallModel(config.small_model.model_copy(update={"seed": seed})).fit(
+    sm = SmallModel(config.detector.small_model.model_copy(update={"seed": seed})).fit(
         data.train.vectors, y["train"], [s.id for s in data.dataset.splits.train], data.valid.vectors, y["valid"])
-    coordinator = Coordinator(config.coordinator.model_copy(update={"seed": seed})).fit(data.train.vectors, data.valid.vectors)
+    coordinator = Coordinator(config.detector.coordinator.model_copy(update={"seed": seed})).fit(data.train.vectors, data.valid.vectors)
     fit_seconds = time.perf_counter() - t0
     baseline = EventCountBaseline(config.baseline, seed).fit(data.train.templates, y["train"])
     return FastPath(sm, coordinator, baseline, fit_seconds)
@@ -270,7 +197,7 @@ def evaluate_seed(config: ExperimentConfig, data: Prepared, seed: int) -> SeedRe
             "anomalies_routed": int(((yt == 1) & routed).sum()),
         })
     k_rows = []
-    for k in sorted(set(config.small_model.k_candidates) | {sm.k_}):
+    for k in sorted(set(config.detector.small_model.k_candidates) | {sm.k_}):
         k_rows.append({
             "k": k,
             "valid_f1": _subset_scores(y["valid"], sm.predict(data.valid.vectors, k=k).verdict, y["valid"] >= 0, seed).f1,

@@ -10,30 +10,21 @@ share of sequences and F1), the stream plots, and three explained detections.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from collaborlog.data.logevol import sessions_frame
-from collaborlog.detector.config import DetectorConfig
 from collaborlog.detector.facade import CollaborLog
-from collaborlog.detector.persistence import load, save
-from collaborlog.experiments.fastpath import (
-    ExperimentConfig,
-    load_experiment_dataset,
-    resolve_beside,
-    write_texts,
-)
-from collaborlog.experiments.simulator import evolve
+from collaborlog.experiments.config import ExperimentConfig, detector_config
+from collaborlog.experiments.fastpath import write_texts
+from collaborlog.experiments.testsets import load_experiment_dataset, test_split
 from collaborlog.features.embeddings import default_cache_dir
 from collaborlog.llm.agents import EvolCoT
 from collaborlog.llm.backends import LLMClient, LLMConfig, build_client
 from collaborlog.llm.governor import Governor
 from collaborlog.models.metrics import Scores, score
-from collaborlog.records import LogFrame, Sequence
 from collaborlog.verdicts import Branch, Detection, Route
 
 
@@ -77,25 +68,6 @@ class RunReport:
         out = asdict(self)
         del out["detections"]
         return out
-
-
-def detector_config(cfg: ExperimentConfig, seed: int, parser) -> DetectorConfig:
-    return DetectorConfig(parser=parser, encoder=cfg.encoder, coordinator=cfg.coordinator, small_model=cfg.small_model,
-                          llm=cfg.llm, governor=cfg.governor, aem=cfg.aem, prompts_dir=cfg.prompts_dir,
-                          evol_contrast=cfg.evol_contrast, seed=seed)
-
-
-def _test_split(cfg: ExperimentConfig, config_dir: Path | None, data_dir: Path | None,
-                dataset) -> tuple[LogFrame, list[Sequence], np.ndarray | None]:
-    if cfg.test_dataset is not None:
-        other = load_experiment_dataset(cfg.test_dataset, cfg, config_dir, data_dir)
-        return other.log, other.splits.test, None
-    if cfg.test_sessions is not None:
-        return sessions_frame(resolve_beside(cfg.test_sessions, config_dir))
-    if cfg.evolve is not None:
-        ev = evolve(dataset.log, dataset.splits.test, cfg.evolve, dataset.config.parser)
-        return ev.log, ev.sequences, ev.changed()
-    return dataset.log, dataset.splits.test, None
 
 
 def _tokens(gov: Governor) -> tuple[int, int, int]:
@@ -154,46 +126,40 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
     """Fit on the history, then judge the test split with every system; returns the report and the AEM detector."""
     seed = cfg.seeds[0] if seed is None else seed
     dataset = load_experiment_dataset(cfg.dataset, cfg, config_dir, data_dir)
-    ds_cfg = dataset.config
-    log, test, changed = _test_split(cfg, config_dir, data_dir, dataset)
-    y = np.array([s.label for s in test], dtype=np.int8)
-    dcfg = detector_config(cfg, seed, ds_cfg.parser)
+    testset = test_split(cfg, config_dir, data_dir, dataset)
+    log, test, changed = testset.log, testset.sequences, testset.changed
+    y = testset.labels
+    dcfg = detector_config(cfg, seed, dataset.config.parser)
 
-    fitted = CollaborLog(dcfg, llm=llm, cache_dir=default_cache_dir()).fit(dataset.log, dataset.splits.train, dataset.splits.valid)
-    encoder = fitted.encoder
-    # A saved detector keeps no server or key variable (LLMConfig.portable): the loaded ones use the experiment's.
+    fitted = CollaborLog(dcfg, llm=llm, cache_dir=default_cache_dir()).fit(dataset.log, dataset.splits.train,
+                                                                            dataset.splits.valid)
     # One client for every system: an embedded model loaded once per system held three copies
     # of its weights at once (7.1 GB RSS on the main job).
     judge_with: LLMClient | LLMConfig = llm if llm is not None else (
         build_client(dcfg.llm) if dcfg.llm.backend != "none" else dcfg.llm)
-    with tempfile.TemporaryDirectory() as tmp:
-        save(fitted, Path(tmp) / "model")
+    no_aem, with_aem, alone_det = (fitted.copy().use_llm(judge_with) for _ in range(3))
 
-        t = time.perf_counter()
-        feats = fitted.features(log, test)
-        sm = fitted.small_model_.predict(feats.vectors)
-        sm_seconds = time.perf_counter() - t
+    t = time.perf_counter()
+    feats = fitted.features(log, test)
+    sm = fitted.small_model_.predict(feats.vectors)
+    sm_seconds = time.perf_counter() - t
 
-        no_aem = load(Path(tmp) / "model", encoder=encoder, cache_dir=default_cache_dir()).use_llm(judge_with)
-        no_aem.config = dcfg.model_copy(update={"aem": dcfg.aem.model_copy(update={"enabled": False})})
-        t = time.perf_counter()
-        batches_plain = list(no_aem.detect_stream(log, test))
-        plain_seconds = time.perf_counter() - t
+    t = time.perf_counter()
+    batches_plain = list(no_aem.detect_stream(log, test, learn=False))
+    plain_seconds = time.perf_counter() - t
 
-        with_aem = load(Path(tmp) / "model", encoder=encoder, cache_dir=default_cache_dir()).use_llm(judge_with)
-        t = time.perf_counter()
-        batches_aem = list(with_aem.detect_stream(log, test))
-        aem_seconds = time.perf_counter() - t
+    t = time.perf_counter()
+    batches_aem = list(with_aem.detect_stream(log, test))
+    aem_seconds = time.perf_counter() - t
 
-        # LLM alone on a seeded sample: every sequence goes through the Evol-CoT agents.
-        sample = _stratified_sample(y, cfg.llm_alone_sample, seed)
-        n_sample = len(sample)
-        alone_det = load(Path(tmp) / "model", encoder=encoder, cache_dir=default_cache_dir()).use_llm(judge_with)
-        agents: EvolCoT = alone_det.agents()
-        sample_feats = alone_det.features(log, [test[i] for i in sample])
-        t = time.perf_counter()
-        alone = agents.judge_many(alone_det.evidence(sample_feats)) if n_sample else []
-        alone_seconds = time.perf_counter() - t
+    # LLM alone on a seeded sample: every sequence goes through the Evol-CoT agents.
+    sample = _stratified_sample(y, cfg.llm_alone_sample, seed)
+    n_sample = len(sample)
+    agents: EvolCoT = alone_det.agents()
+    sample_feats = alone_det.features(log, [test[i] for i in sample])
+    t = time.perf_counter()
+    alone = agents.judge_many(alone_det.evidence(sample_feats)) if n_sample else []
+    alone_seconds = time.perf_counter() - t
 
     plain = [d for b in batches_plain for d in b]
     aem = [d for b in batches_aem for d in b]

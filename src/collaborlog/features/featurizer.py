@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from collaborlog.features.alignment import MessageAligner
-from collaborlog.features.embeddings import EmbeddingCache, embed_lines
+from collaborlog.features.embeddings import EmbeddingCache, embed_lines, embed_messages
 from collaborlog.features.encoders import Encoder
 from collaborlog.parsing.templates import TemplateMiner
 from collaborlog.records import LogFrame, Sequence
@@ -56,3 +56,28 @@ class Featurizer:
             messages=[[parsed.messages[j] for j in line_message[s.lines]] for s in sequences],
             aligned=[[names[j] for j in line_message[s.lines]] for s in sequences],
         )
+
+
+@dataclass
+class HistoryFeatures:
+    """The history's features as a detector is fitted on them, and the aligner fitted on its messages."""
+
+    train: SequenceFeatures
+    valid: SequenceFeatures
+    aligner: MessageAligner | None
+
+
+def fit_history(featurizer: Featurizer, log: LogFrame, train: list[Sequence], valid: list[Sequence],
+                align_threshold: float | None) -> HistoryFeatures:
+    """Mine and embed the history (in time order, as a stream would see it), then fit the aligner on
+    its distinct messages (``None`` turns alignment off) and set it on ``featurizer``: what it reads
+    from then on is read as the history's messages. The one way both ``collaborlog fit``/``run``
+    and the fast-path evaluation featurize."""
+    tr = featurizer.transform(log, train)
+    va = featurizer.transform(log, valid)
+    aligner = None
+    if align_threshold is not None:
+        known = list(dict.fromkeys(line for m in tr.messages + va.messages for line in m))
+        aligner = MessageAligner(align_threshold).fit(known, embed_messages(known, featurizer.encoder, featurizer.cache))
+    featurizer.aligner = aligner
+    return HistoryFeatures(tr, va, aligner)
