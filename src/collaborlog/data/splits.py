@@ -53,7 +53,11 @@ def split_sessions(sequences: list[Sequence], cfg: SplitConfig) -> Splits:
 
 def split_windows(frame: LogFrame, grouping: CountGrouping | TimeGrouping, cfg: SplitConfig) -> Splits:
     """Cut the log into chronological parts by line count, then window each part on its own."""
-    window = count_windows if isinstance(grouping, CountGrouping) else time_windows
+
+    def window(frame: LogFrame, lines: np.ndarray, grouping: CountGrouping | TimeGrouping, prefix: str) -> list[Sequence]:
+        if isinstance(grouping, CountGrouping):
+            return count_windows(frame, lines, grouping, prefix=prefix)
+        return time_windows(frame, lines, grouping, prefix=prefix)
     order = chronological_order(frame)
     if cfg.kind == "random":
         overlapping = grouping.step < (grouping.size if isinstance(grouping, CountGrouping) else grouping.seconds)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from copy import deepcopy
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -42,6 +43,8 @@ from collaborlog.parsing.templates import TemplateMiner
 from collaborlog.records import LogFrame, Sequence
 from collaborlog.verdicts import Detection, Evidence, MessageVerdict
 
+T = TypeVar("T")
+
 
 class StateError(ValueError):
     """A component's saved state does not fit the rest of the detector."""
@@ -67,6 +70,28 @@ class CollaborLog:
     ...
     collaborlog.errors.NotFittedError: this CollaborLog detector is not fitted yet: call fit(log, train, valid) first, or load a saved one (collaborlog.load)
     """
+
+    # What fit learns (see :mod:`collaborlog.detector.fit`), the AEM updates and persistence saves.
+    mode_: Mode
+    mode_reason_: str
+    miner_: TemplateMiner
+    aligner_: MessageAligner | None
+    small_model_: SmallModel
+    coordinator_: Coordinator
+    history_: History
+    replay_: np.ndarray
+    signatures_: FailureSignatures
+    pattern_by_set_: bool
+    patterns_: dict[tuple[str, ...], tuple[int, str]]
+    """Message pattern -> (label, the id of a sequence that carried it; ``llm:`` for the LLM's verdicts)."""
+    messages_: dict[str, MessageVerdict]
+    routine_: set[str]
+    prevalence_: Prevalence
+    key_prevalence_: Prevalence
+    """How many of the stream's sequences carry each whole pattern (for the base-rate guard)."""
+    novelty_: Novelty | None
+    vanished_: Vanished
+    learned_batches_: int
 
     def __init__(self, config: DetectorConfig = DetectorConfig(), encoder: Encoder | None = None,
                  llm: LLMClient | None = None, cache_dir: Path | None = None) -> None:
@@ -107,7 +132,7 @@ class CollaborLog:
             client = self._llm if self._llm is not None else build_client(self.config.llm)
             cache = (ResponseCache(self.cache_dir / "llm.sqlite")
                      if self.config.governor.cache and self.cache_dir is not None else None)
-            self._agents = EvolCoT(Governor(client, self.config.governor, cache), load_prompts(self.config.prompts_dir),
+            self._agents = EvolCoT(Governor(client, self.config.governor, cache), load_prompts(Path(self.config.prompts_dir) if self.config.prompts_dir else None),
                                    self.config.llm, contrast=self.config.evol_contrast)
         return self._agents
 
@@ -175,7 +200,7 @@ class CollaborLog:
                 raise StateError(name, "is missing")
             return value
 
-        def build(name: str, make: Callable[[dict], object]) -> object:
+        def build(name: str, make: Callable[[dict], T]) -> T:
             try:
                 return make(part(name))
             except (ValueError, KeyError, TypeError, RuntimeError) as err:
@@ -263,7 +288,7 @@ class CollaborLog:
         return np.array([d.anomaly_score for d in self.detect(log, sequences)], dtype=np.float64)
 
     def detect_stream(self, log: LogFrame, sequences: list[Sequence], batch_size: int | None = None,
-                      on_learned: Callable[[int], None] | None = None,
+                      on_learned: Callable[[int], object] | None = None,
                       learn: bool | None = None) -> Iterator[list[Detection]]:
         """Judge ``sequences`` in arrival order, one batch at a time; with ``learn`` (default: the
         AEM's ``enabled``), learn after each batch.

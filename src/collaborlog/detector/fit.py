@@ -25,7 +25,6 @@ from collaborlog.models.coordinator import Coordinator
 from collaborlog.models.small_model import SmallModel
 from collaborlog.parsing.templates import TemplateMiner
 from collaborlog.records import LogFrame, Sequence
-from collaborlog.verdicts import MessageVerdict
 
 if TYPE_CHECKING:
     from collaborlog.detector.facade import CollaborLog
@@ -59,8 +58,8 @@ def fit(det: CollaborLog, log: LogFrame, train: list[Sequence], valid: list[Sequ
     det.aligner_ = history.aligner
     key = det.config.pattern_key
     det.pattern_by_set_ = key == "set" or (key == "auto" and set_keys_are_pure(tr.messages, y_train))
-    det.messages_: dict[str, MessageVerdict] = {}
-    det.routine_: set[str] = set()
+    det.messages_ = {}
+    det.routine_ = set()
     # Failures' base rate: the labels' where they show failures, else the expected contamination.
     rate = float((given[given >= 0] == 1).mean()) if det.mode_ is not Mode.LABEL_FREE else det.config.contamination
     factor = det.config.common_message_factor
@@ -71,9 +70,8 @@ def fit(det: CollaborLog, log: LogFrame, train: list[Sequence], valid: list[Sequ
         [pattern_key(m, det.pattern_by_set_) for m, g in zip(tr.messages, given) if g >= 0], given[given >= 0])
     det.key_prevalence_ = Prevalence(min(1.0, factor * pattern_rate) if factor is not None and pattern_rate > 0
                                       else 1.0)
-    """How many of the stream's sequences carry each whole pattern (for the base-rate guard)."""
     pattern_labels = y_train
-    det.novelty_: Novelty | None = None
+    det.novelty_ = None
     if det.mode_ is not Mode.SUPERVISED:
         train_losses = det.coordinator_.score(tr.vectors)
         det.novelty_ = Novelty(det.config.contamination).fit(

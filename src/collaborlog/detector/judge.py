@@ -92,7 +92,7 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     if rows.size and det.llm_enabled:
         shown = evidence.build(det, features, sm, rows, prevalence, full, verdicts, levels)
         judgements = dict(zip(rows.tolist(), det.agents().judge_many(shown)))
-    unjudged = [int(i) for i in rows if i not in judgements or judgements[i].branch is Branch.FALLBACK]
+    unjudged = [i for i in rows.tolist() if i not in judgements or judgements[i].branch is Branch.FALLBACK]
     unplaced = (evidence.unplaced(det, features, unjudged, prevalence, {**det.messages_, **verdicts}, levels)
                 if det.novelty_ is None else {})
     # No single answer decides the stream: an abnormal verdict of the LLM is not shared with a

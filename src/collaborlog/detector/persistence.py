@@ -187,8 +187,8 @@ def _seal(manifest: dict) -> str:
 
 
 def _file_entry(path: Path) -> dict:
-    with path.open("rb") as f:
-        return {"sha256": hashlib.file_digest(f, "sha256").hexdigest(), "size": path.stat().st_size}
+    data = path.read_bytes()  # hashlib.file_digest is Python 3.11+; this package supports 3.10
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
 def _write_json(path: Path, data: object) -> None:

@@ -36,7 +36,7 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
     # Variants of one statement (the same words, other variables or repeats) are one question:
     # the first asked answers for all, now and later in the stream.
     judged = list(det.messages_)
-    representative = {}
+    representative: dict[str, str] = {}
     for m in unknown:
         representative[m] = variant_of(m, judged + [r for r in dict.fromkeys(representative.values())]) or m
     new = [m for m in unknown if representative[m] == m]
@@ -51,10 +51,12 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
 
 def ask_new(det: CollaborLog, new: list[str], stream: Vanished) -> dict[str, MessageVerdict]:
     """The new-message question for each of ``new``, with the old messages it may reword."""
+    aligner = det.aligner_
+    assert aligner is not None  # asked only with alignment on
     vectors = det.message_vectors(new)
-    pool = [j for j, k in enumerate(det.aligner_.messages_) if not stream.steady(k)]
-    old = [det.aligner_.messages_[j] for j in pool]
-    cosine = (np.stack([vectors[m] for m in new]) @ det.aligner_.vectors_[pool].T if pool
+    pool = [j for j, k in enumerate(aligner.messages_) if not stream.steady(k)]
+    old = [aligner.messages_[j] for j in pool]
+    cosine = (np.stack([vectors[m] for m in new]) @ aligner.vectors_[pool].T if pool
               else np.zeros((len(new), 0), np.float32))
     offered = offer(new, old, cosine, det.config.new_message_candidates, det.config.rewording_overlap)
     asks = {m: [KnownMessage(old[j], float(cosine[i, j]), det.signatures_.failure_only(old[j]))

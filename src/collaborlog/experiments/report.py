@@ -97,7 +97,7 @@ def _detection(row: dict, lines: dict[str, list[str]], where: str) -> ExplainedD
         route=str(row.get("route", "")), reason=str(row.get("reason") or ""),
         score=float(row["score"]) if row.get("score") is not None else None,
         label=int(label) if label is not None else None,
-        lines=tuple(str(x) for x in (row.get("lines") or lines.get(str(sequence), ()))))
+        lines=tuple(str(x) for x in (row.get("lines") or lines.get(str(sequence)) or ())))
 
 
 def load_report(path: Path, lines: dict[str, list[str]] | None = None) -> ReportData:
@@ -152,7 +152,7 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _table(headers: list[str], rows: list[list[object]], numeric: set[int] = frozenset(), cls: str = "") -> str:
+def _table(headers: list[str], rows: list[list[object]], numeric: frozenset[int] | set[int] = frozenset(), cls: str = "") -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f'<td class="num">{_e(c)}</td>' if j in numeric else f"<td>{_e(c)}</td>"
                                     for j, c in enumerate(row)) + "</tr>" for row in rows)

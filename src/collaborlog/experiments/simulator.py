@@ -15,6 +15,7 @@ version. Each sequence's record lists what changed in it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -91,7 +92,7 @@ NEW_EVENTS = [
     "Cache warmed up: {n} entries",
     "Tracing span {hex} closed after {n} ms",
 ]
-_FORMATS: list[tuple[re.Pattern[str], object]] = [
+_FORMATS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"blk_(-?)(\d+)"), lambda m: f"block-{'n' if m.group(1) else ''}{int(m.group(2)):x}"),
     (re.compile(r"(?<![\w.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\w.])"),
      lambda m: "ip-" + "-".join(m.groups())),
@@ -125,13 +126,13 @@ def _reword_plan(template: str, rng: np.random.Generator) -> list[tuple[str, str
 
 def _apply_plan(text: str, plan: list[tuple[str, str]]) -> str:
     for word, new in plan:
-        text = re.sub(r"(?<!\S)" + re.escape(word) + r"(?!\S)", lambda _m, new=new: new, text, count=1)
+        text = re.sub(r"(?<!\S)" + re.escape(word) + r"(?!\S)", lambda _m, new=new: new, text, count=1)  # type: ignore[misc]
     return " ".join(text.split())
 
 
 def _apply_formats(text: str) -> str:
     for pattern, repl in _FORMATS:
-        text = pattern.sub(repl, text)  # type: ignore[arg-type]
+        text = pattern.sub(repl, text)
     return text
 
 

@@ -13,8 +13,9 @@ import hashlib
 import importlib.util
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -61,7 +62,7 @@ class SentenceTransformerEncoder:
             raise MissingDependencyError("sentence-transformers", "Embedding log lines")
         self._path = path
         self._device = device
-        self._model = None
+        self._model: Any = None  # a SentenceTransformer once loaded
         self._batch_size = batch_size
         digest = hashlib.sha256()
         weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
@@ -140,7 +141,7 @@ def build_encoder(cfg: EncoderConfig) -> Encoder:
     return ENCODERS[cfg.kind](cfg)
 
 
-ENCODERS = {
+ENCODERS: dict[str, Callable[[EncoderConfig], Encoder]] = {
     "minilm": lambda cfg: SentenceTransformerEncoder(bundled_minilm_path(), cfg.batch_size, cfg.device),
     "sentence-transformers": lambda cfg: SentenceTransformerEncoder(
         Path(cfg.path) if cfg.path else _missing_path(), cfg.batch_size, cfg.device

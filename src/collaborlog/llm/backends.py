@@ -21,10 +21,10 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -290,7 +290,7 @@ class OpenAIClient:
         return LLMError(redact(f"{self.identity}: {what}", self._secrets))
 
     def complete(self, request: ChatRequest) -> Completion:
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         fmt = self._response_format(request.schema)
         if fmt is not None:
             kwargs["response_format"] = fmt
@@ -362,7 +362,7 @@ class EmbeddedClient:
         self.identity = f"embedded:{Path(path).name}"
 
     def complete(self, request: ChatRequest) -> Completion:
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if request.schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
         with self._lock:
@@ -412,7 +412,7 @@ class ScriptedClient:
         return Completion(answer, len(request.system.split()) + len(request.user.split()), len(answer.split()), 0.0)
 
 
-BACKENDS = {"embedded": EmbeddedClient, "openai": OpenAIClient}
+BACKENDS: dict[str, Callable[[LLMConfig], LLMClient]] = {"embedded": EmbeddedClient, "openai": OpenAIClient}
 
 
 def build_client(config: LLMConfig) -> LLMClient:

@@ -175,6 +175,7 @@ def _is_completion(value: object) -> bool:
 def _checked(completion: object, identity: str) -> Completion:
     if not _is_completion(completion):
         raise LLMError(f"{identity} returned {completion!r:.200}, not a Completion with text and token counts")
+    assert isinstance(completion, Completion)
     return completion
 
 
@@ -246,7 +247,8 @@ class Governor:
     def _admit(self) -> None:
         """Count one more call, or raise when the run's budget or deadline forbids it."""
         with self._lock:
-            if self.config.deadline_s is not None and time.monotonic() - self._started >= self.config.deadline_s:
+            if (self.config.deadline_s is not None and self._started is not None
+                    and time.monotonic() - self._started >= self.config.deadline_s):
                 raise DeadlineReached(f"run deadline reached: the run's {self.config.deadline_s:g} s for LLM work "
                                       f"(governor.deadline_s) have passed")
             if self.config.max_calls is not None and self._calls >= self.config.max_calls:
