@@ -119,9 +119,9 @@ def test_openai_backend_without_key_or_url_says_so(monkeypatch):
 
 
 def test_tampered_model_file_is_refused(tmp_path, smollm2_path):
-    from collaborlog.llm.gguf import MODELS, ModelIntegrityError, _verified
+    from collaborlog.llm.gguf import MODELS, ModelIntegrityError, verified
 
     fake = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
     fake.write_bytes(b"GGUF" + b"\0" * 100)
     with pytest.raises(ModelIntegrityError, match="refusing"):
-        _verified(fake, MODELS["smollm2-135m"])
+        verified(fake, MODELS["smollm2-135m"])

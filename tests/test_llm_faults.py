@@ -203,9 +203,9 @@ def test_failed_attempts_are_retried_within_the_call(server):
 
 
 def test_a_rate_limit_is_retried_and_its_retry_after_read():
-    from collaborlog.llm.backends import _retry_after
+    from collaborlog.llm.backends import retry_after
 
-    assert [_retry_after(h) for h in ("2", "0.5", None, "", "Wed, 21 Oct 2026 07:28:00 GMT", "-3")] == [
+    assert [retry_after(h) for h in ("2", "0.5", None, "", "Wed, 21 Oct 2026 07:28:00 GMT", "-3")] == [
         2.0, 0.5, 0.0, 0.0, 0.0, 0.0]
 
 

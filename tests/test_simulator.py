@@ -6,9 +6,9 @@ from synthetic import block_log
 from collaborlog.experiments.simulator import (
     Change,
     EvolutionConfig,
-    _apply_plan,
-    _sequence_op,
+    apply_plan,
     evolve,
+    sequence_op,
 )
 
 
@@ -57,7 +57,7 @@ def test_sequence_operations():
     seen = set()
     for _ in range(40):
         events, templates = list(base), list(kinds)
-        done = _sequence_op(events, templates, rng)
+        done = sequence_op(events, templates, rng)
         seen.update(done)
         if done == [Change.INSERTED.value]:
             assert len(events) == 5 and any(e[0] not in "abc" for e in events)
@@ -72,5 +72,5 @@ def test_sequence_operations():
 
 
 def test_apply_plan_edits_whole_words_only():
-    assert _apply_plan("block blk_1 blocked", [("block", "chunk")]) == "chunk blk_1 blocked"
-    assert _apply_plan("src: /a dest: /b", [("src:", "src="), ("dest:", "")]) == "src= /a /b"
+    assert apply_plan("block blk_1 blocked", [("block", "chunk")]) == "chunk blk_1 blocked"
+    assert apply_plan("src: /a dest: /b", [("src:", "src="), ("dest:", "")]) == "src= /a /b"

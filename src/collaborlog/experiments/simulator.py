@@ -124,7 +124,8 @@ def _reword_plan(template: str, rng: np.random.Generator) -> list[tuple[str, str
     return plan
 
 
-def _apply_plan(text: str, plan: list[tuple[str, str]]) -> str:
+def apply_plan(text: str, plan: list[tuple[str, str]]) -> str:
+    """``text`` with each planned word (a whole word only) replaced once by its new wording."""
     for word, new in plan:
         text = re.sub(r"(?<!\S)" + re.escape(word) + r"(?!\S)", lambda _m, new=new: new, text, count=1)  # type: ignore[misc]
     return " ".join(text.split())
@@ -167,7 +168,7 @@ def evolve(log: LogFrame, sequences: list[Sequence], config: EvolutionConfig = E
         text = log.content[i]
         plan = plans.get(line_template[i])
         if plan:
-            text = _apply_plan(text, plan)
+            text = apply_plan(text, plan)
         if formats:
             text = _apply_formats(text)
         rewritten[i] = text
@@ -183,12 +184,12 @@ def evolve(log: LogFrame, sequences: list[Sequence], config: EvolutionConfig = E
         record: list[str] = []
         if any(plans.get(line_template[i]) for i in lines):
             record.append(Change.REWORDED.value)
-        if formats and any(rewritten[i] != _apply_plan(log.content[i], plans.get(line_template[i], [])) for i in lines):
+        if formats and any(rewritten[i] != apply_plan(log.content[i], plans.get(line_template[i], [])) for i in lines):
             record.append(Change.FORMAT.value)
         if rng.random() < config.sequence_ratio:
             kinds = [line_template[i] for i in lines]
             for _ in range(int(rng.integers(1, config.max_sequence_ops + 1))):
-                record.extend(_sequence_op(events, kinds, rng))
+                record.extend(sequence_op(events, kinds, rng))
         begin = len(content)
         for text, ts, lab in events:
             content.append(text)
@@ -205,7 +206,7 @@ def evolve(log: LogFrame, sequences: list[Sequence], config: EvolutionConfig = E
     return EvolvedSplit(frame, out, changes)
 
 
-def _sequence_op(events: list[tuple[str, float, int]], templates: list[int], rng: np.random.Generator) -> list[str]:
+def sequence_op(events: list[tuple[str, float, int]], templates: list[int], rng: np.random.Generator) -> list[str]:
     """Apply one sequence-level change in place; returns what it did (nothing if it could not apply)."""
     op = [Change.INSERTED, Change.DELETED, Change.DUPLICATED, Change.REORDERED][int(rng.integers(4))]
     if not events:

@@ -235,7 +235,7 @@ _RETRIED_STATUS = frozenset({408, 409, 429})
 _BACKOFF_S, _MAX_BACKOFF_S = 0.5, 8.0
 
 
-def _retry_after(header: str | None) -> float:
+def retry_after(header: str | None) -> float:
     """The seconds a 429 or 503 asks to wait (``Retry-After: 2``); 0 when it names none or a date."""
     try:
         return max(float(header), 0.0) if header else 0.0
@@ -314,7 +314,7 @@ class OpenAIClient:
                 if err.status_code not in _RETRIED_STATUS and err.status_code < 500:
                     raise self._error(f"HTTP {err.status_code}: {err}") from None
                 failure = f"HTTP {err.status_code}: {err}"
-                asked_wait = _retry_after(err.response.headers.get("retry-after"))
+                asked_wait = retry_after(err.response.headers.get("retry-after"))
             except self._openai.APIConnectionError as err:  # timeouts, refused or dropped connections
                 failure = f"{type(err).__name__}: {err} {err.__cause__ or ''}".strip()
                 asked_wait = 0.0

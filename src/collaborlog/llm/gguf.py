@@ -79,7 +79,8 @@ def _part_path(name: str, model: GGUFModel) -> Path:
     return Path(getter())
 
 
-def _verified(path: Path, model: GGUFModel) -> Path:
+def verified(path: Path, model: GGUFModel) -> Path:
+    """``path``, once its size and sha256 are the ones ``model`` names (else :class:`ModelIntegrityError`)."""
     if path.stat().st_size != model.size:
         raise ModelIntegrityError(
             f"{path} has {path.stat().st_size:,} bytes, not the pinned {model.size:,}: refusing to load it. "
@@ -106,10 +107,10 @@ def resolve_model(name_or_path: str, cache: Path | None = None) -> Path:
         raise ConfigError(f"unknown embedded model {name_or_path!r}: give one of {sorted(MODELS)} or a path to a .gguf file")
     model = MODELS[name_or_path]
     if len(model.packages) == 1:
-        return _verified(_package_dir(model.packages[0], model) / model.filename, model)
+        return verified(_package_dir(model.packages[0], model) / model.filename, model)
     target = (cache or default_cache_dir()) / "models" / model.filename
     if target.is_file():
-        return _verified(target, model)
+        return verified(target, model)
     parts = [_part_path(p, model) for p in model.packages]
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
@@ -128,4 +129,4 @@ def resolve_model(name_or_path: str, cache: Path | None = None) -> Path:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    return _verified(target, model)
+    return verified(target, model)
