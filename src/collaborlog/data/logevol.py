@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from collaborlog.atomic import atomic_write_text
 from collaborlog.errors import DataError
 from collaborlog.records import LogFrame, ReadStats, Sequence
 
@@ -149,11 +149,7 @@ def read_split(root: Path, system: str, split: str, allow_pickle: bool = False) 
 
 def write_sessions_jsonl(path: Path, rows: list[dict]) -> None:
     """Write session rows as JSON Lines, atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def to_frame(sessions: list[LogevolSession], start_line: int = 0) -> tuple[list[str], list[int], list[Sequence]]:

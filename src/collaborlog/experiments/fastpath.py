@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from collaborlog.atomic import atomic_write_text
 from collaborlog.data.dataset import Dataset
 from collaborlog.experiments.baselines import EventCountBaseline
 from collaborlog.experiments.config import ExperimentConfig
@@ -318,17 +319,10 @@ def _line_plot(plt, path: Path, xs: list, series: list[tuple[str, str, list]], x
 
 
 def write_texts(folder: Path, texts: dict[str, str]) -> list[Path]:
-    """Write each named text into ``folder``, each file atomically (written aside, then renamed)."""
-    import os
-
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    """Write each named text into ``folder``, each file atomically (:func:`collaborlog.atomic.atomic_write_text`)."""
     for name, text in texts.items():
-        tmp = folder / (name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, folder / name)
-        written.append(folder / name)
-    return written
+        atomic_write_text(folder / name, text)
+    return [folder / name for name in texts]
 
 
 def write_report(report: Report, folder: Path) -> list[Path]:

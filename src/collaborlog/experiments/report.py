@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collaborlog.atomic import atomic_write_text
 from collaborlog.errors import CollaborLogError
 
 MAX_LINES_SHOWN = 40
@@ -282,6 +283,5 @@ def write_report(path: Path, out: Path, lines: dict[str, list[str]] | None = Non
     out = Path(out)
     if out.is_dir():
         raise CollaborLogError(f"--out {out} is a folder: give a file name such as {out / 'report.html'}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(data), encoding="utf-8")
+    atomic_write_text(out, render(data))
     return data
