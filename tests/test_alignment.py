@@ -24,7 +24,7 @@ def test_a_reworded_message_is_read_as_its_known_counterpart_and_a_new_event_is_
     assert out.similarity[2] == 1.0 and out.similarity[1] < 0.85
     # Once known (the AEM adds what the LLM judged), a new event is itself, and stays so after a round trip.
     assert aligner.add(["Metrics published", "Deleting block <BLK>"], vectors[1:]) == 1
-    again = MessageAligner.from_json(aligner.to_json(), aligner.vectors_)
+    again = MessageAligner.from_state(aligner.state_dict())
     assert again.align(["Metrics published"], vectors[1:2]).names == ["Metrics published"]
 
 
