@@ -16,6 +16,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from collaborlog.models.mlp import mlp
 from collaborlog.models.seeding import DEFAULT_THREADS, seeded
 from collaborlog.verdicts import Route
 
@@ -35,19 +36,10 @@ class CoordinatorConfig(BaseModel):
     """torch threads while training: the same seed and thread count give the same model."""
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
 class Autoencoder(nn.Module):
     def __init__(self, dim: int, hidden: tuple[int, ...]) -> None:
         super().__init__()
-        self.net = _mlp([dim, *hidden, dim])
+        self.net = mlp([dim, *hidden, dim])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from collaborlog.models.metrics import f1_score
+from collaborlog.models.mlp import mlp
 from collaborlog.models.seeding import DEFAULT_THREADS, seeded
 from collaborlog.models.vector_index import FaissIndex
 from collaborlog.verdicts import MemorySource, Neighbour
@@ -81,13 +82,7 @@ class SMBatch:
 class SemanticNet(nn.Module):
     def __init__(self, dim: int, hidden: tuple[int, ...]) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        sizes = [dim, *hidden]
-        for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-            layers.append(nn.Linear(a, b))
-            if i < len(sizes) - 2:
-                layers.append(nn.ReLU())
-        self.net = nn.Sequential(*layers)
+        self.net = mlp([dim, *hidden])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.net(x), dim=1)
