@@ -15,12 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from copy import deepcopy
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
 from collaborlog.data.levels import message_levels
-from collaborlog.detector import aem, evidence, fit, judge
+from collaborlog.detector import aem, evidence, fit, judge, state
 from collaborlog.detector.config import DetectorConfig, Mode
 from collaborlog.errors import NotFittedError
 from collaborlog.features.alignment import MessageAligner
@@ -42,16 +41,6 @@ from collaborlog.models.small_model import SmallModel
 from collaborlog.parsing.templates import TemplateMiner
 from collaborlog.records import LogFrame, Sequence
 from collaborlog.verdicts import Detection, Evidence, MessageVerdict
-
-T = TypeVar("T")
-
-
-class StateError(ValueError):
-    """A component's saved state does not fit the rest of the detector."""
-
-    def __init__(self, component: str, problem: str) -> None:
-        super().__init__(problem)
-        self.component = component
 
 
 class CollaborLog:
@@ -173,64 +162,16 @@ class CollaborLog:
 
     # -- state: what persistence saves -----------------------------------------------------------
     def state_dict(self) -> dict[str, dict | None]:
-        """Every learned component's state by name (``None``: turned off by the configuration)."""
+        """Every learned component's state by name (see :mod:`collaborlog.detector.state`)."""
         self.check_fitted()
-        return {
-            "detector": {"mode": self.mode_.value, "reason": self.mode_reason_, "learned_batches": self.learned_batches_,
-                         "pattern_by_set": self.pattern_by_set_, "replay": self.replay_},
-            "templates": self.miner_.to_json(), "coordinator": self.coordinator_.state_dict(),
-            "small_model": self.small_model_.state_dict(), "history": self.history_.state_dict(),
-            "patterns": {"entries": [[list(p), v, sid] for p, (v, sid) in self.patterns_.items()]},
-            "messages": {"verdicts": [v.to_json() for v in self.messages_.values()]},
-            "signatures": self.signatures_.state_dict(), "prevalence": self.prevalence_.state_dict(),
-            "pattern_prevalence": self.key_prevalence_.state_dict(), "vanished": self.vanished_.state_dict(),
-            "novelty": self.novelty_.state_dict() if self.novelty_ is not None else None,
-            "aligner": self.aligner_.state_dict() if self.aligner_ is not None else None,
-        }
+        return state.state_dict(self)
 
     @classmethod
-    def from_state(cls, config: DetectorConfig, state: dict[str, dict | None], encoder: Encoder | None = None,
+    def from_state(cls, config: DetectorConfig, saved: dict[str, dict | None], encoder: Encoder | None = None,
                    llm: LLMClient | None = None, cache_dir: Path | None = None) -> CollaborLog:
-        """The detector :meth:`state_dict` describes; a part that does not fit is a :class:`StateError`."""
+        """The detector :meth:`state_dict` describes; a part that does not fit is a :class:`~collaborlog.detector.state.StateError`."""
         det = cls(config, encoder, llm, cache_dir)
-
-        def part(name: str) -> dict:
-            value = state[name]
-            if value is None:
-                raise StateError(name, "is missing")
-            return value
-
-        def build(name: str, make: Callable[[dict], T]) -> T:
-            try:
-                return make(part(name))
-            except (ValueError, KeyError, TypeError, RuntimeError) as err:
-                raise StateError(name, f"{type(err).__name__}: {err}") from None
-
-        top = part("detector")
-        if top["mode"] not in {m.value for m in Mode}:
-            raise StateError("detector", f"names no known mode ({top['mode']!r})")
-        det.mode_, det.mode_reason_ = Mode(top["mode"]), top["reason"]
-        det.learned_batches_, det.pattern_by_set_ = top["learned_batches"], top["pattern_by_set"]
-        det.miner_ = build("templates", TemplateMiner.from_json)
-        det.coordinator_ = build("coordinator", lambda s: Coordinator.from_state(config.coordinator, s))
-        det.small_model_ = build("small_model", lambda s: SmallModel.from_state(config.small_model, s))
-        det.replay_ = top["replay"]
-        if det.replay_.shape[1:] != det.small_model_.memory_inputs_.shape[1:]:
-            raise StateError("detector", f"holds replay rows of {det.replay_.shape[1:]} values, not the models' width")
-        det.history_ = build("history", History.from_state)
-        det.patterns_ = {tuple(p): (v, sid) for p, v, sid in part("patterns")["entries"]}
-        det.messages_ = {v.message: v for v in (MessageVerdict.from_json(m) for m in part("messages")["verdicts"])}
-        det.signatures_ = build("signatures", FailureSignatures.from_state)
-        det.prevalence_ = build("prevalence", Prevalence.from_state)
-        det.key_prevalence_ = build("pattern_prevalence", Prevalence.from_state)
-        det.vanished_ = build("vanished", Vanished.from_state)
-        if (state["novelty"] is None) != (det.mode_ is Mode.SUPERVISED):
-            raise StateError("novelty", "holds novelty statistics that do not fit the detector's mode")
-        det.novelty_ = build("novelty", Novelty.from_state) if state["novelty"] is not None else None
-        if (state["aligner"] is None) != (config.align_threshold is None):
-            raise StateError("aligner", "does not fit the configuration's alignment setting")
-        det.aligner_ = build("aligner", MessageAligner.from_state) if state["aligner"] is not None else None
-        det.refresh_routine()
+        state.restore(det, saved)
         return det
 
     def copy(self) -> CollaborLog:

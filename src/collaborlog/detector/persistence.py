@@ -32,7 +32,8 @@ from typing_extensions import TypedDict
 from collaborlog import __version__
 from collaborlog.atomic import atomic_dir, locked, previous, recover
 from collaborlog.detector.config import DetectorConfig
-from collaborlog.detector.facade import CollaborLog, StateError
+from collaborlog.detector.facade import CollaborLog
+from collaborlog.detector.state import StateError
 from collaborlog.errors import DataError
 from collaborlog.features.encoders import Encoder
 from collaborlog.llm.backends import LLMClient, LLMConfig
