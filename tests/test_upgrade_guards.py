@@ -103,3 +103,22 @@ def test_an_old_message_written_less_is_offered_as_reworded(stream_share, steady
     written = int(200 * stream_share)
     v.add([["old"]] * written + [["new"]] * (200 - written))
     assert v.steady("old") is steady
+
+
+def test_an_abnormal_answer_that_no_line_backs_is_not_shared():
+    client = ScriptedClient(default=ABNORMAL)
+    det = fitted(client, vanish_evidence=None, common_message_factor=None, aem={"batch_size": 2})
+    det.coordinator_.tau_ = -1.0
+    quiet = NORMAL[:2] + [("INFO", "Synced {n} blocks")] + NORMAL[3:]
+    loud = NORMAL[:2] + [("ERROR", "Replica {n} lost: checksum mismatch")] + NORMAL[3:]
+    frame, stream = world([quiet, loud] * 3, [0, 1] * 3, "s")
+    out = [d for batch in det.detect_stream(frame, stream) for d in batch]
+    first_quiet, first_loud = out[0], out[1]
+    # The LLM called both abnormal. Only the one whose own line signals a failure is backed.
+    assert first_quiet.verdict == 1 and first_quiet.unsupported and "not shared" in first_quiet.reason
+    assert first_loud.verdict == 1 and not first_loud.unsupported
+    assert any("checksum mismatch" in s for s in first_loud.signals)
+    # The backed verdict is shared with its pattern; the unbacked one is never reused.
+    assert all(d.verdict == 1 and "same message pattern as llm:s1" in d.reason for d in out[3::2])
+    assert not any("same message pattern as llm:" in d.reason for d in out[0::2])
+    assert {sid for _, sid in det.patterns_.values()}.isdisjoint({f"llm:{d.sequence_id}" for d in out[0::2]})

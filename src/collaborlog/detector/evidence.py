@@ -44,7 +44,10 @@ def failure_signals(det: CollaborLog, lines: list[str], vectors: dict[str, np.nd
 def build(det: CollaborLog, features: SequenceFeatures, sm_batch: SMBatch, rows: np.ndarray, prevalence: Prevalence,
           keys: list[tuple[str, ...]] | None = None,
           verdicts: dict[str, MessageVerdict] | None = None,
-          levels: dict[str, str] | None = None) -> list[Evidence]:
+          levels: dict[str, str] | None = None,
+          rare: dict[int, tuple[str, ...]] | None = None) -> list[Evidence]:
+    """What the LLM is shown of each of ``rows``; ``rare``: the rare lines to name per row
+    (without labels; by default the rare messages each sequence aligns to)."""
     normal, abnormal = det.small_model_.nearest_by_label(features.vectors[rows])
     row_of = {sid: r for r, sid in enumerate(det.history_.ids)}
     vectors = det.message_vectors([line for i in rows for line in features.messages[i]])
@@ -54,12 +57,15 @@ def build(det: CollaborLog, features: SequenceFeatures, sm_batch: SMBatch, rows:
         pred = sm_batch[int(i)]
         neighbours = tuple(det.history_.item(row_of[n.id], n.similarity) for n in pred.neighbours if n.id in row_of)
         signals, judged = failure_signals(det, list(features.messages[i]), vectors, said, prevalence, levels)
-        rare = tuple(det.novelty_.rare(features.aligned[i])) if det.novelty_ is not None else ()
+        if rare is not None:
+            lines = rare.get(int(i), ())
+        else:
+            lines = tuple(det.novelty_.rare(features.aligned[i])) if det.novelty_ is not None else ()
         out.append(Evidence(tuple(features.messages[i]), neighbours,
                             det.history_.item(int(normal[j])) if normal[j] >= 0 else None,
                             det.history_.item(int(abnormal[j])) if abnormal[j] >= 0 else None,
                             pred.verdict, pred.certain, signals,
-                            keys[i] if keys is not None else det.pattern_of(features.aligned[i]), judged, rare))
+                            keys[i] if keys is not None else det.pattern_of(features.aligned[i]), judged, lines))
     return out
 
 

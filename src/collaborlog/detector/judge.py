@@ -45,13 +45,19 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     sm = det.small_model_.predict(features.vectors)
     prevalence = det.prevalence_.plus(features.messages)
     to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
+    # Evidence the small model's neighbours outvote is not settled by them: a sequence they
+    # call normal that carries a message the history saw only in failures (read through
+    # confirmed rewordings) goes to the LLM, however familiar it looks.
+    to_llm |= np.array([p.verdict == 0 and any(det.signatures_.failure_only(m) for m in set(a))
+                        for p, a in zip(sm, features.aligned)], dtype=bool)
     stream = det.vanished_.plus(features.aligned)
     # How common each message (read as the known message it aligns to) is in the stream.
     read_prevalence = Prevalence.of(det.prevalence_.bound, stream.stream_seen_, stream.stream_counts_)
     if det.novelty_ is not None and det.llm_enabled:
         # Without labels, what the history rarely shows is what the LLM should see, whatever
         # the autoencoder's loss.
-        to_llm |= novelty_scores(det, features.aligned, losses, det.routine_, levels, read_prevalence).novel
+        to_llm |= novelty_scores(det, features.aligned, losses, det.routine_, levels, read_prevalence,
+                                 features.messages).novel
     keys = [det.pattern_of(a) for a in features.aligned]
     full = [pattern_key(a, det.pattern_by_set_) for a in features.aligned]
     reread = det.reread(dropped(det, stream))
@@ -60,7 +66,8 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     # sequence that is a known pattern once its rewordings and new routine events are read so
     # is an evolved version of that pattern.
     unexplained = [int(i) for i in np.nonzero(to_llm)[0] if found[i] is None]
-    verdicts = questions.new_message_verdicts(det, features, unexplained, stream, levels) if det.llm_enabled else {}
+    verdicts = (questions.new_message_verdicts(det, features, unexplained, stream, levels, read_prevalence)
+                if det.llm_enabled else {})
     evolved: set[int] = set()
     routine = {m for m, v in verdicts.items() if is_routine(v, prevalence)}
     if verdicts:
@@ -74,9 +81,14 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     # stream): the LLM judges each new pattern once.
     # The small model reads a known pattern the same way: its label, not a neighbour vote.
     known = {i: entry for i, entry in enumerate(found) if entry is not None}
-    novelty = (novelty_scores(det, [read_as(m, a, verdicts) for m, a in zip(features.messages, features.aligned)],
-                              losses, det.routine_ | routine, levels, read_prevalence)
+    read = [read_as(m, a, verdicts) for m, a in zip(features.messages, features.aligned)]
+    novelty = (novelty_scores(det, read, losses, det.routine_ | routine, levels, read_prevalence, features.messages)
                if det.novelty_ is not None else None)
+    # Without labels, the rare lines named as evidence are those read through the batch's
+    # rewordings, less what tells nothing (a reworded routine message is not rare).
+    rare_lines = ({} if det.novelty_ is None else {
+        i: tuple(det.novelty_.rare(lines))
+        for i, lines in enumerate(telling(det, read, det.routine_ | routine, levels, read_prevalence))})
     rare_rows: set[int] = set()
     if novelty is not None and det.llm_enabled:
         # Read through the rewordings the LLM confirmed, a sequence may turn out novel: the LLM
@@ -89,9 +101,13 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     to_llm[list(known)] = False
     rows = np.nonzero(to_llm)[0]
     judgements: dict[int, Judgement] = {}
+    backing: dict[int, tuple[str, ...]] = {}
     if rows.size and det.llm_enabled:
-        shown = evidence.build(det, features, sm, rows, prevalence, full, verdicts, levels)
+        shown = evidence.build(det, features, sm, rows, prevalence, full, verdicts, levels,
+                               rare_lines if det.novelty_ is not None else None)
         judgements = dict(zip(rows.tolist(), det.agents().judge_many(shown)))
+        backing = {int(i): tuple(dict.fromkeys(ev.failure_signals + ev.reported_problems + ev.rare))
+                   for i, ev in zip(rows.tolist(), shown)}
     unjudged = [i for i in rows.tolist() if i not in judgements or judgements[i].branch is Branch.FALLBACK]
     unplaced = (evidence.unplaced(det, features, unjudged, prevalence, {**det.messages_, **verdicts}, levels)
                 if det.novelty_ is None else {})
@@ -123,18 +139,22 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
         elif j is None and to_llm[i]:
             d = Detection(seq.id, small[0], small[1], Route.LLM, Branch.NOT_JUDGED, float(losses[i]),
                           pred.neighbours, "unfamiliar, not judged: no LLM is configured (llm backend none); "
-                          + unjudged_reason(unplaced.get(i)))
+                          + unjudged_reason(unplaced.get(i)), signals=unplaced.get(i, ()))
         elif j is None:
-            rare = det.novelty_.rare(features.aligned[i]) if i in rare_rows and det.novelty_ else []
+            rare = rare_lines.get(i, ()) if i in rare_rows else ()
             d = Detection(seq.id, small[0], small[1], Route.SMALL_MODEL, Branch.SMALL_MODEL,
                           float(losses[i]), pred.neighbours,
-                          "lines the history rarely shows: " + "; ".join(repr(m) for m in rare[:3]) if rare else "")
+                          "lines the history rarely shows: " + "; ".join(repr(m) for m in rare[:3]) if rare else "",
+                          signals=rare)
         elif j.branch is Branch.FALLBACK:
             d = Detection(seq.id, small[0], small[1], Route.LLM, j.branch, float(losses[i]), pred.neighbours,
-                          unjudged_reason(unplaced.get(i)), j.compared_with, j.evolved_from, j.fallback)
+                          unjudged_reason(unplaced.get(i)), j.compared_with, j.evolved_from, j.fallback,
+                          unplaced.get(i, ()))
         else:
             d = Detection(seq.id, j.verdict, float(j.verdict), Route.LLM, j.branch, float(losses[i]),
-                          pred.neighbours, j.reason, j.compared_with, j.evolved_from, j.fallback)
+                          pred.neighbours, j.reason, j.compared_with, j.evolved_from, j.fallback, backing.get(i, ()))
+            if d.unsupported:
+                d = replace(d, reason=f"{d.reason} (not shared with its pattern: no line of its own signals a failure)")
         out.append(base_rate_guard(d, patterns, pattern_text(full[i]), j is not None or (
             i in known and known[i][1].startswith("llm:"))))
     return Batch(out, verdicts)
@@ -173,13 +193,24 @@ def evolved_reason(lines: list[str], verdicts: dict[str, MessageVerdict], source
 
 
 def novelty_scores(det: CollaborLog, messages: list[list[str]], losses: np.ndarray, routine: set[str],
-                   levels: dict[str, str],
-                   prevalence: Prevalence) -> NoveltyScores:
-    """Novelty scores of sequences read as ``messages``. Unfamiliar is not abnormal: new
-    routine events (the LLM's word, or the log's level where it prints one: a message the
-    history never showed, logged below WARN) are set aside, and so are messages more of the
-    stream carries than failures can (``prevalence``); the autoencoder's loss does not count
-    for a sequence whose unfamiliarity its new messages already explain."""
+                   levels: dict[str, str], prevalence: Prevalence, written: list[list[str]]) -> NoveltyScores:
+    """Novelty scores of sequences read as ``messages`` (``written``: their lines as the log
+    writes them). Unfamiliar is not abnormal: new routine events (the LLM's word, or the log's
+    level where it prints one: a message the history never showed, logged below WARN) are set
+    aside, and so are messages more of the stream carries than failures can (``prevalence``);
+    the autoencoder's loss does not count for a sequence whose unfamiliarity its new messages
+    already explain, reworded ones included (read as known, they are still written anew)."""
+    assert det.novelty_ is not None
+    known = det.novelty_.counts_
+    kept = telling(det, messages, routine, levels, prevalence)
+    has_new = np.array([any(known[m] == 0 for m in lines) for lines in written], dtype=bool)
+    return det.novelty_.score(kept, np.where(has_new, 0.0, losses))
+
+
+def telling(det: CollaborLog, messages: list[list[str]], routine: set[str], levels: dict[str, str],
+            prevalence: Prevalence) -> list[list[str]]:
+    """Each sequence's messages less those that tell nothing of a failure without labels: new
+    routine events, and messages more of the stream carries than failures can."""
     assert det.novelty_ is not None
     known = det.novelty_.counts_
 
@@ -187,9 +218,7 @@ def novelty_scores(det: CollaborLog, messages: list[list[str]], losses: np.ndarr
         return (m in routine or prevalence.common(m)
                 or (known[m] == 0 and m in levels and levels[m] not in PROBLEM_LEVELS))
 
-    kept = [[m for m in lines if not quiet(m)] for lines in messages]
-    has_new = np.array([any(known[m] == 0 for m in lines) for lines in messages], dtype=bool)
-    return det.novelty_.score(kept, np.where(has_new, 0.0, losses))
+    return [[m for m in lines if not quiet(m)] for lines in messages]
 
 
 def small_verdict(det: CollaborLog, pred: SMPrediction, novel: bool, novelty: float) -> tuple[int, float]:

@@ -10,6 +10,7 @@ import numpy as np
 
 from collaborlog.data.levels import PROBLEM_LEVELS
 from collaborlog.features.featurizer import SequenceFeatures
+from collaborlog.memory.prevalence import Prevalence
 from collaborlog.memory.rewording import offer, variant_of
 from collaborlog.memory.vanished import Vanished
 from collaborlog.verdicts import KnownMessage, MessageVerdict
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: list[int], stream: Vanished,
-                         levels: dict[str, str]) -> dict[str, MessageVerdict]:
+                         levels: dict[str, str], prevalence: Prevalence | None = None) -> dict[str, MessageVerdict]:
     """Evol Detect for each message of ``rows`` that nothing known aligns to and the LLM has not judged.
 
     A known message is offered as what a new one may reword only when the stream no longer
@@ -33,6 +34,14 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
         return {}
     unknown = list(dict.fromkeys(line for i in rows for line, name in zip(features.messages[i], features.aligned[i])
                                  if line == name and not det.aligner_.knows(line) and line not in det.messages_))
+    # Without labels, a message the history rarely shows is the evidence of a failure. It is
+    # asked about too, as itself (it rewords nothing): one its developer logs below WARN, and
+    # that the log (where it prints levels) prints below WARN, is a rare routine event. A
+    # message more of the stream carries (``prevalence``) than failures can is not asked.
+    aligner = det.aligner_
+    rare = [] if det.novelty_ is None else list(dict.fromkeys(
+        m for i in rows for m in det.novelty_.rare(features.aligned[i])
+        if m not in det.messages_ and aligner.knows(m) and not (prevalence and prevalence.common(m))))
     # Variants of one statement (the same words, other variables or repeats) are one question:
     # the first asked answers for all, now and later in the stream.
     judged = list(det.messages_)
@@ -42,9 +51,12 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
     new = [m for m in unknown if representative[m] == m]
     said = {**det.messages_, **(ask_new(det, new, stream) if new else {})}
     said = {m: replace(said[r], message=m) for m, r in representative.items() if r in said}
+    said.update(det.agents().judge_messages({m: [] for m in rare}) if rare else {})
     # Where the log prints its levels, a message's level is read, not guessed: it decides
-    # whether a new event reports a problem (a rewording keeps its original's standing).
-    return {m: replace(v, problem=levels[m] in PROBLEM_LEVELS if v.rewords is None else v.problem,
+    # whether a new event reports a problem (a rewording keeps its original's standing). A
+    # rare message stays evidence unless both the log and the LLM put it below WARN.
+    return {m: replace(v, problem=(v.problem if m in rare else False) or levels[m] in PROBLEM_LEVELS
+                       if v.rewords is None else v.problem,
                        level=levels[m], reason=f"{v.reason} (the log prints it at {levels[m]})")
             if m in levels else v for m, v in said.items()}
 
