@@ -129,3 +129,46 @@ def test_a_missing_embedded_model_names_the_no_llm_option(monkeypatch):
     monkeypatch.setitem(gguf.MODELS, "absent-model", absent)
     with pytest.raises(MissingDependencyError, match="--llm none"):
         gguf.resolve_model("absent-model")
+
+
+class _LevelReader:
+    """An LLM stand-in that gives each asked message the level a developer would: ERROR when it
+    reports a loss, else INFO; any sequence question gets "Normal"."""
+
+    identity = "rules:levels"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def complete(self, request):
+        from collaborlog.llm_backends import Completion
+
+        if "New message" in request.user:
+            message = request.user.split("\n")[1].strip()
+            self.asked.append(message)
+            level = "ERROR" if "lost" in message else "INFO"
+            text = f'{{"reason": "reads as {level}", "same_as": 0, "level": "{level}"}}'
+        else:
+            text = '{"reason": "fine", "IsEvol": false, "System State": "Normal"}'
+        return Completion(text, 1, 1, 0.0)
+
+
+def test_a_rare_message_stays_evidence_unless_both_the_log_and_the_llm_call_it_routine():
+    from synthetic import NORMAL, world
+
+    rotate = NORMAL + [("INFO", "Rotated journal {n}")]
+    lost = NORMAL + [("INFO", "Replica {n} lost on disk")]
+    history = [rotate if k % 50 == 7 else lost if k % 50 == 31 else NORMAL for k in range(300)]
+    frame, seqs = world(history, [-1] * 300, "h")
+    client = _LevelReader()
+    cfg = _config(llm={"backend": "embedded"}, vanish_evidence=None)
+    det = CollaborLog(cfg, llm=client).fit(frame, seqs[:250], seqs[250:])
+    assert det.mode_ is Mode.LABEL_FREE
+    stream = [NORMAL] * 30 + [rotate, lost]
+    frame, test = world(stream, [0] * 30 + [0, 1], "s")
+    out = det.detect(frame, test)
+    # Both lines are rare in the history. The rotation is routine to the log (INFO) and to the
+    # LLM, so it is set aside; the loss is INFO in the log but not to the LLM, so it stays evidence.
+    assert [d.verdict for d in out[-2:]] == [0, 1]
+    assert any("lost" in m for m in client.asked) and any("Rotated" in m for m in client.asked)
+    assert any("lost" in s for s in out[-1].signals)
