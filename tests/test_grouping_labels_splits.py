@@ -123,3 +123,40 @@ def test_random_split_is_seeded_and_refuses_overlapping_windows():
 def test_split_ratios_are_validated():
     with pytest.raises(ValueError):
         SplitConfig(ratios=(0.5, 0.1, 0.1))
+
+
+DAY = 86400.0
+
+
+def test_a_gap_split_tests_after_the_gap_on_what_the_log_writes_later():
+    # 60 days of log, 20 lines a day; the first half (30 days) is the period, then a 14-day gap.
+    times = np.repeat(np.arange(60) * DAY, 20) + np.tile(np.arange(20) * 60.0, 60)
+    frame = _frame([str(i) for i in range(times.size)], times=times)
+    cfg = SplitConfig(kind="gap", days=14, ratios=(0.8, 0.1, 0.1), seed=3)
+    splits = split_windows(frame, CountGrouping(size=10, step=10), cfg)
+    period_end = times[times.size // 2 - 1]
+    inside = splits.train + splits.valid + splits.test
+    assert all(times[w.lines].max() <= period_end for w in inside)
+    assert splits.later and all(times[w.lines].min() >= period_end + 14 * DAY for w in splits.later)
+    assert [name for name, _ in splits.items()] == ["train", "valid", "test", "later"]
+    # Each part is split at random under the seed: the in-period test windows are spread over the period.
+    starts = sorted(w.start for w in splits.test)
+    assert starts[0] < period_end / 3 and starts[-1] > 2 * period_end / 3
+    again = split_windows(frame, CountGrouping(size=10, step=10), cfg)
+    assert [w.id for w in again.later] == [w.id for w in splits.later]
+    # Sessions: the period is the first half of them by first timestamp.
+    seqs = count_windows(frame, np.arange(times.size), CountGrouping(size=20, step=20), prefix="s")
+    sessions = split_sessions(seqs, cfg)
+    cut = sorted(s.start for s in seqs)[len(seqs) // 2 - 1]
+    assert all(s.start <= cut for s in sessions.train + sessions.valid + sessions.test)
+    assert sessions.later and all(s.start >= cut + 14 * DAY for s in sessions.later)
+
+
+def test_a_gap_split_needs_days_and_something_after_the_gap():
+    with pytest.raises(ValueError, match="days"):
+        SplitConfig(kind="gap")
+    with pytest.raises(ValueError, match="days"):
+        SplitConfig(days=14)
+    frame = _frame([str(i) for i in range(100)], times=np.arange(100) * 60.0)
+    with pytest.raises(ConfigError, match="nothing is left after a gap"):
+        split_windows(frame, CountGrouping(size=10, step=10), SplitConfig(kind="gap", days=14))

@@ -157,11 +157,24 @@ class SplitConfig(_Strict):
     ``chronological`` orders sequences by their first timestamp (windows are cut inside each
     part, so none straddles a boundary); ``random`` shuffles whole sequences under ``seed``;
     ``predefined`` keeps the split a source ships with (LOGEVOL's train/valid/test files).
+    ``gap`` follows the CoorLog paper's LogHub protocol: the first ``period`` of the log's lines
+    (in time order) is split by ``ratios`` at random under ``seed``; so is the part of the log
+    that starts ``days`` after that period ends, whose test part is the ``later`` split (log
+    patterns drift over the gap). What falls inside the gap is left out.
     """
 
-    kind: Literal["chronological", "random", "predefined"] = "chronological"
+    kind: Literal["chronological", "random", "predefined", "gap"] = "chronological"
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
+    days: float | None = Field(default=None, gt=0)
+    period: float = Field(default=0.5, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _gap_has_days(self) -> "SplitConfig":
+        if (self.kind == "gap") != (self.days is not None):
+            raise ValueError("split.days is required with kind: gap, and only then "
+                             f"(kind: {self.kind}, days: {self.days})")
+        return self
 
     @field_validator("ratios")
     @classmethod

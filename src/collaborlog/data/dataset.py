@@ -147,7 +147,7 @@ def load_dataset(cfg: DatasetConfig, base: Path | None) -> Dataset:
         splits = split_sessions(sequences, cfg.split)
     else:
         raw = split_windows(frame, cfg.grouping, cfg.split)
-        splits = Splits(*(_label(frame, cfg, base, part, label_stats) for _, part in raw.items()))
+        splits = Splits(**{name: _label(frame, cfg, base, part, label_stats) for name, part in raw.items()})
     label_stats.unlabelled_sequences = sum(1 for s in splits.all() if s.label == UNLABELLED)
     return Dataset(cfg, frame, splits, group_stats, label_stats)
 
