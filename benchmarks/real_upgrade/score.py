@@ -136,7 +136,8 @@ def main() -> None:
             with open(Path(args.out) / f"detections-seed{seed}.jsonl", "w", encoding="utf-8") as fh:
                 for d, t in zip(out, y):
                     fh.write(json.dumps({"sequence_id": d.sequence_id, "label": int(t), "verdict": d.verdict,
-                                         "branch": d.branch.value, "reason": d.reason}) + "\n")
+                                         "branch": d.branch.value, "reason": d.reason,
+                                         "signals": list(d.signals)}) + "\n")
         print(flush=True)
     f1 = np.array([r[1].f1 for r in rows])
     fa = np.array([r[2] / max(1, r[3]) for r in rows])
