@@ -122,3 +122,18 @@ def test_an_abnormal_answer_that_no_line_backs_is_not_shared():
     assert all(d.verdict == 1 and "same message pattern as llm:s1" in d.reason for d in out[3::2])
     assert not any("same message pattern as llm:" in d.reason for d in out[0::2])
     assert {sid for _, sid in det.patterns_.values()}.isdisjoint({f"llm:{d.sequence_id}" for d in out[0::2]})
+
+
+def test_a_failure_message_the_neighbours_outvote_goes_to_the_llm():
+    client = ScriptedClient(default=ABNORMAL)
+    det = fitted(client, vanish_evidence=None)
+    det.coordinator_.tau_ = float("inf")  # everything looks familiar: the small model's route
+    failed_line = next(line for line in FAILED if line[0] == "ERROR")
+    long_normal = NORMAL * 6
+    frame, stream = world([long_normal, long_normal + [failed_line]], [0, 1], "s")
+    features = det.features(frame, stream)
+    votes = [p.verdict for p in det.small_model_.predict(features.vectors)]
+    assert votes == [0, 0]  # the failure line is one of 25: the neighbours are normal
+    out = det.detect(frame, stream)
+    assert out[0].route is Route.SMALL_MODEL and out[0].verdict == 0
+    assert out[1].route is Route.LLM and out[1].verdict == 1 and len(client.requests) >= 1
