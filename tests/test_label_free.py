@@ -141,7 +141,7 @@ class _LevelReader:
         self.asked: list[str] = []
 
     def complete(self, request):
-        from collaborlog.llm_backends import Completion
+        from collaborlog.llm.backends import Completion
 
         if "New message" in request.user:
             message = request.user.split("\n")[1].strip()

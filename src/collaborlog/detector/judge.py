@@ -48,8 +48,8 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     # Evidence the small model's neighbours outvote is not settled by them: a sequence they
     # call normal that carries a message the history saw only in failures (read through
     # confirmed rewordings) goes to the LLM, however familiar it looks.
-    to_llm |= np.array([p.verdict == 0 and any(det.signatures_.failure_only(m) for m in set(a))
-                        for p, a in zip(sm, features.aligned)], dtype=bool)
+    to_llm |= np.array([sm[i].verdict == 0 and any(det.signatures_.failure_only(m) for m in set(a))
+                        for i, a in enumerate(features.aligned)], dtype=np.bool_)
     stream = det.vanished_.plus(features.aligned)
     # How common each message (read as the known message it aligns to) is in the stream.
     read_prevalence = Prevalence.of(det.prevalence_.bound, stream.stream_seen_, stream.stream_counts_)
@@ -73,8 +73,8 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     if verdicts:
         for i in unexplained:
             if any(line in verdicts for line in features.messages[i]):
-                read = read_as(features.messages[i], features.aligned[i], verdicts)
-                full[i], keys[i] = pattern_key(read, det.pattern_by_set_), det.pattern_of(read, routine)
+                lines = read_as(features.messages[i], features.aligned[i], verdicts)
+                full[i], keys[i] = pattern_key(lines, det.pattern_by_set_), det.pattern_of(lines, routine)
                 found[i] = known_entry(det, full[i], keys[i], reread)
                 evolved.add(i)
     # A known message pattern keeps its label (from the history, or from the LLM earlier in the
