@@ -4,7 +4,7 @@ detector setting (a :class:`DetectorConfig`)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,6 +37,9 @@ class ExperimentConfig(BaseModel):
     test_dataset: str | None = None
     """Test on the test split of this dataset instead (a preset or YAML file): the cross-version
     setting, e.g. train on LOGEVOL spark2, test on spark3."""
+    test_split: Literal["test", "later"] = "test"
+    """Which of the dataset's own splits to test on: ``later`` is the test part after the gap of
+    a ``split: {kind: gap}`` (the in-period one is ``test``)."""
     baseline: BaselineKind = "decision_tree"
     quantiles: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
     llm_alone_sample: int = Field(default=30, ge=0)

@@ -69,6 +69,10 @@ def test_split(config: ExperimentConfig, config_dir: Path | None, data_dir: Path
     if config.evolve is not None:
         ev = evolve(dataset.log, dataset.splits.test, config.evolve, dataset.config.parser)
         return TestSet(ev.log, ev.sequences, ev.changed(), evolved=True)
+    if config.test_split == "later":
+        if not dataset.splits.later:
+            raise ConfigError("test_split: later needs a dataset split with kind: gap (the test part after the gap)")
+        return TestSet(dataset.log, dataset.splits.later, None)
     return TestSet(dataset.log, dataset.splits.test, None)
 
 
