@@ -57,3 +57,17 @@ def test_a_setting_given_twice_or_unknown_is_a_config_error(tmp_path):
 def test_the_shipped_experiment_files_load(path):
     cfg, _ = load_experiment(path)
     assert cfg.name and cfg.detector.aem.batch_size > 0
+
+
+def test_test_split_later_tests_after_the_gap(data_dir):
+    from collaborlog.experiments.config import ExperimentConfig
+    from collaborlog.experiments.testsets import load_experiment_dataset, test_split
+
+    cfg = ExperimentConfig(name="gap", dataset="bgl-2k-gap", test_split="later")
+    ds = load_experiment_dataset(cfg.dataset, cfg, None, data_dir)
+    later = test_split(cfg, None, data_dir, ds)
+    assert [s.id for s in later.sequences] == [s.id for s in ds.splits.later] and later.sequences
+    assert min(s.start for s in later.sequences) > max(s.start for s in ds.splits.train)
+    plain = ExperimentConfig(name="plain", dataset="bgl-2k", test_split="later")
+    with pytest.raises(ConfigError, match="kind: gap"):
+        test_split(plain, None, data_dir, load_experiment_dataset(plain.dataset, plain, None, data_dir))
