@@ -56,8 +56,7 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     if det.novelty_ is not None and det.llm_enabled:
         # Without labels, what the history rarely shows is what the LLM should see, whatever
         # the autoencoder's loss.
-        to_llm |= novelty_scores(det, features.aligned, losses, det.routine_, levels, read_prevalence,
-                                 features.messages).novel
+        to_llm |= novelty_scores(det, features.aligned, losses, det.routine_, levels, read_prevalence).novel
     keys = [det.pattern_of(a) for a in features.aligned]
     full = [pattern_key(a, det.pattern_by_set_) for a in features.aligned]
     reread = det.reread(dropped(det, stream))
@@ -82,7 +81,7 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     # The small model reads a known pattern the same way: its label, not a neighbour vote.
     known = {i: entry for i, entry in enumerate(found) if entry is not None}
     read = [read_as(m, a, verdicts) for m, a in zip(features.messages, features.aligned)]
-    novelty = (novelty_scores(det, read, losses, det.routine_ | routine, levels, read_prevalence, features.messages)
+    novelty = (novelty_scores(det, read, losses, det.routine_ | routine, levels, read_prevalence)
                if det.novelty_ is not None else None)
     # Without labels, the rare lines named as evidence are those read through the batch's
     # rewordings, less what tells nothing (a reworded routine message is not rare).
@@ -193,17 +192,17 @@ def evolved_reason(lines: list[str], verdicts: dict[str, MessageVerdict], source
 
 
 def novelty_scores(det: CollaborLog, messages: list[list[str]], losses: np.ndarray, routine: set[str],
-                   levels: dict[str, str], prevalence: Prevalence, written: list[list[str]]) -> NoveltyScores:
-    """Novelty scores of sequences read as ``messages`` (``written``: their lines as the log
-    writes them). Unfamiliar is not abnormal: new routine events (the LLM's word, or the log's
-    level where it prints one: a message the history never showed, logged below WARN) are set
-    aside, and so are messages more of the stream carries than failures can (``prevalence``);
-    the autoencoder's loss does not count for a sequence whose unfamiliarity its new messages
-    already explain, reworded ones included (read as known, they are still written anew)."""
+                   levels: dict[str, str], prevalence: Prevalence) -> NoveltyScores:
+    """Novelty scores of sequences read as ``messages``. Unfamiliar is not abnormal: new
+    routine events (the LLM's word, or the log's level where it prints one: a message the
+    history never showed, logged below WARN) are set aside, and so are messages more of the
+    stream carries than failures can (``prevalence``); the autoencoder's loss does not count
+    for a sequence whose unfamiliarity its new messages already explain. (A line aligned to a
+    known message is read, and embedded, as that message: its loss counts.)"""
     assert det.novelty_ is not None
     known = det.novelty_.counts_
     kept = telling(det, messages, routine, levels, prevalence)
-    has_new = np.array([any(known[m] == 0 for m in lines) for lines in written], dtype=bool)
+    has_new = np.array([any(known[m] == 0 for m in lines) for lines in messages], dtype=bool)
     return det.novelty_.score(kept, np.where(has_new, 0.0, losses))
 
 
