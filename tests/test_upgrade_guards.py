@@ -105,7 +105,7 @@ def test_an_old_message_written_less_is_offered_as_reworded(stream_share, steady
     assert v.steady("old") is steady
 
 
-def test_an_abnormal_answer_that_no_line_backs_is_not_shared():
+def test_an_abnormal_answer_that_no_line_backs_is_held_back_and_not_learned():
     client = ScriptedClient(default=ABNORMAL)
     det = fitted(client, vanish_evidence=None, common_message_factor=None, aem={"batch_size": 2})
     det.coordinator_.tau_ = -1.0
@@ -115,8 +115,9 @@ def test_an_abnormal_answer_that_no_line_backs_is_not_shared():
     out = [d for batch in det.detect_stream(frame, stream) for d in batch]
     first_quiet, first_loud = out[0], out[1]
     # The LLM called both abnormal. Only the one whose own line signals a failure is backed.
-    assert first_quiet.verdict == 1 and first_quiet.unsupported and "not shared" in first_quiet.reason
-    assert first_loud.verdict == 1 and not first_loud.unsupported
+    assert first_quiet.verdict == 0 and first_quiet.branch is Branch.HELD_BACK
+    assert "no line of its own signals a failure" in first_quiet.reason and "looks wrong" in first_quiet.reason
+    assert first_loud.verdict == 1 and first_loud.branch is Branch.AD_CERTAIN
     assert any("checksum mismatch" in s for s in first_loud.signals)
     # The backed verdict is shared with its pattern; the unbacked one is never reused.
     assert all(d.verdict == 1 and "same message pattern as llm:s1" in d.reason for d in out[3::2])

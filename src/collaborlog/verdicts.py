@@ -164,13 +164,7 @@ class Detection:
     signals: tuple[str, ...] = ()
     """The sequence's own lines that signal a failure: messages like those the history saw only
     in failures, new messages reporting a problem, and (without labels) lines the history rarely
-    shows. An abnormal LLM verdict without any is kept for its sequence but not shared."""
-
-    @property
-    def unsupported(self) -> bool:
-        """An abnormal verdict of the AD agent that no line of the sequence backs."""
-        return (self.verdict == 1 and not self.signals
-                and self.branch in (Branch.AD_CERTAIN, Branch.AD_UNCERTAIN))
+    shows. The AD agent's "abnormal" without any is held back."""
 
     @property
     def anomaly_score(self) -> float:

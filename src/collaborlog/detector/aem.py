@@ -38,12 +38,8 @@ def learn(det: CollaborLog, features: SequenceFeatures, detections: list[Detecti
         if v.rewords is not None and det.aligner_ is not None:
             det.aligner_.alias(m, v.rewords)
     det.refresh_routine()
-    # An abnormal verdict that no line of its sequence backs stays with that sequence: no model
-    # learns it, so one wrong answer neither spreads over its pattern (the pattern memory, the
-    # small model's neighbours) nor makes its neighbourhood look familiar, where a failure that
-    # does show evidence would then pass on the small model's route.
-    idx = [i for i, d in enumerate(detections) if d.route is Route.LLM and not d.unsupported
-           and d.branch not in (Branch.FALLBACK, Branch.NOT_JUDGED, Branch.HELD_BACK)]
+    idx = [i for i, d in enumerate(detections)
+           if d.route is Route.LLM and d.branch not in (Branch.FALLBACK, Branch.NOT_JUDGED, Branch.HELD_BACK)]
     if not idx:
         return 0
     settings = det.config.aem

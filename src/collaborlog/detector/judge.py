@@ -152,8 +152,7 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
         else:
             d = Detection(seq.id, j.verdict, float(j.verdict), Route.LLM, j.branch, float(losses[i]),
                           pred.neighbours, j.reason, j.compared_with, j.evolved_from, j.fallback, backing.get(i, ()))
-            if d.unsupported:
-                d = replace(d, reason=f"{d.reason} (not shared with its pattern: no line of its own signals a failure)")
+            d = unbacked_guard(d)
         out.append(base_rate_guard(d, patterns, pattern_text(full[i]), j is not None or (
             i in known and known[i][1].startswith("llm:"))))
     return Batch(out, verdicts)
@@ -171,6 +170,19 @@ def base_rate_guard(d: Detection, patterns: Prevalence, pattern: str, from_llm: 
     return replace(d, verdict=0, score=0.0, branch=Branch.HELD_BACK, reason=(
         f"held back: the LLM called this pattern abnormal ({d.reason}), but at least {share:.0%} of the stream "
         f"carries it, more than one failure pattern's base rate allows ({patterns.bound:.1%}); read as normal"))
+
+
+def unbacked_guard(d: Detection) -> Detection:
+    """``d``, or, when the AD agent called the sequence abnormal but no line of its own signals a
+    failure, ``d`` held back as normal with the reason. Unfamiliar is not abnormal: a small LLM
+    calls routine events it has not seen "errors", and such a verdict, learned, would spread
+    over its pattern (the pattern memory, the small model's neighbours). Held back, it is
+    reported and not learned."""
+    if not (d.verdict == 1 and not d.signals and d.branch in (Branch.AD_CERTAIN, Branch.AD_UNCERTAIN)):
+        return d
+    return replace(d, verdict=0, score=0.0, branch=Branch.HELD_BACK, reason=(
+        f"held back: the LLM called it abnormal ({d.reason}), but no line of its own signals a failure "
+        "(unfamiliar is not abnormal); read as normal"))
 
 
 def unjudged_reason(signals: tuple[str, ...] | None) -> str:
