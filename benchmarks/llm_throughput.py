@@ -8,7 +8,7 @@ them), asked in the order a run asks them: for each routed sequence Evol Detect,
 agent. Each question goes first to *raw* llama.cpp (``Llama.reset``, ``eval`` of the chat-formatted
 prompt, then as many greedy tokens as our path produced, no grammar: the hardware rate), then to
 :class:`collaborlog.llm_backends.EmbeddedClient` (our call path: chat template, JSON-schema
-grammar, sampling, the shared-prefix KV snapshots). Both run in this process with the same
+grammar, sampling, the shared-prefix KV snapshots of :mod:`collaborlog.kv_snapshots`). Both run in this process with the same
 threads, one after the other, so they see the same load; the figure that matters is the ratio,
 ``raw seconds / our seconds`` per call (goal >= 0.8), not the absolute rate on a shared machine.
 """
@@ -24,6 +24,7 @@ from collaborlog.dataset import find_data_dir, load_dataset, preset_config
 from collaborlog.gguf import resolve_model
 from collaborlog.llm_backends import ChatRequest, EmbeddedClient, LLMConfig
 from collaborlog.masking import build_masker, masking_rules
+from collaborlog.omp_wait import prefer_passive_wait
 from collaborlog.prompts import EVOL_SCHEMA, STATE_SCHEMA, load_prompts, render_diff, render_sequence
 
 
@@ -73,7 +74,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="routed sequences of each kind (4 questions a round)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--spin", action="store_true", help="leave OpenMP's wait policy alone (the CLI sets it passive)")
     args = ap.parse_args()
+    if not args.spin:
+        prefer_passive_wait()
 
     from llama_cpp import Llama
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -109,7 +113,10 @@ def main() -> None:
               f"{done.completion_tokens:3d} tok | raw {t1 - t0:5.2f} s + {t2 - t1:5.2f} s | ours {done.seconds:5.2f} s "
               f"| ratio {(t2 - t0) / done.seconds:.2f}", flush=True)
 
-    print(f"\nmodel {config.model}, {threads} threads, {len(rows)} calls (the first of each branch from a cold KV cache)")
+    restored = ours.snapshots.restored_tokens if ours.snapshots else 0
+    print(f"\nmodel {config.model}, {threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
+          f"{len(rows)} calls; prompt tokens our path took from KV snapshots: {restored} of "
+          f"{sum(r[1] for r in rows)}")
     print(f"{'branch':13s} {'calls':>5s} {'prompt tok':>10s} {'answer tok':>10s} {'raw pp tok/s':>12s} "
           f"{'raw gen tok/s':>13s} {'raw s/call':>10s} {'ours s/call':>11s} {'ours/raw rate':>13s}")
     for branch in ("evol_detect", "ad_certain", "ad_uncertain", "all"):
