@@ -42,7 +42,7 @@ class PrefixSnapshots:
     """Keeps up to ``slots`` prefix snapshots of one ``llama_cpp.Llama`` (one per prompt kind).
 
     Call :meth:`before` with a call's prompt tokens, then the completion, then :meth:`after` with
-    the same tokens; both run under the caller's lock, as the model itself does.
+    the same tokens and messages; both run under the caller's lock, as the model itself does.
     """
 
     def __init__(self, llama: Any, formatter: Any, slots: int = 4, min_shared: int = 32) -> None:
@@ -105,15 +105,15 @@ class PrefixSnapshots:
         self.restored_tokens += shared - live
         return shared
 
-    def after(self, prompt: np.ndarray) -> None:
-        """Keep the prefix this call shares with the last call of its kind (all of its prompt for
-        the first call of a kind, until the next one shows how much of it is shared)."""
+    def after(self, prompt: np.ndarray, messages: list[dict]) -> None:
+        """Keep the prefix this call's ``prompt`` shares with the last call of its kind (for the
+        first call of a kind, its first message: the system prompt)."""
         import llama_cpp
 
         same = max(self.snapshots, key=lambda s: common_prefix(s.tokens, prompt), default=None)
         shared = common_prefix(same.tokens, prompt) if same is not None else 0
         if same is None or shared < self.min_shared:
-            keep, same = len(prompt) - 1, None
+            keep, same = common_prefix(self.prompt_tokens(messages[:1]), prompt), None
         else:
             keep = shared
         keep = min(keep, common_prefix(self._live(), prompt), len(prompt) - 1)

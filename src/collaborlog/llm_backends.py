@@ -385,7 +385,7 @@ class EmbeddedClient:
             except (ValueError, RuntimeError) as err:
                 raise LLMError(f"{self.identity}: {err}") from None
             if self.snapshots and tokens is not None:
-                self.snapshots.after(tokens)
+                self.snapshots.after(tokens, messages)
             seconds = time.perf_counter() - start
         try:
             return read_chat_completion(out, seconds)
