@@ -5,9 +5,9 @@ llama.cpp (built with OpenMP, as llama-cpp-python's wheels are) and torch's CPU 
 operation over a team of threads that meet at a barrier after it. By default libgomp's threads
 spin at the barrier before they sleep. When the cores are busy with other processes, a spinning
 thread burns the time slice its partner needs to reach the barrier, and a team of as many threads
-as cores slows to a crawl: on 2 cores shared with 4 other jobs, SmolLM2-135M with 2 threads
-generated 4-7 tokens/s with spinning and 32-34 tokens/s with ``OMP_WAIT_POLICY=PASSIVE`` (and
-1 thread 31-41), measured in one run, alternating (see the README's performance section).
+as cores slows to a crawl: on 2 cores shared with other jobs, SmolLM2-135M with 2 threads
+generated 9.1 tokens/s spinning and 40.5 tokens/s with ``OMP_WAIT_POLICY=PASSIVE``
+(``benchmarks/llm_throughput.py --model smollm2-135m --rounds 1``, with and without ``--spin``).
 
 libgomp reads the policy once, when it is loaded (by ``import torch`` or the first llama.cpp
 model), so :func:`prefer_passive_wait` must run before either; the CLI calls it first thing. A
