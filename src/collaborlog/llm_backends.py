@@ -371,10 +371,11 @@ class EmbeddedClient:
         with self._lock:
             # Timed inside the lock: seconds spent computing, not waiting for another call.
             start = time.perf_counter()
-            tokens = self.snapshots.prompt_tokens(messages) if self.snapshots else None
-            if self.snapshots and tokens is not None:
-                self.snapshots.before(tokens)
+            snapshots = self.snapshots
             try:
+                tokens = snapshots.prompt_tokens(messages) if snapshots is not None else None
+                if snapshots is not None and tokens is not None:
+                    snapshots.before(tokens)
                 # The seed again per call: without one, llama-cpp-python draws each call's seed from the
                 # previous call's (and reads Llama(seed=0) as "random"), so an answer would depend on
                 # which questions came before it.
@@ -384,8 +385,8 @@ class EmbeddedClient:
                 )
             except (ValueError, RuntimeError) as err:
                 raise LLMError(f"{self.identity}: {err}") from None
-            if self.snapshots and tokens is not None:
-                self.snapshots.after(tokens, messages)
+            if snapshots is not None and tokens is not None:
+                snapshots.after(tokens, messages)
             seconds = time.perf_counter() - start
         try:
             return read_chat_completion(out, seconds)
