@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from collaborlog.errors import CollaborLogError
+from collaborlog.omp_wait import prefer_passive_wait
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Log anomaly detection that survives upgrades.")
 console = Console()
@@ -371,6 +372,8 @@ def report(
 
 
 def main() -> None:
+    # Before torch or llama.cpp loads libgomp, which reads the policy once (see omp_wait).
+    prefer_passive_wait()
     try:
         app()
     except CollaborLogError as err:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from collaborlog.errors import NO_LLM_HINT, CollaborLogError, ConfigError, MissingDependencyError
+from collaborlog.kv_snapshots import PrefixSnapshots
 
 
 class LLMError(CollaborLogError):
@@ -357,6 +358,7 @@ class EmbeddedClient:
         self._llama = Llama(model_path=str(path), n_ctx=config.context, n_threads=threads, n_threads_batch=threads,
                             seed=config.seed, verbose=False)
         self._seed = config.seed
+        self.snapshots = PrefixSnapshots.for_model(self._llama)
         # llama.cpp contexts are not thread-safe: one call at a time.
         self._lock = threading.Lock()
         self.identity = f"embedded:{Path(path).name}"
@@ -365,20 +367,26 @@ class EmbeddedClient:
         kwargs: dict[str, Any] = {}
         if request.schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
+        messages = [{"role": "system", "content": request.system}, {"role": "user", "content": request.user}]
         with self._lock:
             # Timed inside the lock: seconds spent computing, not waiting for another call.
             start = time.perf_counter()
+            snapshots = self.snapshots
             try:
+                tokens = snapshots.prompt_tokens(messages) if snapshots is not None else None
+                if snapshots is not None and tokens is not None:
+                    snapshots.before(tokens)
                 # The seed again per call: without one, llama-cpp-python draws each call's seed from the
                 # previous call's (and reads Llama(seed=0) as "random"), so an answer would depend on
                 # which questions came before it.
                 out = self._llama.create_chat_completion(
-                    messages=[{"role": "system", "content": request.system}, {"role": "user", "content": request.user}],
-                    temperature=request.temperature, top_p=request.top_p, max_tokens=request.max_tokens,
-                    seed=self._seed, **kwargs,
+                    messages=messages, temperature=request.temperature, top_p=request.top_p,
+                    max_tokens=request.max_tokens, seed=self._seed, **kwargs,
                 )
             except (ValueError, RuntimeError) as err:
                 raise LLMError(f"{self.identity}: {err}") from None
+            if snapshots is not None and tokens is not None:
+                snapshots.after(tokens, messages)
             seconds = time.perf_counter() - start
         try:
             return read_chat_completion(out, seconds)
