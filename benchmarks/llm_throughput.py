@@ -7,8 +7,8 @@ Prompts are the shipped templates filled with real hdfs sequences (masked, as th
 them), asked in the order a run asks them: for each routed sequence Evol Detect, then the AD
 agent. Each question goes first to *raw* llama.cpp (``Llama.reset``, ``eval`` of the chat-formatted
 prompt, then as many greedy tokens as our path produced, no grammar: the hardware rate), then to
-:class:`collaborlog.llm_backends.EmbeddedClient` (our call path: chat template, JSON-schema
-grammar, sampling, the shared-prefix KV snapshots of :mod:`collaborlog.kv_snapshots`). Both run in this process with the same
+:class:`collaborlog.llm.backends.EmbeddedClient` (our call path: chat template, JSON-schema
+grammar, sampling, the shared-prefix KV snapshots of :mod:`collaborlog.llm.kv_snapshots`). Both run in this process with the same
 threads, one after the other, so they see the same load; the figure that matters is the ratio,
 ``raw seconds / our seconds`` per call (goal >= 0.8), not the absolute rate on a shared machine.
 """
@@ -20,12 +20,12 @@ import os
 import statistics
 import time
 
-from collaborlog.dataset import find_data_dir, load_dataset, preset_config
-from collaborlog.gguf import resolve_model
-from collaborlog.llm_backends import ChatRequest, EmbeddedClient, LLMConfig
-from collaborlog.masking import build_masker, masking_rules
-from collaborlog.omp_wait import prefer_passive_wait
-from collaborlog.prompts import EVOL_SCHEMA, STATE_SCHEMA, load_prompts, render_diff, render_sequence
+from collaborlog.data.dataset import find_data_dir, load_dataset, preset_config
+from collaborlog.llm.backends import ChatRequest, EmbeddedClient, LLMConfig
+from collaborlog.llm.gguf import resolve_model
+from collaborlog.llm.omp_wait import prefer_passive_wait
+from collaborlog.llm.prompts import EVOL_SCHEMA, STATE_SCHEMA, load_prompts, render_diff, render_sequence
+from collaborlog.parsing.masking import build_masker, masking_rules
 
 
 def sequences(rounds: int, data_dir: str | None) -> tuple[list[list[str]], list[list[str]]]:

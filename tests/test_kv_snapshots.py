@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from collaborlog.kv_snapshots import common_prefix
-from collaborlog.llm_backends import ChatRequest, LLMConfig, build_client
+from collaborlog.llm.backends import ChatRequest, LLMConfig, build_client
+from collaborlog.llm.kv_snapshots import common_prefix
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make test installs it)")
 

@@ -19,17 +19,17 @@ def run(code: str, **env: str) -> list[str]:
 
 
 def test_sets_passive_and_says_it_takes_effect_before_libgomp_loads():
-    code = "import os; from collaborlog.omp_wait import prefer_passive_wait as p; print(p(), os.environ['OMP_WAIT_POLICY'])"
+    code = "import os; from collaborlog.llm.omp_wait import prefer_passive_wait as p; print(p(), os.environ['OMP_WAIT_POLICY'])"
     assert run(code) == ["True", "PASSIVE"]
 
 
 def test_keeps_the_callers_policy():
-    code = "import os; from collaborlog.omp_wait import prefer_passive_wait as p; print(p(), os.environ['OMP_WAIT_POLICY'])"
+    code = "import os; from collaborlog.llm.omp_wait import prefer_passive_wait as p; print(p(), os.environ['OMP_WAIT_POLICY'])"
     assert run(code, OMP_WAIT_POLICY="ACTIVE") == ["False", "ACTIVE"]
 
 
 def test_says_when_it_comes_too_late():
-    code = "import torch, os; from collaborlog.omp_wait import prefer_passive_wait as p; print(p())"
+    code = "import torch, os; from collaborlog.llm.omp_wait import prefer_passive_wait as p; print(p())"
     assert run(code) == ["False"]
 
 

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from collaborlog.errors import CollaborLogError
-from collaborlog.omp_wait import prefer_passive_wait
+from collaborlog.llm.omp_wait import prefer_passive_wait
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Log anomaly detection that survives upgrades.")
 console = Console()

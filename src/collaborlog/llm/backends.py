@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from collaborlog.errors import NO_LLM_HINT, CollaborLogError, ConfigError, MissingDependencyError
-from collaborlog.kv_snapshots import PrefixSnapshots
+from collaborlog.llm.kv_snapshots import PrefixSnapshots
 
 
 class LLMError(CollaborLogError):
@@ -380,7 +380,8 @@ class EmbeddedClient:
                 # previous call's (and reads Llama(seed=0) as "random"), so an answer would depend on
                 # which questions came before it.
                 out = self._llama.create_chat_completion(
-                    messages=messages, temperature=request.temperature, top_p=request.top_p,
+                    messages=messages,  # type: ignore[arg-type]  # llama_cpp's TypedDicts of the same shape
+                    temperature=request.temperature, top_p=request.top_p,
                     max_tokens=request.max_tokens, seed=self._seed, **kwargs,
                 )
             except (ValueError, RuntimeError) as err:
