@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -75,6 +77,16 @@ def test_fit_then_detect_into_a_new_folder(data_dir, tmp_path, free_port):
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in det.read_text().splitlines()]
     assert len(rows) == 178 and not {r["branch"] for r in rows} & {"fallback", "ad_certain", "ad_uncertain"}
+    # For scripts: the same verdicts as rows on stdout, the summary on stderr (or nowhere with --quiet).
+    out = _run("detect", str(model), "hdfs-20k", "--split", "test", "--data-dir", str(data_dir), "--llm", "none",
+               "--format", "csv", "--quiet")
+    assert out.returncode == 0, out.stderr
+    table = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [(r["sequence_id"], int(r["verdict"])) for r in table] == [(r["sequence_id"], r["verdict"]) for r in rows]
+    assert "sequences judged" not in out.stderr
+    out = _run("detect", str(model), "hdfs-20k", "--split", "test", "--data-dir", str(data_dir), "--llm", "none",
+               "--quiet")
+    assert out.stdout.split() == [r["sequence_id"] for r in sorted(rows, key=lambda r: -r["score"]) if r["verdict"] == 1]
 
 
 def test_detect_refuses_a_folder_as_out_before_any_work(tmp_path):

@@ -17,6 +17,22 @@ from collaborlog.errors import CollaborLogError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Log anomaly detection that survives upgrades.")
 console = Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from collaborlog import __version__
+
+        print(f"collaborlog {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Log anomaly detection that survives upgrades."""
 DATA_DIR_HELP = "Folder holding the datasets (default: $COLLABORLOG_DATA_DIR, else shared/data beside the checkout)."
 
 
@@ -222,16 +238,20 @@ def detect(
     show: int = typer.Option(10, help="How many anomalous sequences to print."),
     llm: Optional[str] = typer.Option(None, "--llm", envvar="COLLABORLOG_LLM", help=LLM_HELP),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", help="The served model's name for an --llm URL."),
+    fmt: str = typer.Option("table", "--format", help="table (for people), or jsonl / csv: one row per sequence on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line; with --format table, only anomalous ids."),
 ) -> None:
     """Judge a log with a saved detector; print the anomalous sequences and why."""
     from dataclasses import asdict
 
     from collaborlog.dataset import load_dataset, resolve_config
+    from collaborlog.ops.output import OutputFormat, output_format, render
     from collaborlog.persistence import load, save
 
     if out is not None:
         # Before the work, not after it: a missing folder must not cost the detections.
         _prepare_output(out)
+    chosen = output_format(fmt)
     # The model first: a missing or damaged one is refused before the log is read.
     detector = load(model)
     if llm is not None:
@@ -254,6 +274,16 @@ def detect(
 
         write_sessions_jsonl(out, [json.loads(json.dumps(asdict(d), default=str)) for d in detections])
     anomalous = [d for d in detections if d.verdict == 1]
+    if chosen is not OutputFormat.TABLE:
+        sys.stdout.write(render(detections, chosen))
+        if not quiet:
+            Console(stderr=True).print(f"{len(detections):,} sequences judged: {len(anomalous):,} anomalous; "
+                                       f"{_routing(detections)}", markup=False, highlight=False)
+        return
+    if quiet:
+        for d in sorted(anomalous, key=lambda d: -d.score):
+            print(d.sequence_id)
+        return
     console.print(f"{len(detections):,} sequences judged: {len(anomalous):,} anomalous; {_routing(detections)}")
     by_id = {s.id: s for s in sequences}
     for d in sorted(anomalous, key=lambda d: -d.score)[:show]:
