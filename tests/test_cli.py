@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import subprocess
@@ -87,6 +88,14 @@ def test_fit_then_detect_into_a_new_folder(data_dir, tmp_path, free_port):
     out = _run("detect", str(model), "hdfs-20k", "--split", "test", "--data-dir", str(data_dir), "--llm", "none",
                "--quiet")
     assert out.stdout.split() == [r["sequence_id"] for r in sorted(rows, key=lambda r: -r["score"]) if r["verdict"] == 1]
+    # The same log gzipped through stdin gives the same verdicts.
+    packed = gzip.compress((data_dir / "logai_samples" / "HDFS_20000.log").read_bytes())
+    out = subprocess.run([sys.executable, "-m", "collaborlog", "detect", str(model), "hdfs-20k", "--split", "test",
+                          "--data-dir", str(data_dir), "--llm", "none", "--format", "jsonl", "--log", "-"],
+                         input=packed, capture_output=True)
+    assert out.returncode == 0, out.stderr
+    piped = [json.loads(line) for line in out.stdout.decode().splitlines()]
+    assert [(r["sequence_id"], r["verdict"]) for r in piped] == [(r["sequence_id"], r["verdict"]) for r in rows]
 
 
 def test_detect_refuses_a_folder_as_out_before_any_work(tmp_path):

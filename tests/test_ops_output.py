@@ -5,14 +5,17 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from collaborlog import __version__
 from collaborlog.agents import Branch
 from collaborlog.coordinator import Route
+from collaborlog.dataset import preset_config
 from collaborlog.detector import Detection
 from collaborlog.errors import ConfigError
+from collaborlog.ops.log_input import with_log
 from collaborlog.ops.output import FIELDS, OutputFormat, output_format, render
 from collaborlog.small_model import MemorySource, Neighbour
 
@@ -55,3 +58,16 @@ def test_version_flag_and_bad_format_on_the_command_line(tmp_path):
     out = subprocess.run([sys.executable, "-m", "collaborlog", "detect", str(tmp_path / "none"), "hdfs-20k",
                           "--format", "xml"], capture_output=True, text=True)
     assert out.returncode == 2 and "--format must be one of" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_stdin_is_spooled_to_a_file_that_is_gone_afterwards():
+    cfg = preset_config("hdfs-20k")
+    with with_log(cfg, "-", stdin=io.BytesIO(b"line one\nline two\n")) as reading:
+        spool = Path(reading.source.path)
+        assert spool.read_bytes() == b"line one\nline two\n"
+        assert reading.source.log_format == cfg.source.log_format and reading.labels == cfg.labels
+    assert not spool.exists()
+    with with_log(cfg, None) as same:
+        assert same is cfg
+    with with_log(cfg, "other.log") as other:
+        assert Path(other.source.path) == Path("other.log").resolve()

@@ -239,12 +239,14 @@ def detect(
     llm: Optional[str] = typer.Option(None, "--llm", envvar="COLLABORLOG_LLM", help=LLM_HELP),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", help="The served model's name for an --llm URL."),
     fmt: str = typer.Option("table", "--format", help="table (for people), or jsonl / csv: one row per sequence on stdout."),
+    log: Optional[str] = typer.Option(None, "--log", help="Read this file (gzip too), or '-' for stdin, in the dataset's format instead of its own file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line; with --format table, only anomalous ids."),
 ) -> None:
     """Judge a log with a saved detector; print the anomalous sequences and why."""
     from dataclasses import asdict
 
     from collaborlog.dataset import load_dataset, resolve_config
+    from collaborlog.ops.log_input import with_log
     from collaborlog.ops.output import OutputFormat, output_format, render
     from collaborlog.persistence import load, save
 
@@ -257,7 +259,8 @@ def detect(
     if llm is not None:
         detector.use_llm(llm_config(llm, llm_model, detector.config.llm))
     ds_cfg, config_dir = resolve_config(dataset)
-    ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
+    with with_log(ds_cfg, log) as reading:
+        ds = load_dataset(reading, _base(data_dir, config_dir))
     parts = dict(ds.splits.items())
     if split not in (*parts, "all"):
         raise CollaborLogError(f"--split must be all, train, valid or test, not {split!r}")
