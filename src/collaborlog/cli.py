@@ -406,6 +406,20 @@ def report(
                   f"{len(data.plots)} plot(s)", markup=False)
 
 
+models_app = typer.Typer(no_args_is_help=True, help="Saved detectors: check them.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("verify")
+def models_verify(model: Path = typer.Argument(..., help="A detector directory written by 'collaborlog fit'.")) -> None:
+    """Check every file of a saved detector against its sealed manifest; print each sha256 (exit 2 if damaged)."""
+    from collaborlog.persistence import verify
+
+    for name, digest in verify(model).items():
+        print(f"{digest}  {name}")
+    Console(stderr=True).print(f"{model}: intact", markup=False, highlight=False)
+
+
 def main() -> None:
     try:
         app()
