@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import csv
+import gzip
+import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -75,6 +79,34 @@ def test_fit_then_detect_into_a_new_folder(data_dir, tmp_path, free_port):
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in det.read_text().splitlines()]
     assert len(rows) == 178 and not {r["branch"] for r in rows} & {"fallback", "ad_certain", "ad_uncertain"}
+    # For scripts: the same verdicts as rows on stdout, the summary on stderr (or nowhere with --quiet).
+    out = _run("detect", str(model), "hdfs-20k", "--split", "test", "--data-dir", str(data_dir), "--llm", "none",
+               "--format", "csv", "--quiet")
+    assert out.returncode == 0, out.stderr
+    table = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [(r["sequence_id"], int(r["verdict"])) for r in table] == [(r["sequence_id"], r["verdict"]) for r in rows]
+    assert "sequences judged" not in out.stderr
+    out = _run("detect", str(model), "hdfs-20k", "--split", "test", "--data-dir", str(data_dir), "--llm", "none",
+               "--quiet")
+    assert out.stdout.split() == [r["sequence_id"] for r in sorted(rows, key=lambda r: -r["score"]) if r["verdict"] == 1]
+    # models verify: each file's sha256 as sha256sum prints it; one changed byte is exit 2, no traceback.
+    out = _run("models", "verify", str(model))
+    assert out.returncode == 0, out.stderr
+    listed = dict(reversed(line.split("  ")) for line in out.stdout.splitlines())
+    assert "manifest.json" in listed and len(listed) == len(list(model.iterdir()))
+    assert all(hashlib.sha256((model / n).read_bytes()).hexdigest() == h for n, h in listed.items())
+    # The same log gzipped through stdin gives the same verdicts.
+    packed = gzip.compress((data_dir / "logai_samples" / "HDFS_20000.log").read_bytes())
+    out = subprocess.run([sys.executable, "-m", "collaborlog", "detect", str(model), "hdfs-20k", "--split", "test",
+                          "--data-dir", str(data_dir), "--llm", "none", "--format", "jsonl", "--log", "-"],
+                         input=packed, capture_output=True)
+    assert out.returncode == 0, out.stderr
+    piped = [json.loads(line) for line in out.stdout.decode().splitlines()]
+    assert [(r["sequence_id"], r["verdict"]) for r in piped] == [(r["sequence_id"], r["verdict"]) for r in rows]
+    part = next(p for p in model.iterdir() if p.name != "manifest.json" and p.stat().st_size > 0)
+    part.write_bytes(bytes([part.read_bytes()[0] ^ 1]) + part.read_bytes()[1:])
+    out = _run("models", "verify", str(model))
+    assert out.returncode == 2 and part.name in out.stderr and "Traceback" not in out.stderr
 
 
 def test_detect_refuses_a_folder_as_out_before_any_work(tmp_path):

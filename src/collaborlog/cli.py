@@ -18,6 +18,22 @@ from collaborlog.llm.omp_wait import prefer_passive_wait
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Log anomaly detection that survives upgrades.")
 console = Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from collaborlog import __version__
+
+        print(f"collaborlog {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Log anomaly detection that survives upgrades."""
 DATA_DIR_HELP = "Folder holding the datasets (default: $COLLABORLOG_DATA_DIR, else shared/data beside the checkout)."
 
 
@@ -219,6 +235,9 @@ def detect(
     show: int = typer.Option(10, help="How many anomalous sequences to print."),
     llm: Optional[str] = typer.Option(None, "--llm", envvar="COLLABORLOG_LLM", help=LLM_HELP),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", help="The served model's name for an --llm URL."),
+    fmt: str = typer.Option("table", "--format", help="table (for people), or jsonl / csv: one row per sequence on stdout."),
+    log: Optional[str] = typer.Option(None, "--log", help="Read this file (gzip too), or '-' for stdin, in the dataset's format instead of its own file."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line; with --format table, only anomalous ids."),
 ) -> None:
     """Judge a log with a saved detector; print the anomalous sequences and why."""
     from dataclasses import asdict
@@ -226,16 +245,20 @@ def detect(
     from collaborlog.data.dataset import load_dataset, resolve_config
     from collaborlog.detector.persistence import load, save
     from collaborlog.features.embeddings import default_cache_dir
+    from collaborlog.ops.log_input import with_log
+    from collaborlog.ops.output import OutputFormat, output_format, render
 
     if out is not None:
         # Before the work, not after it: a missing folder must not cost the detections.
         _prepare_output(out)
+    chosen = output_format(fmt)
     # The model first: a missing or damaged one is refused before the log is read.
     detector = load(model, cache_dir=default_cache_dir())
     if llm is not None:
         detector.use_llm(llm_config(llm, llm_model, detector.config.llm))
     ds_cfg, config_dir = resolve_config(dataset)
-    ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
+    with with_log(ds_cfg, log) as reading:
+        ds = load_dataset(reading, _base(data_dir, config_dir))
     parts = dict(ds.splits.items())
     if split not in (*parts, "all"):
         raise CollaborLogError(f"--split must be all, train, valid or test, not {split!r}")
@@ -252,6 +275,16 @@ def detect(
 
         write_sessions_jsonl(out, [json.loads(json.dumps(asdict(d), default=str)) for d in detections])
     anomalous = [d for d in detections if d.verdict == 1]
+    if chosen is not OutputFormat.TABLE:
+        sys.stdout.write(render(detections, chosen))
+        if not quiet:
+            Console(stderr=True).print(f"{len(detections):,} sequences judged: {len(anomalous):,} anomalous; "
+                                       f"{_routing(detections)}", markup=False, highlight=False)
+        return
+    if quiet:
+        for d in sorted(anomalous, key=lambda d: -d.score):
+            print(d.sequence_id)
+        return
     console.print(f"{len(detections):,} sequences judged: {len(anomalous):,} anomalous; {_routing(detections)}")
     by_id = {s.id: s for s in sequences}
     for d in sorted(anomalous, key=lambda d: -d.score)[:show]:
@@ -369,6 +402,20 @@ def report(
     anomalous = sum(1 for d in data.detections if d.verdict == 1)
     console.print(f"wrote {out}: {len(data.detections):,} sequences, {anomalous:,} anomalous, "
                   f"{len(data.plots)} plot(s)", markup=False)
+
+
+models_app = typer.Typer(no_args_is_help=True, help="Saved detectors: check them.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("verify")
+def models_verify(model: Path = typer.Argument(..., help="A detector directory written by 'collaborlog fit'.")) -> None:
+    """Check every file of a saved detector against its sealed manifest; print each sha256 (exit 2 if damaged)."""
+    from collaborlog.detector.persistence import verify
+
+    for name, digest in verify(model).items():
+        print(f"{digest}  {name}")
+    Console(stderr=True).print(f"{model}: intact", markup=False, highlight=False)
 
 
 def main() -> None:

@@ -289,6 +289,18 @@ def _read_verified(path: Path, manifest: dict) -> dict[str, bytes]:
     return parts
 
 
+def verify(path: Path) -> dict[str, str]:
+    """Each saved file's sha256, after checking every one against the sealed manifest (else :class:`DataError`)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError(f"{path} is not a saved CollaborLog detector (no {MANIFEST})")
+    with locked(path.parent, shared=True):
+        manifest = _read_manifest(path)
+        parts = _read_verified(path, manifest)
+        sealed = hashlib.sha256((path / MANIFEST).read_bytes()).hexdigest()
+    return {MANIFEST: sealed} | {name: manifest["files"][name]["sha256"] for name in parts}
+
+
 def load(path: Path, llm: LLMConfig | LLMClient | None = None, encoder: Encoder | None = None,
          cache_dir: Path | None = None) -> CollaborLog:
     """Load a detector saved by :func:`save`, without refitting anything.
