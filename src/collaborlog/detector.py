@@ -665,6 +665,13 @@ class CollaborLog:
         return self._evidence(features, self.small_model_.predict(features.vectors), np.arange(len(features.vectors)),
                               self.prevalence_.plus(features.messages))
 
+    def judge(self, sequences: list[Sequence], features: SequenceFeatures, levels: dict[str, str] | None = None
+              ) -> tuple[list[Detection], dict[str, MessageVerdict]]:
+        """Verdicts for ``sequences`` whose ``features`` were computed elsewhere (e.g. by workers, see
+        :mod:`collaborlog.scale`), and what the LLM said of their new messages (for :meth:`learn`)."""
+        judged = self._judge(sequences, features, levels)
+        return judged.detections, judged.messages
+
     def detect(self, log: LogFrame, sequences: list[Sequence]) -> list[Detection]:
         """Verdicts for ``sequences`` (lines of ``log``), without learning from them."""
         features = self._featurizer().transform(log, sequences)
