@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from collaborlog.config import DatasetConfig
 from collaborlog.errors import ConfigError, DataError
 from collaborlog.grouping import GroupStats, group_sessions
-from collaborlog.llm_backends import ScriptedClient
+from collaborlog.llm_backends import LLMConfig, ScriptedClient
 from collaborlog.readers import read_log
 from collaborlog.scale.sessions import input_files, merge_parts, read_parts
 
@@ -150,9 +151,6 @@ def test_ray_detections_equal_the_single_process_ones(cluster, model, logs, tmp_
     written = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["sequence_id"] for r in written] == [d.sequence_id for d in result.detections]
     assert {r["detector_version"] for r in written} == {0}
-    table = __import__("pandas").read_parquet(write_detections(tmp_path / "d.parquet", result.detections,
-                                                               result.versions))
-    assert table["verdict"].tolist() == [d.verdict for d in result.detections]
 
 
 def test_ray_with_the_aem_equals_detect_stream_and_hands_out_new_versions(cluster, model, logs):
@@ -160,13 +158,13 @@ def test_ray_with_the_aem_equals_detect_stream_and_hands_out_new_versions(cluste
     from collaborlog.scale import RayConfig, detect_on_ray
 
     whole, parts = logs
-    expected, _ = _single_process(model, whole, learn=True, batch=40)
+    expected, _ = _single_process(model, whole, learn=True, batch=60)
     learned = []
     result = detect_on_ray(load(model, llm=ScriptedClient(default=ANSWER)), _dataset("unused"), [parts],
-                           RayConfig(workers=2, batch_size=16, round_size=40), learn=True, on_learned=learned.append)
+                           RayConfig(workers=2, batch_size=16, round_size=60), learn=True, on_learned=learned.append)
     assert _as_rows(result.detections) == _as_rows(expected)
-    # Rounds of 40 sequences: each judged by one version, the one the rounds before it taught.
-    per_round = [set(result.versions[k:k + 40]) for k in range(0, len(result.versions), 40)]
+    # Rounds of 60 sequences: each judged by one version, the one the rounds before it taught.
+    per_round = [set(result.versions[k:k + 60]) for k in range(0, len(result.versions), 60)]
     assert all(len(v) == 1 for v in per_round)
     numbers = [v.pop() for v in per_round]
     assert numbers[0] == 0 and all(b - a in (0, 1) for a, b in zip(numbers, numbers[1:]))
@@ -186,3 +184,30 @@ def test_window_grouping_and_missing_inputs_are_clear_errors(cluster, model, tmp
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="holds no files"):
         input_files([tmp_path / "empty"])
+
+
+def test_the_cli_runs_a_ray_job_over_a_folder(cluster, model, logs, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from collaborlog.cli import app
+    from collaborlog.persistence import load
+
+    whole, parts = logs
+    config = tmp_path / "blocks.yaml"
+    config.write_text(yaml.safe_dump(_dataset(str(whole)).model_dump(mode="json")))
+    out = tmp_path / "d.parquet"
+    result = CliRunner().invoke(app, ["detect", str(model), str(config), "--engine", "ray", "--input", str(parts),
+                                      "--llm", "none", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"{SESSIONS} sequences from 3 files judged on Ray" in result.output
+    ds = _dataset(str(whole))
+    frame = read_log(whole, ds.source, keep_fields={"Level"})
+    detector = load(model).use_llm(LLMConfig(backend="none"))
+    expected = {d.sequence_id: (d.verdict, d.branch.value) for d in
+                detector.detect(frame, group_sessions(frame, ds.grouping, GroupStats()))}
+    table = pd.read_parquet(out)
+    assert dict(zip(table["sequence_id"], zip(table["verdict"], table["branch"]))) == expected
+    assert "not_judged" in set(table["branch"])
+    refused = CliRunner().invoke(app, ["detect", str(model), str(config), "--engine", "ray", "--split", "test"])
+    assert refused.exit_code != 0 and "leave out --split" in str(refused.exception)

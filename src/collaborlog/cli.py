@@ -222,6 +222,13 @@ def detect(
     show: int = typer.Option(10, help="How many anomalous sequences to print."),
     llm: Optional[str] = typer.Option(None, "--llm", envvar="COLLABORLOG_LLM", help=LLM_HELP),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", help="The served model's name for an --llm URL."),
+    engine: str = typer.Option("local", "--engine", help="local (one process) or ray (a Ray cluster; needs the "
+                               "'ray' extra): sessions may span files, --out may end in .parquet."),
+    inputs: Optional[list[Path]] = typer.Option(None, "--input", help="--engine ray: log files or folders to judge "
+                                                "(repeatable; default: the dataset's file)."),
+    address: Optional[str] = typer.Option(None, "--address", envvar="RAY_ADDRESS",
+                                          help="--engine ray: the cluster to join (default: a local one)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="--engine ray: featurizing actors."),
 ) -> None:
     """Judge a log with a saved detector; print the anomalous sequences and why."""
     from dataclasses import asdict
@@ -237,6 +244,15 @@ def detect(
     if llm is not None:
         detector.use_llm(llm_config(llm, llm_model, detector.config.llm))
     ds_cfg, config_dir = resolve_config(dataset)
+    if engine == "ray":
+        from collaborlog.scale.cli import detect_on_cluster
+
+        detect_on_cluster(detector, model, ds_cfg, _base(data_dir, config_dir), inputs, split, out, learn,
+                          address, workers, console)
+        return
+    if engine != "local" or inputs:
+        raise CollaborLogError(f"--engine must be local or ray, not {engine!r}" if engine != "local"
+                               else "--input needs --engine ray (the local engine reads the dataset's file)")
     ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
     parts = dict(ds.splits.items())
     if split not in (*parts, "all"):
