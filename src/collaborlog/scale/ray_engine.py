@@ -88,7 +88,8 @@ class RayResult:
     """``versions[i]``: the detector version that featurized and judged ``detections[i]`` (0 = as loaded)."""
     files: int
     seconds: dict[str, float] = field(default_factory=dict)
-    """Wall seconds per stage: ``featurize`` (read, group, featurize: the Ray part), ``judge``, ``learn``."""
+    """Wall seconds per stage: ``group`` (read and shuffle by session key) and ``featurize`` (the
+    actors) on the cluster, ``judge`` and ``learn`` on the driver."""
     llm: dict[str, dict[str, float]] = field(default_factory=dict)
     """The one governor's summary per branch: calls, cached answers, failures, tokens."""
 
@@ -194,6 +195,7 @@ def detect_on_ray(detector: CollaborLog, dataset: DatasetConfig, paths: list[Pat
     ray = require_ray()
     started = connect(config)
     try:
+        begin = time.perf_counter()
         grouped, n_files = sessions(paths, dataset, config.partitions or 2 * config.workers)
         # The shuffle finishes before the actors take their CPUs: on a small cluster, actors that
         # hold every CPU while the shuffle's tasks wait for one would never finish.
@@ -204,7 +206,7 @@ def detect_on_ray(detector: CollaborLog, dataset: DatasetConfig, paths: list[Pat
             rounds = grouped.split_at_indices(list(range(size, total, size))) if total > size else [grouped]
         else:
             rounds = [grouped]
-        seconds = {"featurize": 0.0, "judge": 0.0, "learn": 0.0}
+        seconds = {"group": time.perf_counter() - begin, "featurize": 0.0, "judge": 0.0, "learn": 0.0}
         version = DetectorVersion(0, b"")
         detections: list[Detection] = []
         versions: list[int] = []
