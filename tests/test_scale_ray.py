@@ -53,11 +53,15 @@ def _lines(n: int, start: int = 0, novel: bool = True) -> list[str]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     cache = tmp_path_factory.mktemp("ray-cache")
+    patch = pytest.MonkeyPatch()
+    # A failing test must not leave Ray Data threads that start a second cluster and hang the run.
+    patch.setenv("RAY_ENABLE_AUTO_CONNECT", "0")
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
              runtime_env={"env_vars": {"COLLABORLOG_CACHE_DIR": str(cache)}})
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield
     ray.shutdown()
+    patch.undo()
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +215,12 @@ def test_the_cli_runs_a_ray_job_over_a_folder(cluster, model, logs, tmp_path):
     assert "not_judged" in set(table["branch"])
     refused = CliRunner().invoke(app, ["detect", str(model), str(config), "--engine", "ray", "--split", "test"])
     assert refused.exit_code != 0 and "leave out --split" in str(refused.exception)
+
+
+def test_without_ray_the_error_names_the_install(monkeypatch):
+    from collaborlog.errors import MissingDependencyError
+    from collaborlog.scale.ray_engine import require_ray
+
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'collaborlog\[ray\]'"):
+        require_ray()
