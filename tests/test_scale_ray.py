@@ -185,6 +185,9 @@ def test_window_grouping_and_missing_inputs_are_clear_errors(cluster, model, tmp
         detect_on_ray(load(model), windows, [tmp_path])
     with pytest.raises(DataError, match="does not exist"):
         detect_on_ray(load(model), _dataset("x"), [tmp_path / "nowhere"])
+    (tmp_path / "keyless.log").write_text("INFO no session key here\n")
+    with pytest.raises(ConfigError, match="no session key"):
+        detect_on_ray(load(model), _dataset("x"), [tmp_path / "keyless.log"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="holds no files"):
         input_files([tmp_path / "empty"])

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from collaborlog.config import DatasetConfig
 from collaborlog.detector import CollaborLog, Detection
 from collaborlog.embeddings import default_cache_dir
-from collaborlog.errors import MissingDependencyError
+from collaborlog.errors import ConfigError, MissingDependencyError
 from collaborlog.features import SequenceFeatures
 from collaborlog.records import UNLABELLED, LogFrame, Sequence
 from collaborlog.scale.sessions import input_files, merge_parts, message_levels, read_parts, session_grouping
@@ -166,7 +166,9 @@ def sessions(paths: list[Path], cfg: DatasetConfig, partitions: int) -> tuple[An
     files = input_files(paths)
     listing = ray.data.from_items([{"path": str(p), "file": k} for k, p in enumerate(files)],
                                   override_num_blocks=len(files))
-    parts = listing.flat_map(_read, fn_kwargs={"cfg": cfg})
+    parts = listing.flat_map(_read, fn_kwargs={"cfg": cfg}).materialize()
+    if parts.count() == 0:
+        raise ConfigError(f"session grouping found no session key in {len(files)} files; check grouping.field/regex")
     return parts.groupby("key", num_partitions=partitions).map_groups(_merge, batch_format="pandas"), len(files)
 
 
@@ -207,14 +209,14 @@ def detect_on_ray(detector: CollaborLog, dataset: DatasetConfig, paths: list[Pat
         else:
             rounds = [grouped]
         seconds = {"group": time.perf_counter() - begin, "featurize": 0.0, "judge": 0.0, "learn": 0.0}
-        version = DetectorVersion(0, b"")
+        number, version = 0, None
         detections: list[Detection] = []
         versions: list[int] = []
         for part in rounds:
-            if not version.blob:
-                version = DetectorVersion.of(detector, version.number)
+            if version is None:
+                version = ray.put(DetectorVersion.of(detector, number))
             begin = time.perf_counter()
-            scored = part.map_batches(FeatureWorker, fn_constructor_kwargs={"version": ray.put(version)},
+            scored = part.map_batches(FeatureWorker, fn_constructor_kwargs={"version": version},
                                       batch_size=config.batch_size, batch_format="pandas",
                                       compute=ray.data.ActorPoolStrategy(size=config.workers))
             rows = list(scored.iter_rows())
@@ -224,13 +226,13 @@ def detect_on_ray(detector: CollaborLog, dataset: DatasetConfig, paths: list[Pat
             judged, said = detector.judge(sequences, features, levels)
             seconds["judge"] += time.perf_counter() - begin
             detections += judged
-            versions += [version.number] * len(judged)
+            versions += [number] * len(judged)
             if learn and detector.config.aem.enabled:
                 begin = time.perf_counter()
                 learned = detector.learn(features, judged, said)
                 seconds["learn"] += time.perf_counter() - begin
                 if learned:
-                    version = DetectorVersion(version.number + 1, b"")
+                    number, version = number + 1, None
                     if on_learned is not None:
                         on_learned(learned)
         llm = detector.governor.summary() if detector.llm_enabled else {}
