@@ -238,6 +238,13 @@ def detect(
     fmt: str = typer.Option("table", "--format", help="table (for people), or jsonl / csv: one row per sequence on stdout."),
     log: Optional[str] = typer.Option(None, "--log", help="Read this file (gzip too), or '-' for stdin, in the dataset's format instead of its own file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line; with --format table, only anomalous ids."),
+    engine: str = typer.Option("local", "--engine", help="local (one process) or ray (a Ray cluster; needs the "
+                               "'ray' extra): sessions may span files, --out may end in .parquet."),
+    inputs: Optional[list[Path]] = typer.Option(None, "--input", help="--engine ray: log files or folders to judge "
+                                                "(repeatable; default: the dataset's file)."),
+    address: Optional[str] = typer.Option(None, "--address", envvar="RAY_ADDRESS",
+                                          help="--engine ray: the cluster to join (default: a local one)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="--engine ray: featurizing actors."),
 ) -> None:
     """Judge a log with a saved detector; print the anomalous sequences and why."""
     from dataclasses import asdict
@@ -257,11 +264,20 @@ def detect(
     if llm is not None:
         detector.use_llm(llm_config(llm, llm_model, detector.config.llm))
     ds_cfg, config_dir = resolve_config(dataset)
+    if engine == "ray":
+        from collaborlog.scale.cli import detect_on_cluster
+
+        detect_on_cluster(detector, model, ds_cfg, _base(data_dir, config_dir), inputs, split, out, learn,
+                          address, workers, console)
+        return
+    if engine != "local" or inputs:
+        raise CollaborLogError(f"--engine must be local or ray, not {engine!r}" if engine != "local"
+                               else "--input needs --engine ray (the local engine reads the dataset's file)")
     with with_log(ds_cfg, log) as reading:
         ds = load_dataset(reading, _base(data_dir, config_dir))
     parts = dict(ds.splits.items())
     if split not in (*parts, "all"):
-        raise CollaborLogError(f"--split must be all, train, valid or test, not {split!r}")
+        raise CollaborLogError(f"--split must be all or one of {', '.join(parts)}, not {split!r}")
     sequences = ds.splits.all() if split == "all" else parts[split]
     if learn:
         # A checkpoint after each batch that taught the models: a crash loses at most one batch.

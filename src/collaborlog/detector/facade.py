@@ -249,6 +249,21 @@ class CollaborLog:
                     on_learned(learned)
             yield judged.detections
 
+    def judge_features(self, sequences: list[Sequence], features: SequenceFeatures,
+                       levels: dict[str, str] | None = None) -> tuple[list[Detection], dict[str, MessageVerdict]]:
+        """Verdicts for ``sequences`` whose ``features`` were computed elsewhere (by workers, see
+        :mod:`collaborlog.scale`), and what the LLM said of their new messages (for
+        :meth:`learn_judged`). Changes nothing, like :meth:`detect`."""
+        self.check_fitted()
+        judged = judge.judge(self, sequences, features, levels)
+        return judged.detections, judged.messages
+
+    def learn_judged(self, features: SequenceFeatures, detections: list[Detection],
+                     messages: dict[str, MessageVerdict]) -> int:
+        """The AEM on one batch judged by :meth:`judge_features`; returns how many sequences it learned."""
+        self.check_fitted()
+        return aem.learn(self, features, detections, messages)
+
     def learn(self, log: LogFrame, sequences: list[Sequence]) -> CollaborLog:
         """Judge ``sequences`` as one stream batch and learn from what the LLM said of them (the AEM)."""
         for _ in self.detect_stream(log, sequences, batch_size=max(len(sequences), 1), learn=True):
