@@ -52,3 +52,14 @@ def test_prompt_tokens_are_those_the_chat_completion_evaluates():
     tokens = warm.snapshots.prompt_tokens([{"role": "system", "content": request.system},
                                            {"role": "user", "content": request.user}])
     assert len(tokens) == out.prompt_tokens
+
+
+def test_snapshots_of_different_lengths_are_told_apart():
+    import numpy as np
+
+    from collaborlog.llm.kv_snapshots import Snapshot
+
+    short, long = Snapshot(np.arange(3), None), Snapshot(np.arange(5), None)  # type: ignore[arg-type]
+    kept = [short, long]
+    kept.remove(long)  # a generated __eq__ raised: shapes (3,) and (5,) do not broadcast
+    assert kept == [short]

@@ -32,8 +32,11 @@ def common_prefix(a: np.ndarray, b: np.ndarray) -> int:
     return int(differ[0]) if len(differ) else n
 
 
-@dataclass
+@dataclass(eq=False)
 class Snapshot:
+    """One kind's prompt prefix and the KV state after it. Compared by identity: a generated
+    ``__eq__`` would compare token arrays of different lengths."""
+
     tokens: np.ndarray
     state: ctypes.Array
 
