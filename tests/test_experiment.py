@@ -42,6 +42,10 @@ def test_experiment_table_on_a_small_fixture(data_dir, tmp_path):
     assert sum(r["verdict"] == 1 and r["label"] == 0 for r in rows) == with_aem.fp
     assert all(r["reason"] for r in rows if r["route"] == "llm" and r["branch"] != "fallback")
     assert detector.learned_batches_ >= 1
+    tracked = report.tracked()
+    assert tracked.metrics["CollaborLog with AEM/f1"] == with_aem.f1
+    assert tracked.metrics["CollaborLog with AEM/llm_calls"] == report.systems[2].llm_calls
+    assert len(tracked.tables["branches"].rows) == len(report.branches)
 
 
 def test_experiment_is_reproducible(data_dir):

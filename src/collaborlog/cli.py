@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.table import Table
 
 from collaborlog.errors import CollaborLogError
 from collaborlog.llm.omp_wait import prefer_passive_wait
+
+if TYPE_CHECKING:
+    from collaborlog.experiments.tracking import TrackedRun, TrackingConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Log anomaly detection that survives upgrades.")
 console = Console()
@@ -176,6 +179,7 @@ def evaluate(
     written = write_report(report, folder)
     print(markdown(report))
     console.print("wrote " + ", ".join(str(p) for p in written), markup=False)
+    _track(cfg.tracking, report.tracked(tuple(p for p in written if p.suffix == ".png")), folder)
 
 
 @app.command()
@@ -198,6 +202,17 @@ def run(
     if save_model is not None:
         written.append(save(detector, save_model))
     console.print("wrote " + ", ".join(str(p) for p in written), markup=False)
+    _track(cfg.tracking, report.tracked(tuple(p for p in written if p.suffix == ".png")), folder)
+
+
+def _track(config: TrackingConfig | None, run: TrackedRun, folder: Path) -> None:
+    """Log a finished experiment when its YAML sets ``tracking:``."""
+    if config is None:
+        return
+    from collaborlog.experiments.tracking import track
+
+    where = track(config, run, folder)
+    console.print(f"tracked in {config.backend} ({config.mode})" + (f": {where}" if where else ""), markup=False)
 
 
 @app.command()

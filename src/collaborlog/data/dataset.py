@@ -79,16 +79,16 @@ def resolve_config(name_or_path: str) -> tuple[DatasetConfig, Path | None]:
 
 
 def find_data_dir(explicit: str | Path | None = None) -> Path | None:
-    """``explicit``, else ``$COLLABORLOG_DATA_DIR``, else a ``shared/data`` folder beside the checkout."""
+    """``explicit``, else ``$COLLABORLOG_DATA_DIR``, else ``../shared/data`` beside a source checkout
+    this package runs from (the project's CI layout). Never a folder found from the current directory."""
     if explicit:
         return Path(explicit)
     if os.environ.get(DATA_DIR_ENV):
         return Path(os.environ[DATA_DIR_ENV])
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for folder in (start, *start.parents):
-            candidate = folder / "shared" / "data"
-            if candidate.is_dir():
-                return candidate
+    checkout = Path(__file__).resolve().parents[3]  # <checkout>/src/collaborlog/data/dataset.py
+    candidate = checkout.parent / "shared" / "data"
+    if (checkout / "pyproject.toml").is_file() and candidate.is_dir():
+        return candidate
     return None
 
 

@@ -13,6 +13,7 @@ from collaborlog.detector.config import DetectorConfig
 from collaborlog.errors import ConfigError
 from collaborlog.experiments.baselines import BaselineKind
 from collaborlog.experiments.simulator import EvolutionConfig
+from collaborlog.experiments.tracking import TrackingConfig
 
 
 class ExperimentConfig(BaseModel):
@@ -47,6 +48,9 @@ class ExperimentConfig(BaseModel):
     them anomalous where the split has enough; every system is also scored on that same sample."""
     output: str | None = None
     """Results folder; default ``results/<name>``."""
+    tracking: TrackingConfig | None = None
+    """Also log parameters, metrics, tables and plots to an experiment tracker (wandb, offline by
+    default: ``tracking: {backend: wandb}``); without it nothing is logged."""
 
 
     @model_validator(mode="before")

@@ -22,6 +22,7 @@ from collaborlog.data.dataset import Dataset
 from collaborlog.experiments.baselines import EventCountBaseline
 from collaborlog.experiments.config import ExperimentConfig
 from collaborlog.experiments.testsets import load_experiment_dataset, test_split
+from collaborlog.experiments.tracking import Table, TrackedRun, flatten
 from collaborlog.features.embeddings import EmbeddingCache, default_cache_dir
 from collaborlog.features.encoders import build_encoder
 from collaborlog.features.featurizer import Featurizer, SequenceFeatures, fit_history
@@ -232,6 +233,24 @@ class Report:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def tracked(self, images: tuple[Path, ...] = ()) -> TrackedRun:
+        """The evaluation for an experiment tracker: each seed's rows, and their mean over seeds."""
+        metrics: dict[str, float] = {}
+        rows = []
+        per_system: dict[str, list[float]] = {}
+        for result in self.seeds:
+            metrics[f"seed{result.seed}/tau"] = result.tau
+            metrics[f"seed{result.seed}/k"] = float(result.k)
+            for row in result.rows:
+                s = row.scores
+                metrics.update({f"seed{result.seed}/{row.system}/{k}": float(v) for k, v in
+                                (("precision", s.precision), ("recall", s.recall), ("f1", s.f1))})
+                per_system.setdefault(row.system, []).append(s.f1)
+                rows.append((result.seed, row.system, s.precision, s.recall, s.f1, row.llm_share))
+        metrics.update({f"{system}/f1": float(np.mean(f1s)) for system, f1s in per_system.items()})
+        table = Table(("seed", "system", "precision", "recall", "f1", "llm_share"), tuple(rows))
+        return TrackedRun(self.name, flatten("", self.config), metrics, {"results": table}, images)
 
 
 def run_evaluation(config: ExperimentConfig, config_dir: Path | None = None, data_dir: Path | None = None) -> Report:

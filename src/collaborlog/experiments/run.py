@@ -20,6 +20,7 @@ from collaborlog.detector.facade import CollaborLog
 from collaborlog.experiments.config import ExperimentConfig, detector_config
 from collaborlog.experiments.fastpath import write_texts
 from collaborlog.experiments.testsets import load_experiment_dataset, test_split
+from collaborlog.experiments.tracking import Table, TrackedRun, flatten
 from collaborlog.features.embeddings import default_cache_dir
 from collaborlog.llm.agents import EvolCoT
 from collaborlog.llm.backends import LLMClient, LLMConfig, build_client
@@ -68,6 +69,24 @@ class RunReport:
         out = asdict(self)
         del out["detections"]
         return out
+
+    def tracked(self, images: tuple[Path, ...] = ()) -> TrackedRun:
+        """The run for an experiment tracker: per system its scores, LLM share, calls and tokens."""
+        metrics: dict[str, float] = {}
+        rows = []
+        for prefix, results in (("", self.systems), ("sample/", self.on_sample)):
+            for r in results:
+                values = {"precision": r.scores.precision, "recall": r.scores.recall, "f1": r.scores.f1,
+                          "llm_share": r.llm_share, "llm_calls": r.llm_calls, "tokens": r.tokens,
+                          "seconds_per_sequence": r.seconds_per_sequence}
+                metrics.update({f"{prefix}{r.system}/{k}": float(v) for k, v in values.items()})
+                rows.append((prefix + r.system, *values.values()))
+        tables = {"results": Table(("system", "precision", "recall", "f1", "llm_share", "llm_calls", "tokens",
+                                    "seconds_per_sequence"), tuple(rows))}
+        if self.branches:
+            columns = tuple(self.branches[0])
+            tables["branches"] = Table(columns, tuple(tuple(b.get(c) for c in columns) for b in self.branches))
+        return TrackedRun(self.name, flatten("", self.config), metrics, tables, images)
 
 
 def _tokens(gov: Governor) -> tuple[int, int, int]:

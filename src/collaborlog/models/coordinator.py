@@ -11,6 +11,8 @@ memory holds its label, is the right judge for it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +20,8 @@ from torch import nn
 
 from collaborlog.models.mlp import mlp
 from collaborlog.models.seeding import DEFAULT_THREADS, seeded
+from collaborlog.models.training import EarlyStopping
+from collaborlog.models.training import train as train_network
 from collaborlog.verdicts import Route
 
 
@@ -68,25 +72,16 @@ class Coordinator:
         cfg = self.config
         x = torch.as_tensor(train, dtype=torch.float32)
         v = torch.as_tensor(valid if len(valid) else train, dtype=torch.float32)
-        opt = torch.optim.Adam(self.model_.parameters(), lr=cfg.lr)
-        best, best_state, bad = float("inf"), None, 0
-        for _ in range(epochs):
-            self.model_.train()
-            for idx in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
-                opt.zero_grad()
-                loss = ((self.model_(x[idx]) - x[idx]) ** 2).mean()
-                loss.backward()
-                opt.step()
-            val = float(self._losses(v).mean())
-            if val < best - 1e-9:
-                best, bad = val, 0
-                best_state = {k: t.clone() for k, t in self.model_.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= cfg.patience:
-                    break
-        if best_state is not None:
-            self.model_.load_state_dict(best_state)
+        early = EarlyStopping(self.model_, lambda: float(self._losses(v).mean()), cfg.patience)
+        train_network(self.model_, cfg.lr, epochs, lambda: self._batches(x, gen), self._reconstruction, early)
+        early.restore()
+
+    def _batches(self, x: torch.Tensor, gen: torch.Generator) -> Iterator[torch.Tensor]:
+        for idx in torch.randperm(len(x), generator=gen).split(self.config.batch_size):
+            yield x[idx]
+
+    def _reconstruction(self, batch: torch.Tensor) -> torch.Tensor:
+        return ((self.model_(batch) - batch) ** 2).mean()
 
     def _losses(self, x: torch.Tensor) -> torch.Tensor:
         self.model_.eval()
@@ -125,14 +120,7 @@ class Coordinator:
         cfg = self.config
         with seeded(seed, cfg.threads) as gen:
             x = torch.as_tensor(data, dtype=torch.float32)
-            opt = torch.optim.Adam(self.model_.parameters(), lr=cfg.lr)
-            self.model_.train()
-            for _ in range(epochs):
-                for idx in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
-                    opt.zero_grad()
-                    loss = ((self.model_(x[idx]) - x[idx]) ** 2).mean()
-                    loss.backward()
-                    opt.step()
+            train_network(self.model_, cfg.lr, epochs, lambda: self._batches(x, gen), self._reconstruction)
         if len(familiar):
             self.tau_ = max(self.tau_, float(np.quantile(self.score(familiar), self.quantile_)))
 

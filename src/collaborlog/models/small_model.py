@@ -9,6 +9,7 @@ labels agree?), never from a label of the sequence being judged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from torch.nn import functional as F
 from collaborlog.models.metrics import f1_score
 from collaborlog.models.mlp import mlp
 from collaborlog.models.seeding import DEFAULT_THREADS, seeded
+from collaborlog.models.training import train as train_network
 from collaborlog.models.vector_index import FaissIndex
 from collaborlog.verdicts import MemorySource, Neighbour
 
@@ -142,18 +144,19 @@ class SmallModel:
         weights = (1.0 / counts)[yt]
         steps = max(1, int(np.ceil(len(x) / cfg.batch_size)))
         sigma = cfg.noise * float(xt.norm(dim=1).mean()) / np.sqrt(xt.shape[1])
-        opt = torch.optim.Adam(self.net_.parameters(), lr=cfg.lr)
-        self.net_.train()
-        for _ in range(epochs):
+
+        def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             for _ in range(steps):
                 idx = torch.multinomial(weights, min(cfg.batch_size, len(x)), replacement=True, generator=gen)
-                opt.zero_grad()
                 batch = xt[idx]
                 if sigma > 0:
                     batch = batch + sigma * torch.randn(batch.shape, generator=gen)
-                loss = supervised_contrastive_loss(self.net_(batch), yt[idx], cfg.temperature)
-                loss.backward()
-                opt.step()
+                yield batch, yt[idx]
+
+        def loss(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+            return supervised_contrastive_loss(self.net_(batch[0]), batch[1], cfg.temperature)
+
+        train_network(self.net_, cfg.lr, epochs, batches, loss)
 
     def project(self, x: np.ndarray) -> np.ndarray:
         """The semantic network's unit vectors for ``x``."""
