@@ -92,6 +92,23 @@ def _routing(detections) -> str:
     return ", ".join(parts)
 
 
+AUDIT_HELP = ("SQLite file recording every exchange with the LLM (see 'collaborlog llm-log'); default: "
+              "llm-audit.sqlite in the cache folder ($COLLABORLOG_CACHE_DIR); 'none' records nothing.")
+
+
+def _use_audit(detector, audit: Optional[str]) -> None:
+    """Record the detector's LLM exchanges in ``audit`` (``none``: nowhere; default: the cache folder's file)."""
+    from collaborlog.features.embeddings import default_cache_dir
+    from collaborlog.llm.audit import AUDIT_FILE
+
+    if audit == "none" or not detector.llm_enabled:
+        return
+    path = Path(audit) if audit is not None else default_cache_dir() / AUDIT_FILE
+    if path.is_dir():
+        raise CollaborLogError(f"--audit {path} is a folder: give a file name such as {path / AUDIT_FILE}")
+    detector.use_llm(detector.config.llm.model_copy(update={"audit": str(path)}))
+
+
 def _prepare_output(path: Path) -> None:
     """Create ``path``'s folder and check that ``path`` can be written, before any work is done."""
     if path.is_dir():
@@ -245,6 +262,7 @@ def detect(
     address: Optional[str] = typer.Option(None, "--address", envvar="RAY_ADDRESS",
                                           help="--engine ray: the cluster to join (default: a local one)."),
     workers: int = typer.Option(2, "--workers", min=1, help="--engine ray: featurizing actors."),
+    audit: Optional[str] = typer.Option(None, "--audit", help=AUDIT_HELP),
 ) -> None:
     """Judge a log with a saved detector; print the anomalous sequences and why."""
     from dataclasses import asdict
@@ -263,6 +281,7 @@ def detect(
     detector = load(model, cache_dir=default_cache_dir())
     if llm is not None:
         detector.use_llm(llm_config(llm, llm_model, detector.config.llm))
+    _use_audit(detector, audit)
     ds_cfg, config_dir = resolve_config(dataset)
     if engine == "ray":
         from collaborlog.scale.cli import detect_on_cluster
@@ -418,6 +437,47 @@ def report(
     anomalous = sum(1 for d in data.detections if d.verdict == 1)
     console.print(f"wrote {out}: {len(data.detections):,} sequences, {anomalous:,} anomalous, "
                   f"{len(data.plots)} plot(s)", markup=False)
+
+
+@app.command("llm-log")
+def llm_log(
+    db: Optional[Path] = typer.Argument(None, help="An audit log (default: llm-audit.sqlite in the cache folder)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only exchanges since then: 30m, 2h, 7d, or an ISO "
+                                        "date or time (UTC unless it names a zone)."),
+    sequence: Optional[str] = typer.Option(None, "--sequence", help="Only exchanges that served this sequence id."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the latest N exchanges."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per exchange on stdout (totals on stderr)."),
+) -> None:
+    """List the LLM exchanges an audit log recorded, and their totals: calls, tokens, fallbacks."""
+    from dataclasses import asdict
+
+    from collaborlog.features.embeddings import default_cache_dir
+    from collaborlog.llm.audit import AUDIT_FILE, AuditQuery, parse_since, read_exchanges, totals
+
+    query = AuditQuery(parse_since(since) if since is not None else None, sequence, limit)
+    exchanges = read_exchanges(db if db is not None else default_cache_dir() / AUDIT_FILE, query)
+    total = totals(exchanges)
+    said = (f"{total.exchanges:,} exchanges: {total.calls:,} calls, {total.cached:,} cached; "
+            f"{total.prompt_tokens + total.completion_tokens:,} tokens ({total.prompt_tokens:,} prompt, "
+            f"{total.completion_tokens:,} completion); {total.fallbacks:,} fell back")
+    if as_json:
+        for e in exchanges:
+            print(json.dumps({**asdict(e), "outcome": e.outcome.value, "fell_back": e.fell_back}, ensure_ascii=False))
+        Console(stderr=True).print(said, markup=False, highlight=False)
+        return
+    from datetime import datetime, timezone
+
+    table = Table(title="LLM exchanges")
+    for name in ("time (UTC)", "kind", "sequences", "model", "tokens", "ms", "outcome", "answer / why"):
+        table.add_column(name, overflow="fold")
+    for e in exchanges:
+        shown = ", ".join(e.sequences[:3]) + (f" +{len(e.sequences) - 3}" if len(e.sequences) > 3 else "")
+        table.add_row(datetime.fromtimestamp(e.time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S"), e.kind,
+                      escape(shown), escape(e.model), f"{e.prompt_tokens}+{e.completion_tokens}",
+                      f"{e.seconds * 1000:.0f}", e.outcome.value,
+                      escape((e.error if e.fell_back else e.response or "")[:120]))
+    console.print(table)
+    console.print(said, markup=False, highlight=False)
 
 
 models_app = typer.Typer(no_args_is_help=True, help="Saved detectors: check them.")
