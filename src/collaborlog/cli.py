@@ -263,6 +263,11 @@ def detect(
                                           help="--engine ray: the cluster to join (default: a local one)."),
     workers: int = typer.Option(2, "--workers", min=1, help="--engine ray: featurizing actors."),
     audit: Optional[str] = typer.Option(None, "--audit", help=AUDIT_HELP),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Tail the log (--log FILE, else the dataset's file) as "
+                                "it grows, through rotation and truncation; print each sequence's verdict as it "
+                                "completes. Ctrl-C judges the open ones and stops."),
+    idle: float = typer.Option(60.0, "--idle", help="--follow: a session completes after this many seconds "
+                               "without a new line of it."),
 ) -> None:
     """Judge a log with a saved detector; print the anomalous sequences and why."""
     from dataclasses import asdict
@@ -283,6 +288,12 @@ def detect(
         detector.use_llm(llm_config(llm, llm_model, detector.config.llm))
     _use_audit(detector, audit)
     ds_cfg, config_dir = resolve_config(dataset)
+    if follow:
+        if engine != "local" or split != "all" or log == "-":
+            raise CollaborLogError("--follow tails one log file with the local engine and judges all of it: "
+                                   "drop --engine, --split and --log - (write the stream to a file and follow that)")
+        _follow(detector, model, ds_cfg, _base(data_dir, config_dir), log, chosen, quiet, out, learn, idle)
+        return
     if engine == "ray":
         from collaborlog.scale.cli import detect_on_cluster
 
@@ -327,6 +338,79 @@ def detect(
                       + escape(f": {d.reason}" if d.reason else f" (nearest: {', '.join(n.id for n in d.neighbours[:3])})"))
         for i in by_id[d.sequence_id].lines[:5]:
             console.print(f"    {ds.log.content[i][:160]}", highlight=False, markup=False)
+
+
+def _follow(detector, model: Path, ds_cfg, base: Optional[Path], log: Optional[str], chosen, quiet: bool,
+            out: Optional[Path], learn: bool, idle: float) -> None:
+    """``detect --follow``: see :mod:`collaborlog.ops.follow`."""
+    import signal
+    import threading
+    import time
+    from dataclasses import asdict
+
+    from collaborlog.detector.persistence import save
+    from collaborlog.ops.follow import Follower, FollowStats, LineReader, OpenSequences
+    from collaborlog.ops.output import OutputFormat, RowWriter
+    from collaborlog.ops.tail import Tail
+
+    source = Path(log) if log is not None else Path(ds_cfg.source.path).expanduser()
+    if log is None and not source.is_absolute() and base is not None:
+        source = base / source
+    stats = FollowStats()
+    reader = LineReader(ds_cfg.source, stats)
+    sequences = OpenSequences(ds_cfg.grouping, idle, time.monotonic, stats)
+    if learn:
+        def judge(frame, seqs):
+            # A checkpoint after each batch that taught the models, as detect --learn does.
+            return [d for b in detector.detect_stream(frame, seqs, batch_size=max(len(seqs), 1), learn=True,
+                                                      on_learned=lambda _: save(detector, model)) for d in b]
+    else:
+        judge = detector.detect
+    writer = RowWriter(sys.stdout, chosen) if chosen is not OutputFormat.TABLE else None
+    saved = open(out, "a", encoding="utf-8") if out is not None else None  # noqa: SIM115 - closed below
+    anomalous = 0
+
+    def emit(d) -> None:
+        nonlocal anomalous
+        anomalous += d.verdict == 1
+        if saved is not None:
+            saved.write(json.dumps(asdict(d), default=str, ensure_ascii=False) + "\n")
+            saved.flush()
+        if writer is not None:
+            writer.write(d)
+        elif quiet:
+            if d.verdict == 1:
+                print(d.sequence_id, flush=True)
+        elif d.verdict == 1:
+            console.print(f"[bold red]{escape(d.sequence_id)}[/] anomalous, score {d.score:.2f} via {d.branch.value}"
+                          + escape(f": {d.reason}" if d.reason else ""))
+        else:
+            console.print(f"[green]{escape(d.sequence_id)}[/] normal via {d.branch.value}", highlight=False)
+
+    stopped = threading.Event()
+
+    def stop(*_) -> None:
+        # The first Ctrl-C (or SIGTERM) ends the loop after the batch being judged; a second one aborts.
+        if stopped.is_set():
+            raise KeyboardInterrupt
+        stopped.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    err = Console(stderr=True)
+    try:
+        tail = Tail(source, max_line_bytes=4 * ds_cfg.source.max_line_chars + 4)
+        if not quiet:
+            err.print(f"following {source} (Ctrl-C to stop)", markup=False, highlight=False)
+        Follower(tail, reader, sequences, judge, emit).run(stop=stopped.is_set)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if saved is not None:
+            saved.close()
+    if not quiet:
+        err.print(f"{stats.sequences:,} sequences judged: {anomalous:,} anomalous; {stats.lines:,} lines read "
+                  f"({tail.stats.rotations} rotations, {tail.stats.truncations} truncations, "
+                  f"{stats.ungrouped:,} without a session key, {stats.late:,} late)", markup=False, highlight=False)
 
 
 @app.command()
