@@ -544,13 +544,14 @@ def llm_log(
     said = (f"{total.exchanges:,} exchanges: {total.calls:,} calls, {total.cached:,} cached; "
             f"{total.prompt_tokens + total.completion_tokens:,} tokens ({total.prompt_tokens:,} prompt, "
             f"{total.completion_tokens:,} completion); {total.fallbacks:,} fell back")
-    if as_json:
-        for e in exchanges:
-            print(json.dumps({**asdict(e), "outcome": e.outcome.value, "fell_back": e.fell_back}, ensure_ascii=False))
-        Console(stderr=True).print(said, markup=False, highlight=False)
-        return
     from datetime import datetime, timezone
 
+    if as_json:
+        for e in exchanges:
+            print(json.dumps({"datetime_utc": datetime.fromtimestamp(e.time, timezone.utc).isoformat(), **asdict(e),
+                              "outcome": e.outcome.value, "fell_back": e.fell_back}, ensure_ascii=False))
+        Console(stderr=True).print(said, markup=False, highlight=False)
+        return
     table = Table(title="LLM exchanges")
     for name in ("time (UTC)", "kind", "sequences", "model", "tokens", "ms", "outcome", "answer / why"):
         table.add_column(name, overflow="fold")
