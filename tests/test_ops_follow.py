@@ -257,6 +257,8 @@ def test_jsonl_sources_and_bad_settings(tmp_path):
         LineReader(SourceConfig(path="x", kind="csv"), stats)
     with pytest.raises(ConfigError, match="--idle"):
         OpenSequences(SessionGrouping(regex="x"), 0, Clock(), stats)
+    by_field = OpenSequences(SessionGrouping(field="job"), 30, Clock(), stats)
+    assert by_field.add(reader.read([b"no json, so no job field"])) == [] and stats.ungrouped == 1
     untimed = LineReader(SourceConfig(path="x", kind="text", log_format="<Level> <Content>"), stats)
     with pytest.raises(ConfigError, match="timestamp"):
         OpenSequences(TimeGrouping(seconds=10, step=10), 30, Clock(), stats).add(untimed.read([b"INFO x"]))

@@ -153,6 +153,9 @@ class OpenSequences:
     def _add_sessions(self, lines: list[Line]) -> list[tuple[str, list[Line]]]:
         assert isinstance(self.grouping, SessionGrouping)
         frame = _frame(lines)
+        if self.grouping.field is not None and self.grouping.field not in frame.fields:
+            # Lines that missed the format carry no fields: without a key, not a misconfiguration.
+            frame.fields[self.grouping.field] = [""] * len(lines)
         group_stats = GroupStats()
         now = self.clock()
         for seq in group_sessions(frame, self.grouping, group_stats):
