@@ -64,7 +64,9 @@ def test_rotation_loses_and_duplicates_nothing(tmp_path):
     seen = _texts(tail.read())
     _append(path, "a3")  # written before the rotation, not read yet
     os.rename(path, tmp_path / "app.log.1")
-    assert _texts(tail.read()) == ["a3"]  # renamed away, no successor yet: the old file is still read
+    read = _texts(tail.read())
+    assert read == ["a3"]  # renamed away, no successor yet: the old file is still read
+    seen += read
     _append(path, "b1")
     _append(tmp_path / "app.log.1", "a4")  # the writer has not reopened yet
     seen += _texts(tail.read())
@@ -76,9 +78,8 @@ def test_rotation_loses_and_duplicates_nothing(tmp_path):
     _append(tmp_path / "app.log.1", "never read: the old file was let go")
     _append(path, "b3")
     seen += _texts(tail.read()) + _texts(tail.close())
-    assert sorted(seen) == ["a1", "a2", "a4", "a5", "b1", "b2", "b3"]
+    assert sorted(seen) == ["a1", "a2", "a3", "a4", "a5", "b1", "b2", "b3"]
     assert seen.index("b1") < seen.index("b2") < seen.index("b3") and tail.stats.rotations == 1
-    assert "a3" not in seen  # it was returned by the read before (counted there), not again
 
 
 def test_truncation_reads_the_file_again_from_its_start(tmp_path):

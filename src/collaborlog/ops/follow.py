@@ -228,9 +228,6 @@ class OpenSequences:
             names.sort(key=lambda n: int(n[1:]))
         return [(name, self._open.pop(name).lines) for name in names]
 
-    def __len__(self) -> int:
-        return len(self._open)
-
 
 def _frame(lines: list[Line]) -> LogFrame:
     names = list(dict.fromkeys(k for line in lines for k in line.fields))
