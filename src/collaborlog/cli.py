@@ -95,6 +95,23 @@ def _routing(detections) -> str:
     return ", ".join(parts)
 
 
+AUDIT_HELP = ("SQLite file recording every exchange with the LLM (see 'collaborlog llm-log'); default: "
+              "llm-audit.sqlite in the cache folder ($COLLABORLOG_CACHE_DIR); 'none' records nothing.")
+
+
+def _use_audit(detector, audit: Optional[str]) -> None:
+    """Record the detector's LLM exchanges in ``audit`` (``none``: nowhere; default: the cache folder's file)."""
+    from collaborlog.features.embeddings import default_cache_dir
+    from collaborlog.llm.audit import AUDIT_FILE
+
+    if audit == "none" or not detector.llm_enabled:
+        return
+    path = Path(audit) if audit is not None else default_cache_dir() / AUDIT_FILE
+    if path.is_dir():
+        raise CollaborLogError(f"--audit {path} is a folder: give a file name such as {path / AUDIT_FILE}")
+    detector.use_llm(detector.config.llm.model_copy(update={"audit": str(path)}))
+
+
 def _prepare_output(path: Path) -> None:
     """Create ``path``'s folder and check that ``path`` can be written, before any work is done."""
     if path.is_dir():
@@ -260,6 +277,12 @@ def detect(
     address: Optional[str] = typer.Option(None, "--address", envvar="RAY_ADDRESS",
                                           help="--engine ray: the cluster to join (default: a local one)."),
     workers: int = typer.Option(2, "--workers", min=1, help="--engine ray: featurizing actors."),
+    audit: Optional[str] = typer.Option(None, "--audit", help=AUDIT_HELP),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Tail the log (--log FILE, else the dataset's file) as "
+                                "it grows, through rotation and truncation; print each sequence's verdict as it "
+                                "completes. Ctrl-C judges the open ones and stops."),
+    idle: float = typer.Option(60.0, "--idle", help="--follow: a session completes after this many seconds "
+                               "without a new line of it."),
 ) -> None:
     """Judge a log with a saved detector; print the anomalous sequences and why."""
     from dataclasses import asdict
@@ -278,7 +301,14 @@ def detect(
     detector = load(model, cache_dir=default_cache_dir())
     if llm is not None:
         detector.use_llm(llm_config(llm, llm_model, detector.config.llm))
+    _use_audit(detector, audit)
     ds_cfg, config_dir = resolve_config(dataset)
+    if follow:
+        if engine != "local" or split != "all" or log == "-":
+            raise CollaborLogError("--follow tails one log file with the local engine and judges all of it: "
+                                   "drop --engine, --split and --log - (write the stream to a file and follow that)")
+        _follow(detector, model, ds_cfg, _base(data_dir, config_dir), log, chosen, quiet, out, learn, idle)
+        return
     if engine == "ray":
         from collaborlog.scale.cli import detect_on_cluster
 
@@ -323,6 +353,79 @@ def detect(
                       + escape(f": {d.reason}" if d.reason else f" (nearest: {', '.join(n.id for n in d.neighbours[:3])})"))
         for i in by_id[d.sequence_id].lines[:5]:
             console.print(f"    {ds.log.content[i][:160]}", highlight=False, markup=False)
+
+
+def _follow(detector, model: Path, ds_cfg, base: Optional[Path], log: Optional[str], chosen, quiet: bool,
+            out: Optional[Path], learn: bool, idle: float) -> None:
+    """``detect --follow``: see :mod:`collaborlog.ops.follow`."""
+    import signal
+    import threading
+    import time
+    from dataclasses import asdict
+
+    from collaborlog.detector.persistence import save
+    from collaborlog.ops.follow import Follower, FollowStats, LineReader, OpenSequences
+    from collaborlog.ops.output import OutputFormat, RowWriter
+    from collaborlog.ops.tail import Tail
+
+    source = Path(log) if log is not None else Path(ds_cfg.source.path).expanduser()
+    if log is None and not source.is_absolute() and base is not None:
+        source = base / source
+    stats = FollowStats()
+    reader = LineReader(ds_cfg.source, stats)
+    sequences = OpenSequences(ds_cfg.grouping, idle, time.monotonic, stats)
+    if learn:
+        def judge(frame, seqs):
+            # A checkpoint after each batch that taught the models, as detect --learn does.
+            return [d for b in detector.detect_stream(frame, seqs, batch_size=max(len(seqs), 1), learn=True,
+                                                      on_learned=lambda _: save(detector, model)) for d in b]
+    else:
+        judge = detector.detect
+    writer = RowWriter(sys.stdout, chosen) if chosen is not OutputFormat.TABLE else None
+    saved = open(out, "a", encoding="utf-8") if out is not None else None  # noqa: SIM115 - closed below
+    anomalous = 0
+
+    def emit(d) -> None:
+        nonlocal anomalous
+        anomalous += d.verdict == 1
+        if saved is not None:
+            saved.write(json.dumps(asdict(d), default=str, ensure_ascii=False) + "\n")
+            saved.flush()
+        if writer is not None:
+            writer.write(d)
+        elif quiet:
+            if d.verdict == 1:
+                print(d.sequence_id, flush=True)
+        elif d.verdict == 1:
+            console.print(f"[bold red]{escape(d.sequence_id)}[/] anomalous, score {d.score:.2f} via {d.branch.value}"
+                          + escape(f": {d.reason}" if d.reason else ""))
+        else:
+            console.print(f"[green]{escape(d.sequence_id)}[/] normal via {d.branch.value}", highlight=False)
+
+    stopped = threading.Event()
+
+    def stop(*_) -> None:
+        # The first Ctrl-C (or SIGTERM) ends the loop after the batch being judged; a second one aborts.
+        if stopped.is_set():
+            raise KeyboardInterrupt
+        stopped.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    err = Console(stderr=True)
+    try:
+        tail = Tail(source, max_line_bytes=4 * ds_cfg.source.max_line_chars + 4)
+        if not quiet:
+            err.print(f"following {source} (Ctrl-C to stop)", markup=False, highlight=False)
+        Follower(tail, reader, sequences, judge, emit).run(stop=stopped.is_set)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if saved is not None:
+            saved.close()
+    if not quiet:
+        err.print(f"{stats.sequences:,} sequences judged: {anomalous:,} anomalous; {stats.lines:,} lines read "
+                  f"({tail.stats.rotations} rotations, {tail.stats.truncations} truncations, "
+                  f"{stats.ungrouped:,} without a session key, {stats.late:,} late)", markup=False, highlight=False)
 
 
 @app.command()
@@ -433,6 +536,48 @@ def report(
     anomalous = sum(1 for d in data.detections if d.verdict == 1)
     console.print(f"wrote {out}: {len(data.detections):,} sequences, {anomalous:,} anomalous, "
                   f"{len(data.plots)} plot(s)", markup=False)
+
+
+@app.command("llm-log")
+def llm_log(
+    db: Optional[Path] = typer.Argument(None, help="An audit log (default: llm-audit.sqlite in the cache folder)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only exchanges since then: 30m, 2h, 7d, or an ISO "
+                                        "date or time (UTC unless it names a zone)."),
+    sequence: Optional[str] = typer.Option(None, "--sequence", help="Only exchanges that served this sequence id."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the latest N exchanges."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per exchange on stdout (totals on stderr)."),
+) -> None:
+    """List the LLM exchanges an audit log recorded, and their totals: calls, tokens, fallbacks."""
+    from dataclasses import asdict
+
+    from collaborlog.features.embeddings import default_cache_dir
+    from collaborlog.llm.audit import AUDIT_FILE, AuditQuery, parse_since, read_exchanges, totals
+
+    query = AuditQuery(parse_since(since) if since is not None else None, sequence, limit)
+    exchanges = read_exchanges(db if db is not None else default_cache_dir() / AUDIT_FILE, query)
+    total = totals(exchanges)
+    said = (f"{total.exchanges:,} exchanges: {total.calls:,} calls, {total.cached:,} cached; "
+            f"{total.prompt_tokens + total.completion_tokens:,} tokens ({total.prompt_tokens:,} prompt, "
+            f"{total.completion_tokens:,} completion); {total.fallbacks:,} fell back")
+    from datetime import datetime, timezone
+
+    if as_json:
+        for e in exchanges:
+            print(json.dumps({"datetime_utc": datetime.fromtimestamp(e.time, timezone.utc).isoformat(), **asdict(e),
+                              "outcome": e.outcome.value, "fell_back": e.fell_back}, ensure_ascii=False))
+        Console(stderr=True).print(said, markup=False, highlight=False)
+        return
+    table = Table(title="LLM exchanges")
+    for name in ("time (UTC)", "kind", "sequences", "model", "tokens", "ms", "outcome", "answer / why"):
+        table.add_column(name, overflow="fold")
+    for e in exchanges:
+        shown = ", ".join(e.sequences[:3]) + (f" +{len(e.sequences) - 3}" if len(e.sequences) > 3 else "")
+        table.add_row(datetime.fromtimestamp(e.time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S"), e.kind,
+                      escape(shown), escape(e.model), f"{e.prompt_tokens}+{e.completion_tokens}",
+                      f"{e.seconds * 1000:.0f}", e.outcome.value,
+                      escape((e.error if e.fell_back else e.response or "")[:120]))
+    console.print(table)
+    console.print(said, markup=False, highlight=False)
 
 
 models_app = typer.Typer(no_args_is_help=True, help="Saved detectors: check them.")

@@ -27,6 +27,7 @@ from collaborlog.features.embeddings import EmbeddingCache, embed_messages
 from collaborlog.features.encoders import Encoder, build_encoder
 from collaborlog.features.featurizer import Featurizer, SequenceFeatures
 from collaborlog.llm.agents import EvolCoT
+from collaborlog.llm.audit import AuditLog
 from collaborlog.llm.backends import LLMClient, LLMConfig, build_client
 from collaborlog.llm.governor import Governor, ResponseCache
 from collaborlog.llm.prompts import load_prompts
@@ -121,7 +122,9 @@ class CollaborLog:
             client = self._llm if self._llm is not None else build_client(self.config.llm)
             cache = (ResponseCache(self.cache_dir / "llm.sqlite")
                      if self.config.governor.cache and self.cache_dir is not None else None)
-            self._agents = EvolCoT(Governor(client, self.config.governor, cache), load_prompts(Path(self.config.prompts_dir) if self.config.prompts_dir else None),
+            audit = AuditLog(Path(self.config.llm.audit)) if self.config.llm.audit else None
+            self._agents = EvolCoT(Governor(client, self.config.governor, cache, audit),
+                                   load_prompts(Path(self.config.prompts_dir) if self.config.prompts_dir else None),
                                    self.config.llm, contrast=self.config.evol_contrast)
         return self._agents
 

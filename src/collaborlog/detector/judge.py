@@ -65,7 +65,8 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     # sequence that is a known pattern once its rewordings and new routine events are read so
     # is an evolved version of that pattern.
     unexplained = [int(i) for i in np.nonzero(to_llm)[0] if found[i] is None]
-    verdicts = (questions.new_message_verdicts(det, features, unexplained, stream, levels, read_prevalence)
+    verdicts = (questions.new_message_verdicts(det, features, unexplained, stream, levels, read_prevalence,
+                                               [s.id for s in sequences])
                 if det.llm_enabled else {})
     evolved: set[int] = set()
     routine = {m for m, v in verdicts.items() if is_routine(v, prevalence)}
@@ -104,7 +105,7 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     if rows.size and det.llm_enabled:
         shown = evidence.build(det, features, sm, rows, prevalence, full, verdicts, levels,
                                rare_lines if det.novelty_ is not None else None)
-        judgements = dict(zip(rows.tolist(), det.agents().judge_many(shown)))
+        judgements = dict(zip(rows.tolist(), det.agents().judge_many(shown, [sequences[i].id for i in rows])))
         backing = {int(i): tuple(dict.fromkeys(ev.failure_signals + ev.reported_problems + ev.rare))
                    for i, ev in zip(rows.tolist(), shown)}
     unjudged = [i for i in rows.tolist() if i not in judgements or judgements[i].branch is Branch.FALLBACK]

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 
 
 def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: list[int], stream: Vanished,
-                         levels: dict[str, str], prevalence: Prevalence | None = None) -> dict[str, MessageVerdict]:
+                         levels: dict[str, str], prevalence: Prevalence | None = None,
+                         ids: list[str] | None = None) -> dict[str, MessageVerdict]:
     """Evol Detect for each message of ``rows`` that nothing known aligns to and the LLM has not judged.
+    ``ids``: the id of each sequence of ``features``, for the audit log (which sequences a question served).
 
     A known message is offered as what a new one may reword only when the stream no longer
     writes it as often as the history did (``stream``): a new version writes each statement in
@@ -49,9 +51,16 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
     for m in unknown:
         representative[m] = variant_of(m, judged + [r for r in dict.fromkeys(representative.values())]) or m
     new = [m for m in unknown if representative[m] == m]
-    said = {**det.messages_, **(ask_new(det, new, stream) if new else {})}
+    served: dict[str, tuple[str, ...]] = {}
+    if ids is not None:
+        carriers: dict[str, dict[str, None]] = {}
+        for i in rows:
+            for line in dict.fromkeys([*features.messages[i], *features.aligned[i]]):
+                carriers.setdefault(representative.get(line, line), {})[ids[i]] = None
+        served = {m: tuple(c) for m, c in carriers.items()}
+    said = {**det.messages_, **(ask_new(det, new, stream, served) if new else {})}
     said = {m: replace(said[r], message=m) for m, r in representative.items() if r in said}
-    said.update(det.agents().judge_messages({m: [] for m in rare}) if rare else {})
+    said.update(det.agents().judge_messages({m: [] for m in rare}, served) if rare else {})
     # Where the log prints its levels, a message's level is read, not guessed: it decides
     # whether a new event reports a problem (a rewording keeps its original's standing). A
     # rare message stays evidence unless both the log and the LLM put it below WARN.
@@ -61,8 +70,10 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
             if m in levels else v for m, v in said.items()}
 
 
-def ask_new(det: CollaborLog, new: list[str], stream: Vanished) -> dict[str, MessageVerdict]:
-    """The new-message question for each of ``new``, with the old messages it may reword."""
+def ask_new(det: CollaborLog, new: list[str], stream: Vanished,
+            served: dict[str, tuple[str, ...]] | None = None) -> dict[str, MessageVerdict]:
+    """The new-message question for each of ``new``, with the old messages it may reword
+    (``served``: per message, the sequences that carry it, for the audit log)."""
     aligner = det.aligner_
     assert aligner is not None  # asked only with alignment on
     vectors = det.message_vectors(new)
@@ -73,4 +84,4 @@ def ask_new(det: CollaborLog, new: list[str], stream: Vanished) -> dict[str, Mes
     offered = offer(new, old, cosine, det.config.new_message_candidates, det.config.rewording_overlap)
     asks = {m: [KnownMessage(old[j], float(cosine[i, j]), det.signatures_.failure_only(old[j]))
                 for j in offered[m]] for i, m in enumerate(new)}
-    return det.agents().judge_messages(asks)
+    return det.agents().judge_messages(asks, served)

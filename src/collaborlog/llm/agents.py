@@ -55,12 +55,15 @@ class EvolCoT:
         system, user = self.prompts[name].render(**values)
         return ChatRequest(system, user, schema, self.llm.max_tokens, self.llm.temperature, self.llm.top_p)
 
-    def judge_message(self, message: str, candidates: list[KnownMessage]) -> MessageVerdict | None:
-        """Evol Detect for one new message; ``None`` when the LLM fails or the budget is spent."""
+    def judge_message(self, message: str, candidates: list[KnownMessage],
+                      served: tuple[str, ...] = ()) -> MessageVerdict | None:
+        """Evol Detect for one new message (carried by the sequences ``served``); ``None`` when the
+        LLM fails or the budget is spent."""
         shown = "\n".join(f"  {i + 1}. {c.message}" for i, c in enumerate(candidates)) or "  (none)"
         request = self._request("new_message", message_schema(len(candidates)), message=message, candidates=shown)
         try:
-            answer = self.governor.answer(request, "new_message", lambda text: parse_message(text, len(candidates)))
+            answer = self.governor.answer(request, "new_message", lambda text: parse_message(text, len(candidates)),
+                                          served)
         except (AnswerError, BudgetExceeded, LLMError):
             return None
         if answer.same_as:
@@ -68,18 +71,21 @@ class EvolCoT:
             return MessageVerdict(message, old.message, old.failure_only, answer.reason, answer.level)
         return MessageVerdict(message, None, answer.problem, answer.reason, answer.level)
 
-    def judge_messages(self, asks: dict[str, list[KnownMessage]]) -> dict[str, MessageVerdict]:
-        """:meth:`judge_message` for each new message (concurrently); those that failed are left out."""
+    def judge_messages(self, asks: dict[str, list[KnownMessage]],
+                       served: dict[str, tuple[str, ...]] | None = None) -> dict[str, MessageVerdict]:
+        """:meth:`judge_message` for each new message (concurrently); those that failed are left out.
+        ``served``: per message, the ids of the sequences that carry it (for the audit log)."""
+        carried = served or {}
         with ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
-            verdicts = pool.map(lambda m: self.judge_message(m, asks[m]), list(asks))
+            verdicts = pool.map(lambda m: self.judge_message(m, asks[m], carried.get(m, ())), list(asks))
         return {v.message: v for v in verdicts if v is not None}
 
-    def evol_detect(self, ev: Evidence, old: HistoryItem) -> tuple[bool, str]:
+    def evol_detect(self, ev: Evidence, old: HistoryItem, served: tuple[str, ...] = ()) -> tuple[bool, str]:
         request = self._request("evol_detect", EVOL_SCHEMA, diff=render_diff(list(old.messages), list(ev.messages)))
-        parsed = self.governor.answer(request, Branch.EVOL_DETECT.value, parse_evol)
+        parsed = self.governor.answer(request, Branch.EVOL_DETECT.value, parse_evol, served)
         return parsed.is_evol, parsed.reason
 
-    def detect_anomaly(self, ev: Evidence) -> tuple[Branch, int, str, tuple[str, ...]]:
+    def detect_anomaly(self, ev: Evidence, served: tuple[str, ...] = ()) -> tuple[Branch, int, str, tuple[str, ...]]:
         contrast = ev.nearest_normal is not None and ev.nearest_abnormal is not None
         if ev.sm_certain or not contrast:
             shown: list[HistoryItem] = []
@@ -101,7 +107,7 @@ class EvolCoT:
                                     normal=render_sequence(list(ev.nearest_normal.messages)),
                                     abnormal=render_sequence(list(ev.nearest_abnormal.messages)),
                                     sequence=render_sequence(list(ev.messages)), signals=self._signals(ev))
-        parsed = self.governor.answer(request, branch.value, parse_state)
+        parsed = self.governor.answer(request, branch.value, parse_state, served)
         return branch, int(parsed.anomalous), parsed.reason, ids
 
     def evol_candidates(self, ev: Evidence) -> list[HistoryItem]:
@@ -134,13 +140,14 @@ class EvolCoT:
                 f"  - {line}" for line in ev.rare))
         return "\n".join(parts) or "none of its lines resembles a message seen only in past failures"
 
-    def judge(self, ev: Evidence) -> Judgement:
-        """One verdict for one routed sequence; never raises for an LLM failure."""
+    def judge(self, ev: Evidence, served: tuple[str, ...] = ()) -> Judgement:
+        """One verdict for one routed sequence (the ids of the sequences it stands for:
+        ``served``, for the audit log); never raises for an LLM failure."""
         failures = 0
         confirmed: list[tuple[HistoryItem, str]] = []
         for old in self.evol_candidates(ev):
             try:
-                is_evol, reason = self.evol_detect(ev, old)
+                is_evol, reason = self.evol_detect(ev, old, served)
             except BudgetExceeded as err:
                 return self._fallback(ev, str(err), failures)
             except (LLMError, AnswerError):
@@ -152,7 +159,7 @@ class EvolCoT:
             old, reason = confirmed[0]
             return Judgement(old.label, Branch.EVOL_DETECT, reason, (old.id,), evolved_from=old.id, failures=failures)
         try:
-            branch, verdict, reason, ids = self.detect_anomaly(ev)
+            branch, verdict, reason, ids = self.detect_anomaly(ev, served)
             return Judgement(verdict, branch, reason, ids, failures=failures)
         except BudgetExceeded as err:
             return self._fallback(ev, str(err), failures)
@@ -164,12 +171,17 @@ class EvolCoT:
         # Reasons are written to reports and detections files: no credential may reach them.
         return Judgement(ev.sm_verdict, Branch.FALLBACK, "", fallback=redact(why), failures=failures)
 
-    def judge_many(self, evidence: list[Evidence]) -> list[Judgement]:
-        """Judge a batch: equal message patterns are judged once, distinct ones concurrently."""
+    def judge_many(self, evidence: list[Evidence], ids: list[str] | None = None) -> list[Judgement]:
+        """Judge a batch: equal message patterns are judged once, distinct ones concurrently.
+        ``ids``: the sequence id of each evidence, for the audit log."""
         first: dict[tuple[str, ...], int] = {}
+        served: dict[tuple[str, ...], list[str]] = {}
         for i, ev in enumerate(evidence):
             first.setdefault(ev.pattern(), i)
+            if ids is not None:
+                served.setdefault(ev.pattern(), []).append(ids[i])
         unique = list(first.values())
         with ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
-            results = dict(zip(unique, pool.map(lambda i: self.judge(evidence[i]), unique)))
+            results = dict(zip(unique, pool.map(
+                lambda i: self.judge(evidence[i], tuple(served.get(evidence[i].pattern(), ()))), unique)))
         return [results[first[ev.pattern()]] for ev in evidence]

@@ -172,6 +172,9 @@ class LLMConfig(BaseModel):
     llama-cpp-python's own default is half of them)."""
     seed: int = 0
     """Sampling seed, sent to the server and to llama.cpp, so that reruns sample alike."""
+    audit: str | None = None
+    """The SQLite file that records every exchange with the LLM (see :mod:`collaborlog.llm.audit`);
+    ``None`` records none. Not saved with a detector: whoever runs it says where (``detect --audit``)."""
 
     @field_validator("base_url")
     @classmethod
@@ -185,7 +188,7 @@ class LLMConfig(BaseModel):
             raise ValueError(str(err)) from None
 
     def portable(self) -> "LLMConfig":
-        """These settings without ``base_url`` and ``api_key_env``: what a saved detector keeps.
+        """These settings without ``base_url``, ``api_key_env`` and ``audit``: what a saved detector keeps.
 
         Whoever runs a detector names the server and the key (``$OPENAI_BASE_URL`` and
         ``$OPENAI_API_KEY``, or their own configuration), so loading someone else's detector
@@ -193,7 +196,8 @@ class LLMConfig(BaseModel):
         """
         defaults = LLMConfig.model_fields
         return self.model_copy(update={"base_url": defaults["base_url"].default,
-                                       "api_key_env": defaults["api_key_env"].default})
+                                       "api_key_env": defaults["api_key_env"].default,
+                                       "audit": defaults["audit"].default})
 
 
 def _token_count(usage: dict, name: str) -> int:

@@ -4,7 +4,8 @@ Identical prompts (same backend, model, rendered prompt, schema and sampling set
 answered from the cache, so reruns are cheap and reproducible. Only answers that the caller
 could read are cached (:meth:`Governor.answer`): an unreadable one is asked again next time.
 Past a budget or the run's deadline, :meth:`Governor.answer` raises :class:`BudgetExceeded`
-and the caller falls back to the small model.
+and the caller falls back to the small model. Every exchange, whatever came of it, is
+recorded in the :class:`~collaborlog.llm.audit.AuditLog` when the governor has one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collaborlog.errors import CollaborLogError
 from collaborlog.llm.answers import AnswerError
+from collaborlog.llm.audit import AuditLog, Exchange, Outcome, split_identity
 from collaborlog.llm.backends import ChatRequest, Completion, LLMClient, LLMError, redact
 
 T = TypeVar("T")
@@ -180,39 +182,56 @@ def _checked(completion: object, identity: str) -> Completion:
 
 
 class Governor:
-    """Wraps an :class:`LLMClient` with the cache, the budgets, the deadline and the accounting
-    (thread-safe)."""
+    """Wraps an :class:`LLMClient` with the cache, the budgets, the deadline, the accounting and
+    the audit log (thread-safe). Every question the LLM stage asks passes through here."""
 
     def __init__(self, client: LLMClient, config: GovernorConfig = GovernorConfig(),
-                 cache: ResponseCache | None = None) -> None:
+                 cache: ResponseCache | None = None, audit: AuditLog | None = None) -> None:
         self.client = client
         self.config = config
         self.cache = cache if config.cache else None
+        self.audit = audit
         self.records: list[CallRecord] = []
         self._calls = 0
         self._tokens = 0
         self._started: float | None = None
         self._lock = threading.Lock()
 
-    def answer(self, request: ChatRequest, branch: str, parse: Callable[[str], T]) -> T:
-        """The answer to ``request`` as read by ``parse``, from the cache or the LLM.
+    def answer(self, request: ChatRequest, branch: str, parse: Callable[[str], T],
+               served: tuple[str, ...] = ()) -> T:
+        """The answer to ``request`` as read by ``parse``, from the cache or the LLM; ``served``:
+        the ids of the sequences the question is asked for (for the audit log).
 
         Raises :class:`BudgetExceeded` (budget spent, deadline passed), :class:`LLMError`, or the
         :class:`AnswerError` of ``parse``; an answer ``parse`` rejects is counted as a failure and
         never cached, so the question is asked again next time (a cached one that no longer
         parses is dropped and asked again now).
         """
-        return self._answer(request, branch, lambda completion: parse(completion.text))
+        return self._answer(request, branch, lambda completion: parse(completion.text), served)
 
-    def ask(self, request: ChatRequest, branch: str) -> Completion:
+    def ask(self, request: ChatRequest, branch: str, served: tuple[str, ...] = ()) -> Completion:
         """The completion itself, from the cache or the LLM, cached as it is: for callers that
         do not read the text. Raises :class:`BudgetExceeded` or :class:`LLMError`."""
-        return self._answer(request, branch, lambda completion: completion)
+        return self._answer(request, branch, lambda completion: completion, served)
 
-    def _answer(self, request: ChatRequest, branch: str, read: Callable[[Completion], T]) -> T:
+    def _answer(self, request: ChatRequest, branch: str, read: Callable[[Completion], T],
+                served: tuple[str, ...] = ()) -> T:
+        asked = time.time()
         with self._lock:
             if self._started is None:
                 self._started = time.monotonic()
+
+        def audit(outcome: Outcome, completion: Completion | None = None, error: str = "") -> None:
+            if self.audit is not None:
+                backend, model = split_identity(self.client.identity)
+                self.audit.record(Exchange(
+                    asked, backend, model, branch, served, request.system, request.user,
+                    completion.text if completion is not None else None,
+                    completion.prompt_tokens if completion is not None else 0,
+                    completion.completion_tokens if completion is not None else 0,
+                    completion.seconds if completion is not None and outcome is not Outcome.CACHED else 0.0,
+                    outcome, error))
+
         key = ResponseCache.key(self.client.identity, request) if self.cache is not None else ""
         if self.cache is not None:
             hit = self.cache.get(key)
@@ -224,12 +243,18 @@ class Governor:
                     self.cache.drop(key)
                 else:
                     self._record(CallRecord(branch, hit.prompt_tokens, hit.completion_tokens, 0.0, True, True))
+                    audit(Outcome.CACHED, hit)
                     return value
-        self._admit()
+        try:
+            self._admit()
+        except BudgetExceeded as err:
+            audit(Outcome.REFUSED, error=str(err))
+            raise
         try:
             completion = _checked(self.client.complete(request), self.client.identity)
         except LLMError as err:
             self._record(CallRecord(branch, 0, 0, 0.0, False, False, redact(str(err))[:300]))
+            audit(Outcome.FAILED, error=redact(str(err)))
             raise
         with self._lock:
             self._tokens += completion.prompt_tokens + completion.completion_tokens
@@ -237,9 +262,11 @@ class Governor:
                                 completion.seconds, False, True))
         try:
             value = read(completion)
-        except AnswerError:
+        except AnswerError as err:
             self._record(CallRecord(branch, 0, 0, 0.0, False, False, "unparseable answer"))
+            audit(Outcome.UNREADABLE, completion, f"unparseable answer: {err}")
             raise
+        audit(Outcome.ANSWERED, completion)
         if self.cache is not None:
             self.cache.put(key, completion)
         return value

@@ -11,6 +11,7 @@ import io
 import json
 from collections.abc import Iterable
 from enum import Enum
+from typing import TextIO
 
 from collaborlog.errors import ConfigError
 from collaborlog.verdicts import Detection
@@ -61,3 +62,27 @@ def render(detections: Iterable[Detection], fmt: OutputFormat) -> str:
         writer.writerows(rows)
         return buffer.getvalue()
     raise ConfigError(f"render writes jsonl or csv, not {fmt.value!r}")
+
+
+class RowWriter:
+    """Rows written one at a time as verdicts come (``detect --follow``), each flushed at once:
+    JSON Lines, or CSV with its header before the first row. The same rows as :func:`render`."""
+
+    def __init__(self, stream: TextIO, fmt: OutputFormat) -> None:
+        if fmt is OutputFormat.TABLE:
+            raise ConfigError("RowWriter writes jsonl or csv, not 'table'")
+        self.stream = stream
+        self.fmt = fmt
+        self._csv = csv.DictWriter(stream, fieldnames=FIELDS, lineterminator="\n") if fmt is OutputFormat.CSV else None
+        self._header_written = False
+
+    def write(self, detection: Detection) -> None:
+        record = row(detection)
+        if self._csv is None:
+            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            if not self._header_written:
+                self._csv.writeheader()
+                self._header_written = True
+            self._csv.writerow(record)
+        self.stream.flush()
