@@ -41,6 +41,17 @@ def failure_signals(det: CollaborLog, lines: list[str], vectors: dict[str, np.nd
     return history, judged
 
 
+def failure_lines(det: CollaborLog, sequences: list[list[str]], prevalence: Prevalence) -> set[str]:
+    """The distinct lines of ``sequences`` that resemble a message the history saw only in
+    failures (the history part of :func:`failure_signals`, over all of them at once)."""
+    lines = list(dict.fromkeys(line for lines in sequences for line in lines))
+    if not lines or not det.signatures_.failure_only_.any():
+        return set()
+    vectors = det.message_vectors(lines)
+    return {line for line in det.signatures_.signals(lines, vectors)
+            if det.signatures_.failure_only(line) or not prevalence.common(line)}
+
+
 def build(det: CollaborLog, features: SequenceFeatures, sm_batch: SMBatch, rows: np.ndarray, prevalence: Prevalence,
           keys: list[tuple[str, ...]] | None = None,
           verdicts: dict[str, MessageVerdict] | None = None,

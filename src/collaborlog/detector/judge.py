@@ -46,10 +46,14 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     prevalence = det.prevalence_.plus(features.messages)
     to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
     # Evidence the small model's neighbours outvote is not settled by them: a sequence they
-    # call normal that carries a message the history saw only in failures (read through
-    # confirmed rewordings) goes to the LLM, however familiar it looks.
-    to_llm |= np.array([sm[i].verdict == 0 and any(det.signatures_.failure_only(m) for m in set(a))
-                        for i, a in enumerate(features.aligned)], dtype=np.bool_)
+    # call normal that carries a message the history saw only in failures (by name, read
+    # through confirmed rewordings, or a line that resembles one) goes to the LLM, however
+    # familiar it looks.
+    quiet = [i for i in range(len(sequences)) if not to_llm[i] and sm[i].verdict == 0]
+    resembling = evidence.failure_lines(det, [features.messages[i] for i in quiet], prevalence)
+    for i in quiet:
+        to_llm[i] = (any(det.signatures_.failure_only(m) for m in set(features.aligned[i]))
+                     or not resembling.isdisjoint(features.messages[i]))
     stream = det.vanished_.plus(features.aligned)
     # How common each message (read as the known message it aligns to) is in the stream.
     read_prevalence = Prevalence.of(det.prevalence_.bound, stream.stream_seen_, stream.stream_counts_)
