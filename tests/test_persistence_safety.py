@@ -212,6 +212,7 @@ def test_detect_learn_saves_a_checkpoint_after_each_learned_batch(tiny, tmp_path
     from typer.testing import CliRunner
 
     import collaborlog.detector.persistence as persistence
+    import collaborlog.detector.versions as versions
     from collaborlog.cli import app
 
     frame, _ = _stream(4, 5)
@@ -220,20 +221,21 @@ def test_detect_learn_saves_a_checkpoint_after_each_learned_batch(tiny, tmp_path
     dataset.write_text("name: stream\nsource: {kind: text, path: stream.log, log_format: '<Content>'}\n"
                        "grouping: {kind: session, regex: 'blk_\\d+'}\nlabels: {kind: none}\n", encoding="utf-8")
     model = save(tiny[0], tmp_path / "model")
-    load_file, save_file = persistence.load, persistence.save
+    load_file, write_file = persistence.load, versions.write
     saved = []
 
-    def save_noted(det, path):
+    def write_noted(det, folder):
         saved.append(det.learned_batches_)
-        return save_file(det, path)
+        return write_file(det, folder)
 
     monkeypatch.setattr(persistence, "load", lambda path, **kw: load_file(path, llm=ScriptedClient(default=ANSWER), **kw))
-    monkeypatch.setattr(persistence, "save", save_noted)
+    monkeypatch.setattr(versions, "write", write_noted)
     result = CliRunner().invoke(app, ["detect", str(model), str(dataset), "--learn"])
     assert result.exit_code == 0, result.output
     learned = load(model).learned_batches_
-    # One checkpoint per batch that taught the models, then the final save.
+    # One checkpoint per batch that taught the models, then the final save, all into the run's one version.
     assert learned >= 2 and saved == [*range(1, learned + 1), learned]
+    assert [(v.number, v.kind.value) for v in versions.versions(model)] == [(1, "fit"), (2, "learn")]
 
 
 def test_concurrent_saves_and_loads_of_one_directory(tiny, model, tmp_path):

@@ -3,11 +3,13 @@ fitted on a synthetic world (file writes, a few of which fail)."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,7 +47,13 @@ def model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def base_url(model_dir):
-    app = create_app(model_dir, token=TOKEN, max_body_bytes=MAX_BODY, max_lines=MAX_LINES)
+    with running(create_app(model_dir, token=TOKEN, max_body_bytes=MAX_BODY, max_lines=MAX_LINES)) as url:
+        yield url
+
+
+@contextmanager
+def running(app):
+    """``app`` served by uvicorn on a free local port for the block; its base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # the port is ours before the server starts: no race for a free one
     config = uvicorn.Config(app, log_level="warning")
@@ -56,11 +64,13 @@ def base_url(model_dir):
     deadline = time.monotonic() + 20  # a bound on start-up, not a timing assumption: started is a flag
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert server.started, "the test server did not start"
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    try:
+        assert server.started, "the test server did not start"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 def auth() -> dict[str, str]:
@@ -154,7 +164,7 @@ def test_metrics_count_requests_sequences_and_verdicts(base_url):
 
 def test_the_openapi_spec_describes_the_endpoints(base_url):
     spec = httpx.get(f"{base_url}/openapi.json").json()
-    assert {"/v1/detect", "/v1/health", "/metrics"} <= set(spec["paths"])
+    assert {"/v1/detect", "/v1/feedback", "/v1/health", "/metrics"} <= set(spec["paths"])
     assert "DetectRequest" in spec["components"]["schemas"]
 
 
@@ -175,3 +185,33 @@ def test_a_missing_serve_dependency_names_the_extra(monkeypatch, model_dir):
     monkeypatch.setitem(sys.modules, "prometheus_client", None)  # import now raises ImportError
     with pytest.raises(MissingDependencyError, match=r"pip install 'collaborlog\[serve\]'"):
         create_app(model_dir)
+
+
+def test_feedback_corrects_a_verdict_and_survives_a_restart(model_dir, tmp_path):
+    from collaborlog.detector.persistence import load
+    from collaborlog.detector.versions import VersionKind, versions
+
+    model = tmp_path / "detector"  # a copy: the shared model stays as the other tests expect it
+    shutil.copytree(model_dir, model)
+    window = [sequence(f"ok{k}", NORMAL, k) for k in range(20)] + [sequence("new", NEW_ERROR, 77)]
+    with running(create_app(model, token=TOKEN)) as url:
+        before = httpx.post(f"{url}/v1/detect", json={"sequences": window}, headers=auth()).json()["detections"]
+        assert before[-1]["verdict"] == 1  # the new error line, unjudged (no LLM)
+        fix = {"corrections": [{**sequence("new", NEW_ERROR, 77), "label": 0}]}
+        assert httpx.post(f"{url}/v1/feedback", json=fix).status_code == 401
+        assert httpx.post(f"{url}/v1/feedback", headers=auth(), json={
+            "corrections": [{**sequence("new", NEW_ERROR, 77), "label": 2}]}).status_code == 422
+        reply = httpx.post(f"{url}/v1/feedback", json=fix, headers=auth())
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        assert body["version"] == 2 and body["parent"] == 1
+        assert body["summary"]["sequences_learned"] == 1 and body["summary"]["anomalous_learned"] == 0
+        assert body["summary"]["patterns_added"] == 1
+        # Another sequence of the same pattern now reads as the operator said.
+        window[-1] = sequence("again", NEW_ERROR, 91)
+        after = httpx.post(f"{url}/v1/detect", json={"sequences": window}, headers=auth()).json()["detections"]
+        assert after[-1]["verdict"] == 0 and "corrected by an operator" in after[-1]["reason"]
+    # Saved before the answer: a restarted server (a fresh load) has the correction.
+    assert [(v.number, v.kind) for v in versions(model)] == [(1, VersionKind.FIT), (2, VersionKind.FEEDBACK)]
+    restarted = load(model)
+    assert any(sid == "operator:new" for _, sid in restarted.patterns_.values())

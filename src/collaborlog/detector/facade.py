@@ -12,6 +12,7 @@ without pickle (:mod:`collaborlog.detector.persistence`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from copy import deepcopy
 from pathlib import Path
@@ -19,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from collaborlog.data.levels import message_levels
-from collaborlog.detector import aem, evidence, fit, judge, state
+from collaborlog.detector import aem, evidence, fit, judge, learning, state
 from collaborlog.detector.config import DetectorConfig, Mode
-from collaborlog.errors import NotFittedError
+from collaborlog.detector.learning import LearningSummary
+from collaborlog.errors import DataError, NotFittedError
 from collaborlog.features.alignment import MessageAligner
 from collaborlog.features.embeddings import EmbeddingCache, embed_messages
 from collaborlog.features.encoders import Encoder, build_encoder
@@ -266,6 +268,30 @@ class CollaborLog:
         """The AEM on one batch judged by :meth:`judge_features`; returns how many sequences it learned."""
         self.check_fitted()
         return aem.learn(self, features, detections, messages)
+
+    def correct(self, log: LogFrame, sequences: list[Sequence], labels: list[int]) -> LearningSummary:
+        """Learn an operator's true ``labels`` (1 anomalous, 0 normal) of ``sequences`` (lines of
+        ``log``), as the AEM learns the LLM's verdicts; a correction outranks the LLM's verdict
+        and the history's label on the same message pattern (see :attr:`MemorySource.rank`).
+
+        >>> summary = detector.correct(log, [blk_123], [0])  # doctest: +SKIP
+        >>> summary.patterns_changed  # doctest: +SKIP
+        1
+        """
+        self.check_fitted()
+        if len(labels) != len(sequences):
+            raise DataError(f"{len(sequences)} sequences but {len(labels)} labels: give one label per sequence")
+        wrong = [(s.id, label) for s, label in zip(sequences, labels) if label not in (0, 1)]
+        if wrong:
+            raise DataError(f"a correction's label is 1 (anomalous) or 0 (normal); got {wrong[:3]}")
+        twice = [sid for sid, n in Counter(s.id for s in sequences).items() if n > 1]
+        if twice:
+            raise DataError(f"sequence {twice[0]!r} is corrected twice: give each sequence one label")
+        before = learning.snapshot(self)
+        features = self.featurizer().transform(log, sequences, learn=True)
+        aem.correct(self, features, [s.id for s in sequences], [int(label) for label in labels])
+        self._reread = None  # the history's patterns may carry an operator's label now
+        return learning.summarize(before, self, len(sequences))
 
     def learn(self, log: LogFrame, sequences: list[Sequence]) -> CollaborLog:
         """Judge ``sequences`` as one stream batch and learn from what the LLM said of them (the AEM)."""

@@ -20,7 +20,7 @@ from collaborlog.memory.prevalence import Prevalence
 from collaborlog.memory.vanished import Vanished
 from collaborlog.models.small_model import SMPrediction
 from collaborlog.records import Sequence
-from collaborlog.verdicts import Branch, Detection, Judgement, MessageVerdict, Route
+from collaborlog.verdicts import Branch, Detection, Judgement, MemorySource, MessageVerdict, Route
 
 if TYPE_CHECKING:
     from collaborlog.detector.facade import CollaborLog
@@ -134,7 +134,7 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
                           (source_id,), evolved_from=source_id)
         elif i in known:
             verdict, source_id = known[i]
-            source = "judged by the LLM" if source_id.startswith("llm:") else "labelled in the history"
+            source = MemorySource.of(source_id).described
             if full[i] not in det.patterns_ and keys[i] not in det.patterns_:
                 source += ", read without the messages the new release no longer writes"
             branch = Branch.SMALL_MODEL if routes[i] is Route.SMALL_MODEL else Branch.REUSED
@@ -159,7 +159,7 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
                           pred.neighbours, j.reason, j.compared_with, j.evolved_from, j.fallback, backing.get(i, ()))
             d = unbacked_guard(d)
         out.append(base_rate_guard(d, patterns, pattern_text(full[i]), j is not None or (
-            i in known and known[i][1].startswith("llm:"))))
+            i in known and MemorySource.of(known[i][1]) is MemorySource.LLM)))
     return Batch(out, verdicts)
 
 
@@ -254,11 +254,12 @@ def known_entry(det: CollaborLog, full: tuple[str, ...], skipped: tuple[str, ...
     labelled history holds, read without the messages the new release dropped (``reread``), or
     with new routine events set aside. A verdict the LLM gave is only ever shared by sequences
     with the whole same pattern: setting new messages aside must not merge sequences that
-    differ in what they report."""
+    differ in what they report. An operator's correction is a person's label, shared as the
+    history's are."""
     entry = det.patterns_.get(full) or reread.get(full)
     if entry is None:
         entry = det.patterns_.get(skipped) or reread.get(skipped)
-        if entry is not None and entry[1].startswith("llm:"):
+        if entry is not None and MemorySource.of(entry[1]) is MemorySource.LLM:
             return None
     return entry
 

@@ -8,7 +8,8 @@ network weights; ``manifest.json`` holds the format version, the package version
 configuration and the size and sha256 of every other file, sealed by a sha256 of its own. The
 directory is built beside its target and renamed into place (:func:`collaborlog.atomic.atomic_dir`),
 so a crash never leaves a half-written model, and concurrent saves of one target leave the last
-one whole. Loading checks every file against the manifest and every JSON part's shape before
+one whole. A model directory may also keep versions, each such a directory
+(:mod:`collaborlog.detector.model_dir`): loading it loads the newest. Loading checks every file against the manifest and every JSON part's shape before
 using it, and runs no code from the directory: a damaged or incomplete directory is a
 :class:`DataError` naming the file, never a silently different detector.
 """
@@ -19,6 +20,8 @@ import hashlib
 import io
 import json
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
@@ -33,6 +36,7 @@ from collaborlog import __version__
 from collaborlog.atomic import atomic_dir, locked, previous, recover
 from collaborlog.detector.config import DetectorConfig
 from collaborlog.detector.facade import CollaborLog
+from collaborlog.detector.model_dir import is_versioned, reading, rollback_hint
 from collaborlog.detector.state import StateError
 from collaborlog.errors import DataError
 from collaborlog.features.encoders import Encoder
@@ -198,32 +202,43 @@ def _write_json(path: Path, data: object) -> None:
 
 def save(detector: CollaborLog, path: Path) -> Path:
     """Write ``detector`` to the directory ``path`` atomically (replacing an older one; the last of
-    concurrent saves wins)."""
+    concurrent saves wins). A directory that keeps versions is refused: replacing it would drop
+    them all (:func:`collaborlog.detector.versions.commit` adds a version instead)."""
     detector.check_fitted()
     path = Path(path)
-    state = detector.state_dict()
+    if path.is_dir() and is_versioned(path):
+        raise DataError(f"{path} keeps model versions; saving over it would drop them all. Add a version "
+                        "instead (collaborlog.detector.versions.commit, as detect --learn and feedback do), "
+                        "or save to another directory")
     with atomic_dir(path) as tmp:
-        for name, (_, arrays, tensors) in COMPONENTS.items():
-            part = state[name]
-            _write_json(tmp / f"{name}.json", None if part is None else
-                        {k: v for k, v in part.items() if k not in arrays and k not in tensors})
-            if part is None:
-                continue
-            for key in arrays:
-                np.save(tmp / f"{name}.{key}.npy", part[key])
-            for key in tensors:
-                save_file(part[key], str(tmp / f"{name}.{key}.safetensors"))
-        manifest = {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "collaborlog_version": __version__,
-            # Never where requests go nor which variable holds the key: the loader's own (LLMConfig.portable).
-            "config": detector.config.model_copy(
-                update={"llm": detector.config.llm.portable()}).model_dump(mode="json"),
-            "files": {f.name: _file_entry(f) for f in sorted(tmp.iterdir())},
-        }
-        manifest["sha256"] = _seal(manifest)
-        # The manifest goes last: a directory without one was never finished.
-        _write_json(tmp / MANIFEST, manifest)
+        write(detector, tmp)
     return path
+
+
+def write(detector: CollaborLog, tmp: Path) -> None:
+    """Fill the empty folder ``tmp`` with ``detector``'s files, the sealed manifest last (the
+    caller renames the folder into place, see :func:`collaborlog.atomic.atomic_dir`)."""
+    state = detector.state_dict()
+    for name, (_, arrays, tensors) in COMPONENTS.items():
+        part = state[name]
+        _write_json(tmp / f"{name}.json", None if part is None else
+                    {k: v for k, v in part.items() if k not in arrays and k not in tensors})
+        if part is None:
+            continue
+        for key in arrays:
+            np.save(tmp / f"{name}.{key}.npy", part[key])
+        for key in tensors:
+            save_file(part[key], str(tmp / f"{name}.{key}.safetensors"))
+    manifest = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "collaborlog_version": __version__,
+        # Never where requests go nor which variable holds the key: the loader's own (LLMConfig.portable).
+        "config": detector.config.model_copy(
+            update={"llm": detector.config.llm.portable()}).model_dump(mode="json"),
+        "files": {f.name: _file_entry(f) for f in sorted(tmp.iterdir())},
+    }
+    manifest["sha256"] = _seal(manifest)
+    # The manifest goes last: a directory without one was never finished.
+    _write_json(tmp / MANIFEST, manifest)
 
 
 def _damaged(path: Path, name: str, problem: str) -> DataError:
@@ -294,11 +309,22 @@ def verify(path: Path) -> dict[str, str]:
     path = Path(path)
     if not path.is_dir():
         raise DataError(f"{path} is not a saved CollaborLog detector (no {MANIFEST})")
-    with locked(path.parent, shared=True):
-        manifest = _read_manifest(path)
-        parts = _read_verified(path, manifest)
-        sealed = hashlib.sha256((path / MANIFEST).read_bytes()).hexdigest()
+    with reading(path) as folder, _versioned_hint(path, folder), locked(folder.parent, shared=True):
+        manifest = _read_manifest(folder)
+        parts = _read_verified(folder, manifest)
+        sealed = hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
     return {MANIFEST: sealed} | {name: manifest["files"][name]["sha256"] for name in parts}
+
+
+@contextmanager
+def _versioned_hint(path: Path, folder: Path) -> Iterator[None]:
+    """A :class:`DataError` about a version of ``path`` says how to roll back past it."""
+    try:
+        yield
+    except DataError as err:
+        if folder == path:
+            raise
+        raise DataError(f"{err}; {rollback_hint(path, int(folder.name))}") from None
 
 
 def load(path: Path, llm: LLMConfig | LLMClient | None = None, encoder: Encoder | None = None,
@@ -319,16 +345,28 @@ def load(path: Path, llm: LLMConfig | LLMClient | None = None, encoder: Encoder 
                         f"mv {shlex.quote(str(previous(path)))} {shlex.quote(str(path))}") from None
     if not path.is_dir():
         raise DataError(f"{path} is not a saved CollaborLog detector (no {MANIFEST})")
-    # Shared with other readers; a save swaps the directory only between reads.
-    with locked(path.parent, shared=True):
-        manifest = _read_manifest(path)
-        parts = _read_verified(path, manifest)
+    # Shared with other readers; a save swaps the directory (a version, prunes old versions) only between reads.
+    with reading(path) as folder, _versioned_hint(path, folder):
+        det = load_folder(folder, encoder, cache_dir)
+    return det.use_llm(llm) if llm is not None else det
+
+
+def load_folder(folder: Path, encoder: Encoder | None = None, cache_dir: Path | None = None) -> CollaborLog:
+    """The detector saved in exactly ``folder`` (a plain model directory or one version of a
+    versioned one), checked as :func:`load` checks it; the caller holds the model's lock."""
+    with locked(folder.parent, shared=True):
+        manifest = _read_manifest(folder)
+        parts = _read_verified(folder, manifest)
     try:
-        det = _build(path, manifest, parts, encoder, cache_dir)
+        return _build(folder, manifest, parts, encoder, cache_dir)
     except (ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as err:
         # The files are as saved and well-formed, yet do not fit together.
-        raise DataError(f"{path} is a damaged CollaborLog detector ({type(err).__name__}: {err}); {REFIT}") from None
-    return det.use_llm(llm) if llm is not None else det
+        raise DataError(f"{folder} is a damaged CollaborLog detector ({type(err).__name__}: {err}); {REFIT}") from None
+
+
+def file_names() -> frozenset[str]:
+    """Every name a file of a saved detector may have (the manifest's included)."""
+    return frozenset([MANIFEST, *_parts(DetectorConfig())])
 
 
 def _array(path: Path, parts: dict[str, bytes], name: str, ndim: int) -> np.ndarray:

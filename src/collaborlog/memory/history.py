@@ -37,6 +37,14 @@ class History:
             self.labels.append(int(label))
             self.pattern_of.append(row)
 
+    def forget(self, ids: set[str]) -> None:
+        """Drop the rows remembered under ``ids`` (their stored patterns stay: other rows may share them)."""
+        keep = [k for k, sid in enumerate(self.ids) if sid not in ids]
+        if len(keep) < len(self.ids):
+            self.ids = [self.ids[k] for k in keep]
+            self.labels = [self.labels[k] for k in keep]
+            self.pattern_of = [self.pattern_of[k] for k in keep]
+
     def messages(self, pattern: int) -> list[str]:
         """The messages of stored pattern ``pattern``, each repeated as often as it was."""
         out: list[str] = []

@@ -221,21 +221,33 @@ class SmallModel:
 
     # -- adaptive evolve mechanism ----------------------------------------------------------
     def learn(self, x: np.ndarray, y: np.ndarray, ids: list[str], replay: int = 1024,
-              epochs: int = 5, seed: int = 0) -> None:
-        """Add LLM-judged sequences to the memory and fine-tune the network on them with replay."""
+              epochs: int = 5, seed: int = 0, source: MemorySource = MemorySource.LLM) -> None:
+        """Add sequences labelled by ``source`` (the LLM, or an operator) to the memory and
+        fine-tune the network on them with replay."""
         rng = np.random.default_rng(seed)
         n_hist = len(self.memory_labels_)
         pick = rng.choice(n_hist, size=min(replay, n_hist), replace=False) if n_hist else np.zeros(0, np.int64)
         self.memory_inputs_ = np.concatenate([self.memory_inputs_, np.asarray(x, np.float32)])
         self.memory_labels_ = np.concatenate([self.memory_labels_, np.asarray(y, np.int8)])
         self.memory_ids_ = self.memory_ids_ + list(ids)
-        self.memory_sources_ = np.concatenate([self.memory_sources_, np.full(len(y), MemorySource.LLM, np.int8)])
+        self.memory_sources_ = np.concatenate([self.memory_sources_, np.full(len(y), source, np.int8)])
         train_x = np.concatenate([x, self.memory_inputs_[pick]])
         train_y = np.concatenate([y, self.memory_labels_[pick]])
         if len(np.unique(train_y)) > 1:
             with seeded(seed, self.config.threads) as gen:
                 self._train(train_x, train_y, epochs, gen)
         self.rebuild_index()
+
+    def forget(self, ids: set[str]) -> int:
+        """Drop the memory rows remembered under ``ids`` (labels a correction supersedes); how many."""
+        keep = np.array([i not in ids for i in self.memory_ids_], dtype=bool)
+        dropped = int((~keep).sum())
+        if dropped:
+            self.memory_inputs_, self.memory_labels_ = self.memory_inputs_[keep], self.memory_labels_[keep]
+            self.memory_sources_ = self.memory_sources_[keep]
+            self.memory_ids_ = [i for i, k in zip(self.memory_ids_, keep) if k]
+            self.rebuild_index()
+        return dropped
 
     def state_dict(self) -> dict:
         """What ``fit`` and ``learn`` taught it: the network's weights, the KNN memory and ``k_``."""
