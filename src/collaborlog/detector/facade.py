@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from collaborlog.data.levels import message_levels
-from collaborlog.detector import aem, evidence, fit, judge, state
+from collaborlog.detector import aem, evidence, fit, judge, localise, state
 from collaborlog.detector.config import DetectorConfig, Mode
 from collaborlog.errors import NotFittedError
 from collaborlog.features.alignment import MessageAligner
@@ -219,9 +219,11 @@ class CollaborLog:
 
     def detect(self, log: LogFrame, sequences: list[Sequence]) -> list[Detection]:
         """Verdicts for ``sequences`` (lines of ``log``). Changes nothing: no template, message or
-        verdict is learned (see :meth:`learn`), and nothing is written but to ``cache_dir``."""
+        verdict is learned (see :meth:`learn`), and nothing is written but to ``cache_dir``. Each
+        anomalous detection names the lines most responsible (:mod:`collaborlog.detector.localise`)."""
         features = self.features(log, sequences)
-        return judge.judge(self, sequences, features, message_levels(log, sequences, features.messages)).detections
+        detections = judge.judge(self, sequences, features, message_levels(log, sequences, features.messages)).detections
+        return localise.blame(self, log, sequences, features, detections)
 
     def score(self, log: LogFrame, sequences: list[Sequence]) -> np.ndarray:
         """One anomaly score per sequence, higher = more anomalous: :attr:`Detection.anomaly_score`,
@@ -243,11 +245,13 @@ class CollaborLog:
             batch = sequences[begin:begin + size]
             features = self.featurizer().transform(log, batch, learn=learning)
             judged = judge.judge(self, batch, features, message_levels(log, batch, features.messages))
+            # Named before the AEM learns: the lines are blamed by what judged them.
+            detections = localise.blame(self, log, batch, features, judged.detections)
             if learning:
                 learned = aem.learn(self, features, judged.detections, judged.messages)
                 if learned and on_learned is not None:
                     on_learned(learned)
-            yield judged.detections
+            yield detections
 
     def judge_features(self, sequences: list[Sequence], features: SequenceFeatures,
                        levels: dict[str, str] | None = None) -> tuple[list[Detection], dict[str, MessageVerdict]]:
