@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 import warnings
 import zlib
@@ -21,7 +22,10 @@ import pandas as pd
 
 from collaborlog.data.config import SourceConfig, TimestampSpec
 from collaborlog.errors import ConfigError, DataError
+from collaborlog.progress import stage
 from collaborlog.records import UNLABELLED, LogFrame, Origins, ReadStats, StreamDamage
+
+log = logging.getLogger(__name__)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib's code for "a gzip header and trailer around deflate data"
@@ -475,10 +479,15 @@ def read_log(path: Path, source: SourceConfig, keep_fields: set[str] | None = No
         raise DataError(f"log file {path} is empty: there is nothing to read")
     stats = ReadStats()
     try:
-        table = _read_text(path, source, stats) if source.kind == "text" else _read_table(path, source, stats)
+        with stage(f"reading {path.name} (lines)") as advance:
+            table = _read_text(path, source, stats) if source.kind == "text" else _read_table(path, source, stats)
+            advance(len(table))
     except OSError as err:
         raise DataError(f"cannot read log file {path}: {err.strerror or err}; check that it is readable") from None
     stats.lines = len(table)
+    log.info("read %s: %d line(s)", path, stats.lines)
+    for warning in stats.warnings():
+        log.warning("%s: %s", path, warning)
     if stats.lines == 0:
         raise DataError(_no_lines(path, stats))
     matched = table.pop("__matched__").to_numpy(dtype=bool)

@@ -20,6 +20,7 @@ a verdict, and nothing the LLM sends makes the agents raise.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -34,7 +35,10 @@ from collaborlog.llm.prompts import (
     render_diff,
     render_sequence,
 )
+from collaborlog.progress import stage
 from collaborlog.verdicts import Branch, Evidence, HistoryItem, Judgement, KnownMessage, MessageVerdict
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -170,6 +174,14 @@ class EvolCoT:
         for i, ev in enumerate(evidence):
             first.setdefault(ev.pattern(), i)
         unique = list(first.values())
-        with ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
-            results = dict(zip(unique, pool.map(lambda i: self.judge(evidence[i]), unique)))
+        results = {}
+        with stage("LLM judging sequence patterns", len(unique)) as advance, \
+                ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
+            # Results are taken in order on this thread, which reports the progress.
+            for i, judgement in zip(unique, pool.map(lambda i: self.judge(evidence[i]), unique)):
+                results[i] = judgement
+                advance(1)
+        fell_back = sum(1 for j in results.values() if j.branch is Branch.FALLBACK)
+        if fell_back:
+            log.warning("%d of %d LLM judgement(s) fell back to the small model's verdict", fell_back, len(unique))
         return [results[first[ev.pattern()]] for ev in evidence]

@@ -18,6 +18,7 @@ from torch import nn
 
 from collaborlog.models.mlp import mlp
 from collaborlog.models.seeding import DEFAULT_THREADS, seeded
+from collaborlog.progress import stage
 from collaborlog.verdicts import Route
 
 
@@ -70,21 +71,24 @@ class Coordinator:
         v = torch.as_tensor(valid if len(valid) else train, dtype=torch.float32)
         opt = torch.optim.Adam(self.model_.parameters(), lr=cfg.lr)
         best, best_state, bad = float("inf"), None, 0
-        for _ in range(epochs):
-            self.model_.train()
-            for idx in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
-                opt.zero_grad()
-                loss = ((self.model_(x[idx]) - x[idx]) ** 2).mean()
-                loss.backward()
-                opt.step()
-            val = float(self._losses(v).mean())
-            if val < best - 1e-9:
-                best, bad = val, 0
-                best_state = {k: t.clone() for k, t in self.model_.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= cfg.patience:
-                    break
+        # The bar may end early: training stops once the validation loss stops falling.
+        with stage("training the coordinator (epochs)", epochs) as advance:
+            for _ in range(epochs):
+                self.model_.train()
+                for idx in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
+                    opt.zero_grad()
+                    loss = ((self.model_(x[idx]) - x[idx]) ** 2).mean()
+                    loss.backward()
+                    opt.step()
+                advance(1)
+                val = float(self._losses(v).mean())
+                if val < best - 1e-9:
+                    best, bad = val, 0
+                    best_state = {k: t.clone() for k, t in self.model_.state_dict().items()}
+                else:
+                    bad += 1
+                    if bad >= cfg.patience:
+                        break
         if best_state is not None:
             self.model_.load_state_dict(best_state)
 

@@ -21,6 +21,7 @@ from collaborlog.models.metrics import f1_score
 from collaborlog.models.mlp import mlp
 from collaborlog.models.seeding import DEFAULT_THREADS, seeded
 from collaborlog.models.vector_index import FaissIndex
+from collaborlog.progress import stage
 from collaborlog.verdicts import MemorySource, Neighbour
 
 _PROJECT_BATCH = 65_536
@@ -144,16 +145,18 @@ class SmallModel:
         sigma = cfg.noise * float(xt.norm(dim=1).mean()) / np.sqrt(xt.shape[1])
         opt = torch.optim.Adam(self.net_.parameters(), lr=cfg.lr)
         self.net_.train()
-        for _ in range(epochs):
-            for _ in range(steps):
-                idx = torch.multinomial(weights, min(cfg.batch_size, len(x)), replacement=True, generator=gen)
-                opt.zero_grad()
-                batch = xt[idx]
-                if sigma > 0:
-                    batch = batch + sigma * torch.randn(batch.shape, generator=gen)
-                loss = supervised_contrastive_loss(self.net_(batch), yt[idx], cfg.temperature)
-                loss.backward()
-                opt.step()
+        with stage("training the small model (epochs)", epochs) as advance:
+            for _ in range(epochs):
+                for _ in range(steps):
+                    idx = torch.multinomial(weights, min(cfg.batch_size, len(x)), replacement=True, generator=gen)
+                    opt.zero_grad()
+                    batch = xt[idx]
+                    if sigma > 0:
+                        batch = batch + sigma * torch.randn(batch.shape, generator=gen)
+                    loss = supervised_contrastive_loss(self.net_(batch), yt[idx], cfg.temperature)
+                    loss.backward()
+                    opt.step()
+                advance(1)
 
     def project(self, x: np.ndarray) -> np.ndarray:
         """The semantic network's unit vectors for ``x``."""
