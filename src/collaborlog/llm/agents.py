@@ -74,9 +74,16 @@ class EvolCoT:
 
     def judge_messages(self, asks: dict[str, list[KnownMessage]]) -> dict[str, MessageVerdict]:
         """:meth:`judge_message` for each new message (concurrently); those that failed are left out."""
-        with ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
-            verdicts = pool.map(lambda m: self.judge_message(m, asks[m]), list(asks))
-        return {v.message: v for v in verdicts if v is not None}
+        out = {}
+        with stage("LLM reading new messages", len(asks)) as advance, \
+                ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
+            for verdict in pool.map(lambda m: self.judge_message(m, asks[m]), list(asks)):
+                advance(1)
+                if verdict is not None:
+                    out[verdict.message] = verdict
+        if len(out) < len(asks):
+            log.warning("%d of %d new message(s) got no usable LLM answer", len(asks) - len(out), len(asks))
+        return out
 
     def evol_detect(self, ev: Evidence, old: HistoryItem) -> tuple[bool, str]:
         request = self._request("evol_detect", EVOL_SCHEMA, diff=render_diff(list(old.messages), list(ev.messages)))
