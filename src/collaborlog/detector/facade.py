@@ -257,7 +257,8 @@ class CollaborLog:
                        levels: dict[str, str] | None = None) -> tuple[list[Detection], dict[str, MessageVerdict]]:
         """Verdicts for ``sequences`` whose ``features`` were computed elsewhere (by workers, see
         :mod:`collaborlog.scale`), and what the LLM said of their new messages (for
-        :meth:`learn_judged`). Changes nothing, like :meth:`detect`."""
+        :meth:`learn_judged`). Changes nothing, like :meth:`detect`. Names no blamed lines: the
+        log's lines are not at hand here (see :mod:`collaborlog.detector.localise`)."""
         self.check_fitted()
         judged = judge.judge(self, sequences, features, levels)
         return judged.detections, judged.messages
