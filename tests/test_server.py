@@ -110,7 +110,12 @@ def test_detect_judges_each_sequence_and_points_at_the_new_error_line(base_url):
     assert out["failed"]["verdict"] == 1 and out["failed"]["branch"] == "reused"
     new = out["new"]
     assert new["verdict"] == 1 and new["route"] == "llm" and new["branch"] == "not_judged"
-    assert new["lines"] == [{"index": 1, "text": "Replica 77 lost: checksum mismatch", "because": "quoted"}]
+    # The new error line is blamed first, with why: the reason quotes it, the request logs it at ERROR, and
+    # the history never showed it.
+    first = new["lines"][0]
+    assert (first["index"], first["text"]) == (1, "Replica 77 lost: checksum mismatch")
+    assert {"cited", "problem_level", "new"} <= set(first["reasons"]) and first["score"] > 0
+    assert all(line["score"] < first["score"] for line in new["lines"][1:])
     assert set(new) >= {"score", "reason", "loss", "evolved_from", "fallback"}
 
 

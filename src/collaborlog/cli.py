@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Log anomaly detection that survives upgrades.")
 console = Console()
+err_console = Console(stderr=True)
+"""Log records and progress bars: stderr, so that stdout stays the command's result."""
 
 
 def _print_version(value: bool) -> None:
@@ -35,8 +37,13 @@ def _print_version(value: bool) -> None:
 def _options(
     version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                  help="Print the version and exit."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                help="Show what the library logs on stderr: -v its steps (INFO), -vv details (DEBUG)."),
 ) -> None:
     """Log anomaly detection that survives upgrades."""
+    from collaborlog.ops.feedback import configure_logging
+
+    configure_logging(verbose, err_console)
 DATA_DIR_HELP = "Folder holding the datasets (default: $COLLABORLOG_DATA_DIR, else shared/data beside the checkout)."
 
 
@@ -79,21 +86,6 @@ def _llm_config(spec: str, model: Optional[str], saved):
         return LLMConfig.model_validate({**base, "backend": "openai", "base_url": spec,
                                          "model": model or saved.model})
     raise CollaborLogError(f"--llm must be none, embedded, embedded:NAME or an http(s) URL, not {spec!r}")
-
-
-def _routing(detections) -> str:
-    """How the routed sequences were judged, in words: an LLM that was down must not read as 'sent'."""
-    from collections import Counter
-
-    branches = Counter(d.branch.value for d in detections if d.route.value == "llm")
-    routed = sum(branches.values())
-    judged = routed - branches["fallback"] - branches["not_judged"]
-    parts = [f"{routed:,} routed to the LLM", f"{judged:,} judged by it"]
-    if branches["fallback"]:
-        parts.append(f"{branches['fallback']:,} fell back to the small model (LLM failed or budget spent)")
-    if branches["not_judged"]:
-        parts.append(f"{branches['not_judged']:,} unfamiliar, not judged (no LLM)")
-    return ", ".join(parts)
 
 
 AUDIT_HELP = ("SQLite file recording every exchange with the LLM (see 'collaborlog llm-log'); default: "
@@ -240,18 +232,31 @@ def fit(
     config: Optional[Path] = typer.Option(None, "--config", help="An experiment YAML whose model and LLM settings to use."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     keep: int = typer.Option(5, "--keep", min=1, help=KEEP_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no summary lines."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object on stdout at the end (for scripts)."),
 ) -> None:
     """Fit a detector on a dataset's history and save it (as a new version where --out holds a model already)."""
     from collaborlog.data.dataset import load_dataset, resolve_config
     from collaborlog.detector.facade import CollaborLog
     from collaborlog.experiments.config import ExperimentConfig, detector_config, load_experiment
     from collaborlog.features.embeddings import default_cache_dir
+    from collaborlog.ops.feedback import progress_bars
 
     ds_cfg, config_dir = resolve_config(dataset)
-    ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
     exp = load_experiment(config)[0] if config else ExperimentConfig(name=ds_cfg.name, dataset=dataset)
-    detector = CollaborLog(detector_config(exp, exp.seeds[0], ds_cfg.parser), cache_dir=default_cache_dir()).fit(ds.log, ds.splits.train, ds.splits.valid)
-    saved = _save_fitted(detector, out, len(ds.splits.train), keep)
+    with progress_bars(err_console, not quiet):
+        ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
+        detector = CollaborLog(detector_config(exp, exp.seeds[0], ds_cfg.parser), cache_dir=default_cache_dir()).fit(
+            ds.log, ds.splits.train, ds.splits.valid)
+        saved = _save_fitted(detector, out, len(ds.splits.train), keep)
+    if as_json:
+        print(json.dumps({"model": str(out), "dataset": ds.name, "mode": detector.mode_.value,
+                          "mode_reason": detector.mode_reason_, "lines": len(ds.log),
+                          "train_sequences": len(ds.splits.train), "valid_sequences": len(ds.splits.valid),
+                          "k": int(detector.small_model_.k_), "tau": float(detector.coordinator_.tau_)}))
+        return
+    if quiet:
+        return
     console.print(f"mode: {detector.mode_reason_}", markup=False)
     console.print(f"fitted on {len(ds.splits.train):,} sequences (k = {detector.small_model_.k_}, "
                   f"tau = {detector.coordinator_.tau_:.3g}); {saved}", markup=False)
@@ -294,8 +299,13 @@ def detect(
     llm: Optional[str] = typer.Option(None, "--llm", envvar="COLLABORLOG_LLM", help=LLM_HELP),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", help="The served model's name for an --llm URL."),
     fmt: str = typer.Option("table", "--format", help="table (for people), or jsonl / csv: one row per sequence on stdout."),
-    log: Optional[str] = typer.Option(None, "--log", help="Read this file (gzip too), or '-' for stdin, in the dataset's format instead of its own file."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line; with --format table, only anomalous ids."),
+    log: Optional[list[str]] = typer.Option(None, "--log", help="Read this file (gzip too), or '-' for stdin, in the "
+                                            "dataset's format instead of its own file; repeat it for files read one "
+                                            "after another as one log (each line keeps its file and line number)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no summary line; with --format "
+                               "table, only anomalous ids."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object on stdout at the end (for "
+                                 "scripts): the counts, and the --show highest-scored anomalies with their lines."),
     engine: str = typer.Option("local", "--engine", help="local (one process) or ray (a Ray cluster; needs the "
                                "'ray' extra): sessions may span files, --out may end in .parquet."),
     inputs: Optional[list[Path]] = typer.Option(None, "--input", help="--engine ray: log files or folders to judge "
@@ -319,13 +329,17 @@ def detect(
     from collaborlog.detector.persistence import load
     from collaborlog.detector.versions import LearningRun
     from collaborlog.features.embeddings import default_cache_dir
-    from collaborlog.ops.log_input import with_log
-    from collaborlog.ops.output import OutputFormat, output_format, render
+    from collaborlog.ops.feedback import progress_bars
+    from collaborlog.ops.log_input import shown_names, with_log
+    from collaborlog.ops.output import OutputFormat, Routing, blamed, output_format, render
 
     if out is not None:
         # Before the work, not after it: a missing folder must not cost the detections.
         _prepare_output(out)
     chosen = output_format(fmt)
+    if as_json and chosen is not OutputFormat.TABLE:
+        raise CollaborLogError(f"--json prints one summary object on stdout, where --format {chosen.value} writes "
+                               "rows: write the rows with --out, or leave out --json")
     # The model first: a missing or damaged one is refused before the log is read.
     detector = load(model, cache_dir=default_cache_dir())
     if llm is not None:
@@ -334,10 +348,11 @@ def detect(
     ds_cfg, config_dir = resolve_config(dataset)
     run = LearningRun.start(detector, model, keep=keep) if learn else None
     if follow:
-        if engine != "local" or split != "all" or log == "-":
+        if engine != "local" or split != "all" or "-" in (log or []) or len(log or []) > 1:
             raise CollaborLogError("--follow tails one log file with the local engine and judges all of it: "
-                                   "drop --engine, --split and --log - (write the stream to a file and follow that)")
-        _follow(detector, run, ds_cfg, _base(data_dir, config_dir), log, chosen, quiet, out, idle)
+                                   "drop --engine and --split, and give at most one --log FILE (not '-': write "
+                                   "the stream to a file and follow that)")
+        _follow(detector, run, ds_cfg, _base(data_dir, config_dir), log[0] if log else None, chosen, quiet, out, idle)
         return
     if engine == "ray":
         from collaborlog.scale.cli import detect_on_cluster
@@ -348,44 +363,62 @@ def detect(
     if engine != "local" or inputs:
         raise CollaborLogError(f"--engine must be local or ray, not {engine!r}" if engine != "local"
                                else "--input needs --engine ray (the local engine reads the dataset's file)")
-    with with_log(ds_cfg, log) as reading:
-        ds = load_dataset(reading, _base(data_dir, config_dir))
-    parts = dict(ds.splits.items())
-    if split not in (*parts, "all"):
-        raise CollaborLogError(f"--split must be all or one of {', '.join(parts)}, not {split!r}")
-    sequences = ds.splits.all() if split == "all" else parts[split]
-    record = None
-    if run is not None:
-        # A checkpoint after each batch that taught the models: a crash loses at most one batch.
-        stream = detector.detect_stream(ds.log, sequences, on_learned=lambda _: run.save())
-        detections = [d for batch in stream for d in batch]
-        record = run.save()
-    else:
-        detections = detector.detect(ds.log, sequences)
+    with progress_bars(err_console, not quiet):
+        with with_log(ds_cfg, log) as reading:
+            ds = load_dataset(reading, _base(data_dir, config_dir))
+            if ds.log.origins is not None:
+                ds.log.origins = ds.log.origins.renamed(shown_names(reading, log))
+        parts = dict(ds.splits.items())
+        if split not in (*parts, "all"):
+            raise CollaborLogError(f"--split must be all or one of {', '.join(parts)}, not {split!r}")
+        sequences = ds.splits.all() if split == "all" else parts[split]
+        record = None
+        if run is not None:
+            # A checkpoint after each batch that taught the models: a crash loses at most one batch.
+            stream = detector.detect_stream(ds.log, sequences, on_learned=lambda _: run.save())
+            detections = [d for batch in stream for d in batch]
+            record = run.save()
+        else:
+            detections = detector.detect(ds.log, sequences)
     if out is not None:
         from collaborlog.data.logevol import write_sessions_jsonl
 
         write_sessions_jsonl(out, [json.loads(json.dumps(asdict(d), default=str)) for d in detections])
-    anomalous = [d for d in detections if d.verdict == 1]
+    routing = Routing.of(detections)
+    ranked = sorted((d for d in detections if d.verdict == 1), key=lambda d: -d.score)
+    if as_json:
+        print(json.dumps({"model": str(model), "dataset": ds.name, "split": split, **asdict(routing),
+                          "learned": learn, "out": str(out) if out is not None else None,
+                          "anomalies": [{"sequence_id": d.sequence_id, "score": round(float(d.score), 6),
+                                         "branch": d.branch.value, "reason": d.reason,
+                                         "lines": [blamed(b) for b in d.blame]} for d in ranked[:show]]},
+                         ensure_ascii=False))
+        return
     if chosen is not OutputFormat.TABLE:
         sys.stdout.write(render(detections, chosen))
         if not quiet:
-            Console(stderr=True).print(f"{len(detections):,} sequences judged: {len(anomalous):,} anomalous; "
-                                       f"{_routing(detections)}", markup=False, highlight=False)
+            err_console.print(routing.describe(), markup=False, highlight=False)
             if record is not None:
                 _print_model_version(record, to_stderr=True)
         return
     if quiet:
-        for d in sorted(anomalous, key=lambda d: -d.score):
+        for d in ranked:
             print(d.sequence_id)
         return
-    console.print(f"{len(detections):,} sequences judged: {len(anomalous):,} anomalous; {_routing(detections)}")
+    console.print(routing.describe())
     if record is not None:
         _print_model_version(record)
     by_id = {s.id: s for s in sequences}
-    for d in sorted(anomalous, key=lambda d: -d.score)[:show]:
+    for d in ranked[:show]:
         console.print(f"[bold red]{escape(d.sequence_id)}[/] score {d.score:.2f} via {d.branch.value}"
                       + escape(f": {d.reason}" if d.reason else f" (nearest: {', '.join(n.id for n in d.neighbours[:3])})"))
+        if d.blame:
+            # The lines most responsible, where they are: file name and line number.
+            for b in d.blame[:3]:
+                where = f"{Path(b.file).name}:{b.line_number}" if b.file and b.line_number else b.where()
+                console.print(f"    {where}  {b.text[:140]}  [{', '.join(r.value for r in b.reasons)}]",
+                              highlight=False, markup=False)
+            continue
         for i in by_id[d.sequence_id].lines[:5]:
             console.print(f"    {ds.log.content[i][:160]}", highlight=False, markup=False)
 

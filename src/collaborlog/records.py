@@ -84,11 +84,47 @@ class ReadStats:
 
 
 @dataclass
+class Origins:
+    """Where each line of a frame was read, as two compact columns (a reader may hold millions of
+    lines: no Python object per line).
+
+    ``file[i]`` indexes ``files``; ``number[i]`` is the line's 1-based number in its file as
+    decompressed (blank lines count, so it is the number an editor shows); for CSV it is the
+    record's row counting the header as row 1, for parquet the record's row from 1.
+    """
+
+    files: tuple[str, ...]
+    file: np.ndarray
+    number: np.ndarray
+
+    @classmethod
+    def of_file(cls, path: str, number: np.ndarray) -> Origins:
+        return cls((path,), np.zeros(len(number), dtype=np.int32), np.asarray(number, dtype=np.int64))
+
+    @classmethod
+    def concat(cls, parts: list[Origins]) -> Origins:
+        """The origins of frames read one after another (file indexes shift past the earlier files)."""
+        files: list[str] = []
+        index, number = [], []
+        for part in parts:
+            index.append(part.file + len(files))
+            number.append(part.number)
+            files.extend(part.files)
+        return cls(tuple(files), np.concatenate(index).astype(np.int32) if index else np.zeros(0, np.int32),
+                   np.concatenate(number).astype(np.int64) if number else np.zeros(0, np.int64))
+
+    def renamed(self, names: dict[str, str]) -> Origins:
+        """The same lines with some files named otherwise (a spooled stdin shown as ``-``)."""
+        return Origins(tuple(names.get(f, f) for f in self.files), self.file, self.number)
+
+
+@dataclass
 class LogFrame:
     """Log lines, column by column, in file order.
 
     ``timestamp`` is seconds since the epoch (NaN when unknown); ``label`` is 1 anomalous,
-    0 normal, -1 unknown per line.
+    0 normal, -1 unknown per line. ``origins``: the file and line number each line was read
+    from (``None`` for lines that came from no file, such as a request's).
     """
 
     content: list[str]
@@ -97,9 +133,16 @@ class LogFrame:
     fields: dict[str, list[str]]
     matched: np.ndarray
     stats: ReadStats = field(default_factory=ReadStats)
+    origins: Origins | None = None
 
     def __len__(self) -> int:
         return len(self.content)
+
+    def where(self, line: int) -> tuple[str | None, int | None]:
+        """The file and 1-based line number line ``line`` was read from (``(None, None)`` when unknown)."""
+        if self.origins is None:
+            return None, None
+        return self.origins.files[int(self.origins.file[line])], int(self.origins.number[line])
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ Detection runs in the thread pool, one request at a time behind a lock: the dete
 templates and caches embeddings while it judges, so it is not thread-safe, and the event loop
 stays free to answer health and metrics meanwhile.
 
-Each anomalous detection names up to :data:`MAX_BLAMED` of its lines, as a hint where to look,
-not as the model's attribution: first the lines whose masked message the detection's reason
-quotes, then the lines whose masked message the fitted history never showed, one line per
-distinct message, in log order. A detection with neither (for instance a known pattern in an
-unusual order) names no line.
+Each anomalous detection names up to :data:`MAX_BLAMED` of its lines, most responsible first,
+with a score and the reasons (see :mod:`collaborlog.detector.localise`): the failure signals,
+messages the history saw only in failures, the level the request gives, what the reason quotes,
+messages the history never or rarely showed, and what the nearest normal sequence lacks. A line
+with none of these is not named.
 
 ``POST /v1/feedback`` takes an operator's corrections (each sequence's lines and its true label),
 teaches them to the detector (:meth:`CollaborLog.correct`) and saves the result as a new model
@@ -34,9 +34,8 @@ import hmac
 import importlib
 import threading
 import time
-from collections.abc import Collection, Container
+from collections.abc import Collection
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -49,7 +48,7 @@ from collaborlog.detector.versions import DEFAULT_KEEP, VersionKind, update
 from collaborlog.errors import CollaborLogError, MissingDependencyError
 from collaborlog.llm.backends import LLMConfig
 from collaborlog.records import UNLABELLED, LogFrame, Sequence
-from collaborlog.verdicts import Detection
+from collaborlog.verdicts import BlameReason, Detection
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 DEFAULT_MAX_LINES = 10_000
@@ -148,18 +147,13 @@ class FeedbackResponse(BaseModel):
     summary: SummaryOut
 
 
-class Blame(str, Enum):
-    QUOTED = "quoted"
-    """The detection's reason quotes this line's masked message."""
-    NEW = "new"
-    """The fitted history never showed this line's masked message."""
-
-
 class LineOut(BaseModel):
     index: int
     """Position of the line in the request's ``lines``."""
     text: str
-    because: Blame
+    score: float
+    """Higher is more responsible."""
+    reasons: list[BlameReason]
 
 
 class DetectionOut(BaseModel):
@@ -175,7 +169,8 @@ class DetectionOut(BaseModel):
     evolved_from: Optional[str]
     fallback: Optional[str]
     lines: list[LineOut]
-    """For an anomalous sequence, up to three lines to look at first (see the module docstring)."""
+    """For an anomalous sequence, up to three lines to look at first, most responsible first (see
+    the module docstring)."""
 
 
 class DetectResponse(BaseModel):
@@ -215,22 +210,10 @@ def request_log(sequences: Collection[SequenceIn]) -> tuple[LogFrame, list[Seque
     return log, out
 
 
-def blamed_lines(detection: Detection, raw: list[str], messages: list[str], history: Container[str]) -> list[LineOut]:
-    """Up to :data:`MAX_BLAMED` lines of an anomalous sequence: quoted by its reason first, then new ones."""
-    if detection.verdict != 1:
-        return []
-    quoted = [i for i, m in enumerate(messages) if repr(m) in detection.reason]
-    new = [i for i, m in enumerate(messages) if m not in history]
-    out: list[LineOut] = []
-    shown: set[str] = set()
-    for because, rows in ((Blame.QUOTED, quoted), (Blame.NEW, new)):
-        for i in rows:
-            if len(out) == MAX_BLAMED:
-                return out
-            if messages[i] not in shown:
-                shown.add(messages[i])
-                out.append(LineOut(index=i, text=raw[i], because=because))
-    return out
+def blamed_lines(detection: Detection) -> list[LineOut]:
+    """Up to :data:`MAX_BLAMED` of the lines the detection blames, most responsible first."""
+    return [LineOut(index=b.position, text=b.text, score=b.score, reasons=list(b.reasons))
+            for b in detection.blame[:MAX_BLAMED]]
 
 
 @dataclass
@@ -249,13 +232,10 @@ class Service:
         log, sequences = request_log(request.sequences)
         with self.lock:
             detections = self.detector.detect(log, sequences)
-            # After detect, so the templates it learned for new lines are the ones read here.
-            messages = self.detector.features(log, sequences).messages
-            history = self.detector.vanished_.history_counts_
         return [DetectionOut(sequence_id=d.sequence_id, verdict=d.verdict, score=d.score, route=d.route.value,
                              branch=d.branch.value, reason=d.reason, loss=d.loss, evolved_from=d.evolved_from,
-                             fallback=d.fallback, lines=blamed_lines(d, s.lines, m, history))
-                for d, s, m in zip(detections, request.sequences, messages)]
+                             fallback=d.fallback, lines=blamed_lines(d))
+                for d in detections]
 
     def feedback(self, request: FeedbackRequest) -> FeedbackResponse:
         """Teach the corrections to the newest saved version, save the result as a new version and serve it."""

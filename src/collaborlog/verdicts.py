@@ -190,6 +190,50 @@ class Judgement:
     failures: int = 0
 
 
+class BlameReason(str, Enum):
+    """Why a line of an anomalous sequence is named as one to look at (see :mod:`collaborlog.detector.localise`)."""
+
+    SIGNAL = "signal"
+    """The detection names the line as a failure signal (:attr:`Detection.signals`)."""
+    FAILURE_ONLY = "failure_only"
+    """The labelled history saw this message only in failures."""
+    PROBLEM_LEVEL = "problem_level"
+    """The log prints the line at WARN or above."""
+    CITED = "cited"
+    """The detection's reason (the LLM's, or the rule's) quotes the line or most of its words."""
+    NEW = "new"
+    """The history never showed this message."""
+    RARE = "rare"
+    """Few of the history's sequences carry this message."""
+    UNLIKE_NEIGHBOUR = "unlike_neighbour"
+    """The nearest normal sequence of the history does not carry this message."""
+
+
+@dataclass(frozen=True)
+class LineBlame:
+    """One line of an anomalous sequence, named as responsible for the verdict; higher
+    ``score`` = more responsible (a weighted sum over ``reasons``)."""
+
+    position: int
+    """The line's position within its sequence (0 = first)."""
+    file: str | None
+    """The file it was read from (``None`` when it came from no file, e.g. a request)."""
+    line_number: int | None
+    """Its 1-based line number in that file (``None`` when unknown)."""
+    timestamp: float | None
+    """Seconds since the epoch (``None`` when the log gives no time)."""
+    text: str
+    """The raw line as read."""
+    score: float
+    reasons: tuple[BlameReason, ...]
+
+    def where(self) -> str:
+        """``file:line`` (or ``#position`` within the sequence when the file is unknown)."""
+        if self.file is None or self.line_number is None:
+            return f"#{self.position}"
+        return f"{self.file}:{self.line_number}"
+
+
 @dataclass(frozen=True)
 class Detection:
     """The verdict on one sequence, with why.
@@ -214,6 +258,9 @@ class Detection:
     """The sequence's own lines that signal a failure: messages like those the history saw only
     in failures, new messages reporting a problem, and (without labels) lines the history rarely
     shows. The AD agent's "abnormal" without any is held back."""
+    blame: tuple[LineBlame, ...] = ()
+    """For an anomalous sequence, the lines most responsible, most responsible first (see
+    :mod:`collaborlog.detector.localise`); empty for a normal one."""
 
     @property
     def anomaly_score(self) -> float:

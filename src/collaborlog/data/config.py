@@ -54,6 +54,9 @@ class SourceConfig(_Strict):
     """One input file and how to read it."""
 
     path: str
+    more_paths: tuple[str, ...] = ()
+    """Files that continue the log, read after ``path`` in this order (rotated files; what
+    ``collaborlog detect --log a --log b`` reads); each line keeps its own file and line number."""
     kind: Literal["text", "csv", "parquet", "jsonl", "logevol"] = "text"
     log_format: str | None = None
     """loghub-style format string for ``text`` sources, e.g. ``<Date> <Time> <Level>: <Content>``."""
@@ -82,6 +85,8 @@ class SourceConfig(_Strict):
     def _text_needs_format(self) -> "SourceConfig":
         if self.kind == "text" and not self.log_format:
             raise ValueError("a 'text' source needs log_format, e.g. '<Date> <Time> <Level> <Component>: <Content>'")
+        if self.kind == "logevol" and self.more_paths:
+            raise ValueError("a 'logevol' source is one folder of versions: more_paths is for log files")
         if self.kind == "logevol" and not self.system:
             raise ValueError("a 'logevol' source needs system, one of spark2, spark3, hadoop2, hadoop3")
         if self.kind == "text" and self.log_format and f"<{self.content}>" not in self.log_format:

@@ -32,7 +32,7 @@ from collaborlog.data.labels import (
     read_session_labels,
 )
 from collaborlog.data.levels import LEVEL_FIELDS
-from collaborlog.data.readers import read_log
+from collaborlog.data.readers import read_logs
 from collaborlog.data.splits import Splits, split_sessions, split_windows
 from collaborlog.errors import ConfigError, DatasetNotFoundError
 from collaborlog.records import UNLABELLED, LogFrame, ReadStats, Sequence
@@ -98,7 +98,7 @@ def _resolve(path: str, base: Path | None) -> Path:
 
 
 def _required_files(cfg: DatasetConfig) -> list[str]:
-    files = [cfg.source.path]
+    files = [cfg.source.path, *cfg.source.more_paths]
     if isinstance(cfg.labels, SessionLabels):
         files.append(cfg.labels.path)
     return files + list(cfg.expected_files)
@@ -135,7 +135,8 @@ def load_dataset(cfg: DatasetConfig, base: Path | None) -> Dataset:
         return _load_logevol(cfg, base)
     if cfg.split.kind == "predefined":
         raise ConfigError("split.kind: predefined is only for sources that ship a split (kind: logevol)")
-    frame = read_log(_resolve(cfg.source.path, base), cfg.source, keep_fields=_keep_fields(cfg))
+    paths = [_resolve(p, base) for p in (cfg.source.path, *cfg.source.more_paths)]
+    frame = read_logs(paths, cfg.source, keep_fields=_keep_fields(cfg))
     if isinstance(cfg.labels, LineLabels):
         apply_line_labels(frame, cfg.labels)
     group_stats, label_stats = GroupStats(), LabelStats()

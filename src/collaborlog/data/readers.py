@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 import warnings
 import zlib
@@ -21,7 +22,10 @@ import pandas as pd
 
 from collaborlog.data.config import SourceConfig, TimestampSpec
 from collaborlog.errors import ConfigError, DataError
-from collaborlog.records import UNLABELLED, LogFrame, ReadStats, StreamDamage
+from collaborlog.progress import stage
+from collaborlog.records import UNLABELLED, LogFrame, Origins, ReadStats, StreamDamage
+
+log = logging.getLogger(__name__)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib's code for "a gzip header and trailer around deflate data"
@@ -29,6 +33,8 @@ _CHUNK = 1 << 16
 _SNIFF_BYTES = 65_536
 _PANDAS_COMPRESSIONS = {".bz2", ".xz", ".zip", ".zst", ".tar"}
 _TEXT_CONTROL_OK = {9, 10, 11, 12, 13, 27}
+_LINE = "\x00line"
+"""The column that carries each record's line number while a file is read (no real column has a NUL in its name)."""
 
 
 def _literal_tokens(text: str) -> list[str | None]:
@@ -254,14 +260,16 @@ def _read_text(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFra
     regex, headers = format_regex(source.log_format or "")
     columns: dict[str, list[str]] = {h: [] for h in headers}
     matched: list[bool] = []
+    numbers: list[int] = []
     content_col = columns[source.content]
     others = [(h, columns[h]) for h in headers if h != source.content]
     # Enough bytes for more than max_line_chars characters in any encoding (at most 4 bytes a character).
-    for raw in _raw_lines(path, stats, max_line_bytes=4 * source.max_line_chars + 4):
+    for number, raw in enumerate(_raw_lines(path, stats, max_line_bytes=4 * source.max_line_chars + 4), 1):
         line = _decode(raw.rstrip(b"\r"), source.encoding, stats)
         if not line.strip():
             stats.blank += 1
             continue
+        numbers.append(number)
         if len(line) > source.max_line_chars:
             stats.oversized += 1
             line = line[: source.max_line_chars]
@@ -280,6 +288,7 @@ def _read_text(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFra
             matched.append(True)
     table = pd.DataFrame(columns, dtype=object)
     table["__matched__"] = np.asarray(matched, dtype=bool)
+    table[_LINE] = np.asarray(numbers, dtype=np.int64)
     return table
 
 
@@ -344,6 +353,9 @@ def _read_table(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFr
     except (ValueError, OSError, pd.errors.ParserError, EOFError) as err:
         raise DataError(f"cannot read {path} as {source.kind}: {err}. The file is damaged or not {source.kind}; "
                         "repair it, or set source.kind to the file's real format") from None
+    if _LINE not in table.columns:
+        # A record's row: CSV counts its header as row 1 (a quoted field spanning lines counts once).
+        table[_LINE] = np.arange(len(table), dtype=np.int64) + (2 if source.kind == "csv" else 1)
     if source.content not in table.columns:
         raise DataError(
             f"{path} has no column {source.content!r} to use as content; its columns are {list(table.columns)[:20]}. "
@@ -375,11 +387,13 @@ def _replace_lone_surrogates(value: object) -> object:
 
 def _read_jsonl(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFrame:
     rows = []
-    for raw in _raw_lines(path, stats):
+    numbers: list[int] = []
+    for number, raw in enumerate(_raw_lines(path, stats), 1):
         text = _decode(raw, source.encoding, stats).strip()
         if not text:
             stats.blank += 1
             continue
+        numbers.append(number)
         try:
             row = json.loads(text)
         except (ValueError, RecursionError):
@@ -394,7 +408,9 @@ def _read_jsonl(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFr
         rows.append(row)
     if not rows:
         raise DataError(_no_lines(path, stats))
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table[_LINE] = np.asarray(numbers, dtype=np.int64)
+    return table
 
 
 def parse_timestamps(table: pd.DataFrame, spec: TimestampSpec, where: str = "the log") -> np.ndarray:
@@ -463,13 +479,19 @@ def read_log(path: Path, source: SourceConfig, keep_fields: set[str] | None = No
         raise DataError(f"log file {path} is empty: there is nothing to read")
     stats = ReadStats()
     try:
-        table = _read_text(path, source, stats) if source.kind == "text" else _read_table(path, source, stats)
+        with stage(f"reading {path.name} (lines)") as advance:
+            table = _read_text(path, source, stats) if source.kind == "text" else _read_table(path, source, stats)
+            advance(len(table))
     except OSError as err:
         raise DataError(f"cannot read log file {path}: {err.strerror or err}; check that it is readable") from None
     stats.lines = len(table)
+    log.info("read %s: %d line(s)", path, stats.lines)
+    for warning in stats.warnings():
+        log.warning("%s: %s", path, warning)
     if stats.lines == 0:
         raise DataError(_no_lines(path, stats))
     matched = table.pop("__matched__").to_numpy(dtype=bool)
+    origins = Origins.of_file(str(path), table.pop(_LINE).to_numpy(dtype=np.int64))
     if not matched.any():
         first = table[source.content].iloc[0][:200]
         raise DataError(
@@ -497,4 +519,31 @@ def read_log(path: Path, source: SourceConfig, keep_fields: set[str] | None = No
         fields=fields,
         matched=matched,
         stats=stats,
+        origins=origins,
+    )
+
+
+def read_logs(paths: list[Path], source: SourceConfig, keep_fields: set[str] | None = None) -> LogFrame:
+    """Read ``paths`` one after another as one log (each as :func:`read_log` reads it); every line
+    keeps the file and line number it was read from, and the read counts add up."""
+    frames = [read_log(p, source, keep_fields) for p in paths]
+    if len(frames) == 1:
+        return frames[0]
+    names = list(dict.fromkeys(name for f in frames for name in f.fields))
+    stats = ReadStats()
+    for f in frames:
+        for name in ("lines", "unmatched", "undecodable", "oversized", "blank", "bad_timestamps"):
+            setattr(stats, name, getattr(stats, name) + getattr(f.stats, name))
+        stats.truncated |= f.stats.truncated
+        # One damage is reported (the first file's that has one): its warning names where a stream broke.
+        stats.damage = stats.damage or f.stats.damage
+    return LogFrame(
+        content=[line for f in frames for line in f.content],
+        timestamp=np.concatenate([f.timestamp for f in frames]),
+        label=np.concatenate([f.label for f in frames]),
+        # A field one file lacks (a JSON key) is empty on its lines, as a missing key is within a file.
+        fields={name: [v for f in frames for v in f.fields.get(name, [""] * len(f))] for name in names},
+        matched=np.concatenate([f.matched for f in frames]),
+        stats=stats,
+        origins=Origins.concat([f.origins for f in frames if f.origins is not None]),
     )

@@ -82,6 +82,9 @@ class DetectorConfig(BaseModel):
     failures the history is taken as mostly normal (DeepLog's assumption) and a message fewer than
     this share of its sequences carry is rare (see :mod:`collaborlog.memory.novelty`); it is also the
     failure rate the "failures are rare" guard starts from."""
+    blame_lines: int = Field(default=5, ge=0)
+    """How many lines each anomalous detection names as most responsible (``Detection.blame``, see
+    :mod:`collaborlog.detector.localise`); 0 names none."""
     seed: int = 0
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from collaborlog.data.levels import message_levels
-from collaborlog.detector import aem, evidence, fit, judge, learning, state
+from collaborlog.detector import aem, evidence, fit, judge, learning, localise, state
 from collaborlog.detector.config import DetectorConfig, Mode
 from collaborlog.detector.learning import LearningSummary
 from collaborlog.errors import DataError, NotFittedError
@@ -224,9 +224,11 @@ class CollaborLog:
 
     def detect(self, log: LogFrame, sequences: list[Sequence]) -> list[Detection]:
         """Verdicts for ``sequences`` (lines of ``log``). Changes nothing: no template, message or
-        verdict is learned (see :meth:`learn`), and nothing is written but to ``cache_dir``."""
+        verdict is learned (see :meth:`learn`), and nothing is written but to ``cache_dir``. Each
+        anomalous detection names the lines most responsible (:mod:`collaborlog.detector.localise`)."""
         features = self.features(log, sequences)
-        return judge.judge(self, sequences, features, message_levels(log, sequences, features.messages)).detections
+        detections = judge.judge(self, sequences, features, message_levels(log, sequences, features.messages)).detections
+        return localise.blame(self, log, sequences, features, detections)
 
     def score(self, log: LogFrame, sequences: list[Sequence]) -> np.ndarray:
         """One anomaly score per sequence, higher = more anomalous: :attr:`Detection.anomaly_score`,
@@ -248,17 +250,20 @@ class CollaborLog:
             batch = sequences[begin:begin + size]
             features = self.featurizer().transform(log, batch, learn=learning)
             judged = judge.judge(self, batch, features, message_levels(log, batch, features.messages))
+            # Named before the AEM learns: the lines are blamed by what judged them.
+            detections = localise.blame(self, log, batch, features, judged.detections)
             if learning:
                 learned = aem.learn(self, features, judged.detections, judged.messages)
                 if learned and on_learned is not None:
                     on_learned(learned)
-            yield judged.detections
+            yield detections
 
     def judge_features(self, sequences: list[Sequence], features: SequenceFeatures,
                        levels: dict[str, str] | None = None) -> tuple[list[Detection], dict[str, MessageVerdict]]:
         """Verdicts for ``sequences`` whose ``features`` were computed elsewhere (by workers, see
         :mod:`collaborlog.scale`), and what the LLM said of their new messages (for
-        :meth:`learn_judged`). Changes nothing, like :meth:`detect`."""
+        :meth:`learn_judged`). Changes nothing, like :meth:`detect`. Names no blamed lines: the
+        log's lines are not at hand here (see :mod:`collaborlog.detector.localise`)."""
         self.check_fitted()
         judged = judge.judge(self, sequences, features, levels)
         return judged.detections, judged.messages

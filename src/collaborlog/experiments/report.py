@@ -36,8 +36,24 @@ table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}th,td{border:1px s
 .det{border:1px solid #d0d7de;border-left:4px solid #cf222e;border-radius:6px;padding:.5rem .8rem;margin:.8rem 0}
 .reason{margin:.3rem 0 .5rem}pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:.8rem;margin:0}
 pre span{display:block}pre span.hit{background:#fff8c5;outline:1px solid #d4a72c}.muted{color:#57606a}
+pre span.blame{background:#ffebe9;outline:1px solid #cf222e}table.blame td{font-size:.8rem}
 img{max-width:100%;border:1px solid #d0d7de}
 """
+
+
+@dataclass(frozen=True)
+class BlamedLine:
+    """A line a detection names as responsible (``Detection.blame`` as ``detect`` writes it)."""
+
+    position: int
+    file: str | None
+    line: int | None
+    text: str
+    score: float
+    reasons: tuple[str, ...]
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.file and self.line else f"line {self.position + 1} of the sequence"
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,7 @@ class ExplainedDetection:
     score: float | None = None
     label: int | None = None
     lines: tuple[str, ...] = ()
+    blame: tuple[BlamedLine, ...] = ()
 
 
 @dataclass
@@ -86,6 +103,18 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def _blame(row: dict, where: str) -> tuple[BlamedLine, ...]:
+    """The blamed lines of a row: ``blame`` (``detect --out``) or the records in ``lines`` (``--format jsonl``)."""
+    entries = row.get("blame") or [e for e in (row.get("lines") or []) if isinstance(e, dict)]
+    try:
+        return tuple(BlamedLine(int(e.get("position", 0)), e.get("file"), e.get("line_number", e.get("line")),
+                                str(e.get("text", "")), float(e.get("score", 0.0)),
+                                tuple(str(r) for r in e.get("reasons", ()))) for e in entries)
+    except (AttributeError, TypeError, ValueError):
+        raise CollaborLogError(f"{where} holds a blamed line that is not a record of position, file, line, text, "
+                               "score and reasons; give a detections file written by 'collaborlog detect'") from None
+
+
 def _detection(row: dict, lines: dict[str, list[str]], where: str) -> ExplainedDetection:
     # `detect --out` names the sequence `sequence_id`; a `run` folder's detections.jsonl names it `sequence`.
     sequence = row.get("sequence_id", row.get("sequence"))
@@ -98,7 +127,9 @@ def _detection(row: dict, lines: dict[str, list[str]], where: str) -> ExplainedD
         route=str(row.get("route", "")), reason=str(row.get("reason") or ""),
         score=float(row["score"]) if row.get("score") is not None else None,
         label=int(label) if label is not None else None,
-        lines=tuple(str(x) for x in (row.get("lines") or lines.get(str(sequence)) or ())))
+        lines=tuple(str(x) for x in ([e for e in row.get("lines") or () if not isinstance(e, dict)]
+                                     or lines.get(str(sequence)) or ())),
+        blame=_blame(row, where))
 
 
 def load_report(path: Path, lines: dict[str, list[str]] | None = None) -> ReportData:
@@ -245,8 +276,9 @@ def _explained(dets: list[ExplainedDetection]) -> str:
     anomalous = sorted((d for d in dets if d.verdict == 1), key=lambda d: (-(d.score or 0.0), d.sequence))
     shown = anomalous[:MAX_DETECTIONS_SHOWN]
     cut = f" (the {len(shown):,} highest-scored shown)" if len(shown) < len(anomalous) else ""
-    out = [f"<h2>Explained detections</h2><p>{len(anomalous):,} anomalous sequence(s){cut}; lines the reason quotes "
-           "are highlighted.</p>"]
+    out = [f"<h2>Explained detections</h2><p>{len(anomalous):,} anomalous sequence(s){cut}; the lines most "
+           "responsible are listed with where they were read and highlighted in red, lines the reason quotes in "
+           "yellow.</p>"]
     for d in shown:
         facts = [f"branch {d.branch or '-'}", f"route {d.route or '-'}"]
         if d.score is not None:
@@ -255,14 +287,22 @@ def _explained(dets: list[ExplainedDetection]) -> str:
             facts.append(f"label {d.label}")
         body = [f'<div class="det"><h3>{_e(d.sequence)}</h3><div class="muted">{_e(", ".join(facts))}</div>',
                 f'<p class="reason">{_e(d.reason) if d.reason else "<i>no reason given (small-model verdict)</i>"}</p>']
+        if d.blame:
+            body.append("<h4>Most responsible lines</h4>" + _table(
+                ["where", "line", "score", "why"],
+                [[b.where(), b.text, f"{b.score:.2f}", ", ".join(b.reasons)] for b in d.blame], numeric={2},
+                cls="blame"))
         if d.lines:
             hits = quoted_lines(d.reason, d.lines)
+            blamed = {b.position for b in d.blame}
             first = d.lines[:MAX_LINES_SHOWN]
-            body.append("<pre>" + "".join(f'<span class="hit">{_e(line)}</span>' if k in hits else
-                                          f"<span>{_e(line)}</span>" for k, line in enumerate(first)) + "</pre>")
+            body.append("<pre>" + "".join(
+                f'<span class="blame">{_e(line)}</span>' if k in blamed else
+                f'<span class="hit">{_e(line)}</span>' if k in hits else
+                f"<span>{_e(line)}</span>" for k, line in enumerate(first)) + "</pre>")
             if len(d.lines) > len(first):
                 body.append(f'<p class="muted">… and {len(d.lines) - len(first):,} more line(s)</p>')
-        else:
+        elif not d.blame:
             body.append('<p class="muted">lines not recorded with this detection (give --dataset to show them)</p>')
         out.append("".join(body) + "</div>")
     return "".join(out)

@@ -20,6 +20,7 @@ from scipy import sparse
 
 from collaborlog.atomic import TMP_MARK, atomic_write_bytes, locked
 from collaborlog.features.encoders import Encoder
+from collaborlog.progress import stage
 from collaborlog.records import Sequence
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,14 @@ def embed_messages(messages: list[str], encoder: Encoder, cache: EmbeddingCache)
     _, missing = cache.get_many(messages)
     if missing:
         texts = [messages[i] for i in missing]
-        cache.put_many(texts, encoder.encode(texts))
+        log.info("embedding %d new message(s) of %d", len(texts), len(messages))
+        with stage("embedding messages", len(texts)) as advance:
+            # In slices, so that progress moves; the encoder batches within each.
+            step = 1024
+            for begin in range(0, len(texts), step):
+                part = texts[begin:begin + step]
+                cache.put_many(part, encoder.encode(part))
+                advance(len(part))
         cache.save()
     rows, still = cache.get_many(messages)
     assert not still

@@ -20,6 +20,7 @@ a verdict, and nothing the LLM sends makes the agents raise.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -34,7 +35,10 @@ from collaborlog.llm.prompts import (
     render_diff,
     render_sequence,
 )
+from collaborlog.progress import stage
 from collaborlog.verdicts import Branch, Evidence, HistoryItem, Judgement, KnownMessage, MessageVerdict
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -76,9 +80,16 @@ class EvolCoT:
         """:meth:`judge_message` for each new message (concurrently); those that failed are left out.
         ``served``: per message, the ids of the sequences that carry it (for the audit log)."""
         carried = served or {}
-        with ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
-            verdicts = pool.map(lambda m: self.judge_message(m, asks[m], carried.get(m, ())), list(asks))
-        return {v.message: v for v in verdicts if v is not None}
+        out = {}
+        with stage("LLM reading new messages", len(asks)) as advance, \
+                ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
+            for verdict in pool.map(lambda m: self.judge_message(m, asks[m], carried.get(m, ())), list(asks)):
+                advance(1)
+                if verdict is not None:
+                    out[verdict.message] = verdict
+        if len(out) < len(asks):
+            log.warning("%d of %d new message(s) got no usable LLM answer", len(asks) - len(out), len(asks))
+        return out
 
     def evol_detect(self, ev: Evidence, old: HistoryItem, served: tuple[str, ...] = ()) -> tuple[bool, str]:
         request = self._request("evol_detect", EVOL_SCHEMA, diff=render_diff(list(old.messages), list(ev.messages)))
@@ -181,7 +192,15 @@ class EvolCoT:
             if ids is not None:
                 served.setdefault(ev.pattern(), []).append(ids[i])
         unique = list(first.values())
-        with ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
-            results = dict(zip(unique, pool.map(
-                lambda i: self.judge(evidence[i], tuple(served.get(evidence[i].pattern(), ()))), unique)))
+        results = {}
+        with stage("LLM judging sequence patterns", len(unique)) as advance, \
+                ThreadPoolExecutor(max_workers=self.llm.concurrency) as pool:
+            # Results are taken in order on this thread, which reports the progress.
+            for i, judgement in zip(unique, pool.map(
+                    lambda i: self.judge(evidence[i], tuple(served.get(evidence[i].pattern(), ()))), unique)):
+                results[i] = judgement
+                advance(1)
+        fell_back = sum(1 for j in results.values() if j.branch is Branch.FALLBACK)
+        if fell_back:
+            log.warning("%d of %d LLM judgement(s) fell back to the small model's verdict", fell_back, len(unique))
         return [results[first[ev.pattern()]] for ev in evidence]

@@ -22,6 +22,7 @@ from collaborlog.models.mlp import mlp
 from collaborlog.models.seeding import DEFAULT_THREADS, seeded
 from collaborlog.models.training import EarlyStopping
 from collaborlog.models.training import train as train_network
+from collaborlog.progress import stage
 from collaborlog.verdicts import Route
 
 
@@ -73,7 +74,13 @@ class Coordinator:
         x = torch.as_tensor(train, dtype=torch.float32)
         v = torch.as_tensor(valid if len(valid) else train, dtype=torch.float32)
         early = EarlyStopping(self.model_, lambda: float(self._losses(v).mean()), cfg.patience)
-        train_network(self.model_, cfg.lr, epochs, lambda: self._batches(x, gen), self._reconstruction, early)
+        # The bar may end early: training stops once the validation loss stops falling.
+        with stage("training the coordinator (epochs)", epochs) as advance:
+            def stop() -> bool:
+                advance(1)
+                return early()
+
+            train_network(self.model_, cfg.lr, epochs, lambda: self._batches(x, gen), self._reconstruction, stop)
         early.restore()
 
     def _batches(self, x: torch.Tensor, gen: torch.Generator) -> Iterator[torch.Tensor]:

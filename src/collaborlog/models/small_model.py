@@ -23,6 +23,7 @@ from collaborlog.models.mlp import mlp
 from collaborlog.models.seeding import DEFAULT_THREADS, seeded
 from collaborlog.models.training import train as train_network
 from collaborlog.models.vector_index import FaissIndex
+from collaborlog.progress import stage
 from collaborlog.verdicts import MemorySource, Neighbour
 
 _PROJECT_BATCH = 65_536
@@ -156,7 +157,12 @@ class SmallModel:
         def loss(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
             return supervised_contrastive_loss(self.net_(batch[0]), batch[1], cfg.temperature)
 
-        train_network(self.net_, cfg.lr, epochs, batches, loss)
+        with stage("training the small model (epochs)", epochs) as advance:
+            def epoch_done() -> bool:
+                advance(1)
+                return False
+
+            train_network(self.net_, cfg.lr, epochs, batches, loss, epoch_done)
 
     def project(self, x: np.ndarray) -> np.ndarray:
         """The semantic network's unit vectors for ``x``."""

@@ -9,15 +9,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import Enum
 from typing import TextIO
 
 from collaborlog.errors import ConfigError
-from collaborlog.verdicts import Detection
+from collaborlog.verdicts import Branch, Detection, LineBlame, Route
 
-FIELDS = ("sequence_id", "verdict", "score", "route", "branch", "loss", "reason", "neighbours", "fallback")
-"""The columns of a row, in order. ``neighbours`` holds up to three nearest memory ids, space-separated."""
+FIELDS = ("sequence_id", "verdict", "score", "route", "branch", "loss", "reason", "neighbours", "fallback", "lines")
+"""The columns of a row, in order. ``neighbours`` holds up to three nearest memory ids, space-separated;
+``lines`` the lines an anomalous sequence blames, most responsible first (:func:`blamed`): a list in
+JSON Lines, the same list as JSON text in CSV."""
 
 
 class OutputFormat(str, Enum):
@@ -47,7 +51,14 @@ def row(detection: Detection) -> dict[str, object]:
         "reason": detection.reason,
         "neighbours": " ".join(n.id for n in detection.neighbours[:3]),
         "fallback": detection.fallback or "",
+        "lines": [blamed(b) for b in detection.blame],
     }
+
+
+def blamed(line: LineBlame) -> dict[str, object]:
+    """One blamed line as a record: where it was read, when, what it says, and why it is blamed."""
+    return {"file": line.file, "line": line.line_number, "timestamp": line.timestamp, "position": line.position,
+            "text": line.text, "score": round(line.score, 6), "reasons": [r.value for r in line.reasons]}
 
 
 def render(detections: Iterable[Detection], fmt: OutputFormat) -> str:
@@ -59,7 +70,7 @@ def render(detections: Iterable[Detection], fmt: OutputFormat) -> str:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({**r, "lines": json.dumps(r["lines"], ensure_ascii=False)} for r in rows)
         return buffer.getvalue()
     raise ConfigError(f"render writes jsonl or csv, not {fmt.value!r}")
 
@@ -86,3 +97,36 @@ class RowWriter:
                 self._header_written = True
             self._csv.writerow(record)
         self.stream.flush()
+
+
+@dataclass(frozen=True)
+class Routing:
+    """How a run's sequences were judged, counted: what went to the LLM and what became of it."""
+
+    sequences: int
+    anomalous: int
+    routed: int
+    """Sequences the coordinator sent to the LLM."""
+    judged: int
+    """Routed sequences an LLM judged."""
+    fell_back: int
+    """Routed sequences the LLM failed on (down, bad answers, budget spent): the small model's verdict."""
+    not_judged: int
+    """Routed sequences no LLM is configured to judge."""
+
+    @classmethod
+    def of(cls, detections: list[Detection]) -> Routing:
+        branches = Counter(d.branch for d in detections if d.route is Route.LLM)
+        routed = sum(branches.values())
+        fell_back, not_judged = branches[Branch.FALLBACK], branches[Branch.NOT_JUDGED]
+        return cls(len(detections), sum(1 for d in detections if d.verdict == 1), routed,
+                   routed - fell_back - not_judged, fell_back, not_judged)
+
+    def describe(self) -> str:
+        """In words, for the console: an LLM that was down must not read as 'sent'."""
+        parts = [f"{self.routed:,} routed to the LLM", f"{self.judged:,} judged by it"]
+        if self.fell_back:
+            parts.append(f"{self.fell_back:,} fell back to the small model (LLM failed or budget spent)")
+        if self.not_judged:
+            parts.append(f"{self.not_judged:,} unfamiliar, not judged (no LLM)")
+        return f"{self.sequences:,} sequences judged: {self.anomalous:,} anomalous; " + ", ".join(parts)
