@@ -9,7 +9,7 @@ from synthetic import FAILED, NORMAL, world
 
 from collaborlog.detector.config import DetectorConfig
 from collaborlog.detector.facade import CollaborLog
-from collaborlog.ops.feedback import progress_bars
+from collaborlog.ops.console import progress_bars
 from collaborlog.progress import reporting, stage
 
 

@@ -41,7 +41,7 @@ def _options(
                                 help="Show what the library logs on stderr: -v its steps (INFO), -vv details (DEBUG)."),
 ) -> None:
     """Log anomaly detection that survives upgrades."""
-    from collaborlog.ops.feedback import configure_logging
+    from collaborlog.ops.console import configure_logging
 
     configure_logging(verbose, err_console)
 DATA_DIR_HELP = "Folder holding the datasets (default: $COLLABORLOG_DATA_DIR, else shared/data beside the checkout)."
@@ -240,7 +240,7 @@ def fit(
     from collaborlog.detector.facade import CollaborLog
     from collaborlog.experiments.config import ExperimentConfig, detector_config, load_experiment
     from collaborlog.features.embeddings import default_cache_dir
-    from collaborlog.ops.feedback import progress_bars
+    from collaborlog.ops.console import progress_bars
 
     ds_cfg, config_dir = resolve_config(dataset)
     exp = load_experiment(config)[0] if config else ExperimentConfig(name=ds_cfg.name, dataset=dataset)
@@ -329,7 +329,7 @@ def detect(
     from collaborlog.detector.persistence import load
     from collaborlog.detector.versions import LearningRun
     from collaborlog.features.embeddings import default_cache_dir
-    from collaborlog.ops.feedback import progress_bars
+    from collaborlog.ops.console import progress_bars
     from collaborlog.ops.log_input import shown_names, with_log
     from collaborlog.ops.output import OutputFormat, Routing, blamed, output_format, render
 
