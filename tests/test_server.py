@@ -220,3 +220,22 @@ def test_feedback_corrects_a_verdict_and_survives_a_restart(model_dir, tmp_path)
     assert [(v.number, v.kind) for v in versions(model)] == [(1, VersionKind.FIT), (2, VersionKind.FEEDBACK)]
     restarted = load(model)
     assert any(sid == "operator:new" for _, sid in restarted.patterns_.values())
+
+
+def test_serve_with_an_audit_log_records_the_llm_exchanges(model_dir, tmp_path):
+    from collaborlog.llm.audit import read_exchanges
+
+    audit = tmp_path / "audit.sqlite"
+    down = socket.socket()
+    down.bind(("127.0.0.1", 0))  # a port nothing listens on: the LLM server is down
+    url_down = f"http://127.0.0.1:{down.getsockname()[1]}/v1"
+    down.close()
+    with running(create_app(model_dir, llm=url_down, audit=audit)) as url:
+        payload = {"sequences": [sequence(f"ok{k}", NORMAL, k) for k in range(20)] + [sequence("new", NEW_ERROR, 77)]}
+        reply = httpx.post(f"{url}/v1/detect", json=payload, timeout=300)
+    assert reply.status_code == 200
+    new = {d["sequence_id"]: d for d in reply.json()["detections"]}["new"]
+    assert new["route"] == "llm" and new["branch"] == "fallback"
+    rows = read_exchanges(audit)
+    assert rows and all(r.fell_back for r in rows)
+    assert any("new" in r.sequences for r in rows)

@@ -92,17 +92,24 @@ AUDIT_HELP = ("SQLite file recording every exchange with the LLM (see 'collaborl
               "llm-audit.sqlite in the cache folder ($COLLABORLOG_CACHE_DIR); 'none' records nothing.")
 
 
-def _use_audit(detector, audit: Optional[str]) -> None:
-    """Record the detector's LLM exchanges in ``audit`` (``none``: nowhere; default: the cache folder's file)."""
+def _audit_file(audit: Optional[str]) -> Optional[Path]:
+    """Where ``--audit`` says LLM exchanges are recorded (``none``: nowhere; default: the cache folder's file)."""
     from collaborlog.features.embeddings import default_cache_dir
     from collaborlog.llm.audit import AUDIT_FILE
 
-    if audit == "none" or not detector.llm_enabled:
-        return
+    if audit == "none":
+        return None
     path = Path(audit) if audit is not None else default_cache_dir() / AUDIT_FILE
     if path.is_dir():
         raise CollaborLogError(f"--audit {path} is a folder: give a file name such as {path / AUDIT_FILE}")
-    detector.use_llm(detector.config.llm.model_copy(update={"audit": str(path)}))
+    return path
+
+
+def _use_audit(detector, audit: Optional[str]) -> None:
+    """Record the detector's LLM exchanges where ``--audit`` says."""
+    path = _audit_file(audit)
+    if path is not None and detector.llm_enabled:
+        detector.use_llm(detector.config.llm.model_copy(update={"audit": str(path)}))
 
 
 def _prepare_output(path: Path) -> None:
@@ -542,12 +549,13 @@ def serve(
     token: Optional[str] = typer.Option(None, "--token", envvar="COLLABORLOG_TOKEN",
                                         help="Require 'Authorization: Bearer TOKEN' on POST endpoints."),
     keep: int = typer.Option(5, "--keep", min=1, help=KEEP_HELP + " (POST /v1/feedback writes one per request)"),
+    audit: Optional[str] = typer.Option(None, "--audit", help=AUDIT_HELP),
 ) -> None:
     """Serve a saved detector over HTTP: POST /v1/detect, POST /v1/feedback, GET /v1/health, GET /metrics
     (needs the 'serve' extra)."""
     from collaborlog.server import serve as run_server
 
-    run_server(model, host=host, port=port, llm=llm, token=token, keep=keep)
+    run_server(model, host=host, port=port, llm=llm, token=token, keep=keep, audit=_audit_file(audit))
 
 
 @app.command()

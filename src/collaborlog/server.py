@@ -351,12 +351,13 @@ class _BodyLimit:
 # -- the app ------------------------------------------------------------------------------------
 def create_app(model_dir: Path, llm: Optional[str] = None, token: Optional[str] = None,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, max_lines: int = DEFAULT_MAX_LINES,
-               keep: int = DEFAULT_KEEP):
+               keep: int = DEFAULT_KEEP, audit: Optional[Path] = None):
     """A FastAPI app serving the detector saved in ``model_dir``.
 
     ``llm`` is a ``--llm`` value (``none``, ``embedded``, a URL) replacing the saved LLM;
     ``token``, when given, is required as ``Authorization: Bearer <token>`` on POST endpoints;
-    ``keep``: how many model versions ``/v1/feedback`` keeps.
+    ``keep``: how many model versions ``/v1/feedback`` keeps; ``audit``: an SQLite file recording
+    every LLM exchange (see :mod:`collaborlog.llm.audit`).
     A missing or damaged ``model_dir`` raises :class:`~collaborlog.errors.DataError` here, before
     anything is served.
     """
@@ -381,6 +382,9 @@ def create_app(model_dir: Path, llm: Optional[str] = None, token: Optional[str] 
         from collaborlog.cli import llm_config
 
         override = llm_config(llm, None, detector.config.llm)
+        detector.use_llm(override)
+    if audit is not None and detector.llm_enabled:
+        override = (override or detector.config.llm).model_copy(update={"audit": str(audit)})
         detector.use_llm(override)
     service = Service(detector, Path(model_dir), time.monotonic(), threading.Lock(), override, keep)
     metrics = Metrics()
@@ -449,8 +453,8 @@ def create_app(model_dir: Path, llm: Optional[str] = None, token: Optional[str] 
 
 
 def serve(model_dir: Path, host: str = "127.0.0.1", port: int = 8080, llm: Optional[str] = None,
-          token: Optional[str] = None, keep: int = DEFAULT_KEEP) -> None:
+          token: Optional[str] = None, keep: int = DEFAULT_KEEP, audit: Optional[Path] = None) -> None:
     """Load the detector and serve it until interrupted (a bad model directory fails before listening)."""
-    app = create_app(model_dir, llm=llm, token=token, keep=keep)
+    app = create_app(model_dir, llm=llm, token=token, keep=keep, audit=audit)
     uvicorn = _require("uvicorn", "uvicorn")
     uvicorn.run(app, host=host, port=port, log_level="info")
