@@ -71,7 +71,7 @@ def test_a_full_token_cache_still_masks_every_line_and_stays_bounded(monkeypatch
     monkeypatch.setattr(masker, "_TOKEN_CACHE_LIMIT", 50)
     lines = synthetic_lines(400, seed=4)
     assert [masker.mask(line) for line in lines] == [masker.mask_text(line) for line in lines]
-    assert 0 < len(masker._tokens) <= 50
+    assert 0 < masker.cached_tokens <= 50
 
 
 def test_the_edge_cases_mask_as_they_did():

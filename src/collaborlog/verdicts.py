@@ -93,7 +93,7 @@ class Branch(str, Enum):
     FALLBACK = "fallback"
     HELD_BACK = "held_back"
     """An abnormal LLM verdict not applied: more of the stream carries the pattern than failures'
-    base rate allows (see ``CollaborLog._base_rate_guard``); read as normal, with the reason."""
+    base rate allows (see :func:`collaborlog.detector.judge.base_rate_guard`); read as normal, with the reason."""
     NOT_JUDGED = "not_judged"
     """Routed to the LLM, but no LLM is configured (``llm: {backend: none}``): the small model's
     verdict, marked "unfamiliar, not judged"."""

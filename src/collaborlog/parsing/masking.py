@@ -72,6 +72,11 @@ class Masker:
         self.by_token = bool(rules) and all(rule in TOKEN_LOCAL for rule in rules)
         self._tokens: dict[str, str] = {}
 
+    @property
+    def cached_tokens(self) -> int:
+        """How many distinct tokens the cache holds (at most ``_TOKEN_CACHE_LIMIT``)."""
+        return len(self._tokens)
+
     def mask_text(self, text: str) -> str:
         """``text`` masked rule after rule, without the token cache."""
         for pattern, mask in self._rules:
