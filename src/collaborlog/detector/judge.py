@@ -47,10 +47,13 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
     # Evidence the small model's neighbours outvote is not settled by them: a sequence they
     # call normal that carries a message the history saw only in failures (by name, read
-    # through confirmed rewordings, or a line that resembles one) goes to the LLM, however
-    # familiar it looks.
+    # through confirmed rewordings) goes to the LLM, however familiar it looks. So does one with
+    # a line that merely resembles such a message, when an LLM can judge it: without one, a
+    # routed sequence is flagged by such lines alone, and resemblance is too weak to overrule
+    # the neighbours by itself.
     quiet = [i for i in range(len(sequences)) if not to_llm[i] and sm[i].verdict == 0]
-    resembling = evidence.failure_lines(det, [features.messages[i] for i in quiet], prevalence)
+    resembling = (evidence.failure_lines(det, [features.messages[i] for i in quiet], prevalence)
+                  if det.llm_enabled else set())
     for i in quiet:
         to_llm[i] = (any(det.signatures_.failure_only(m) for m in set(features.aligned[i]))
                      or not resembling.isdisjoint(features.messages[i]))
