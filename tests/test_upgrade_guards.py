@@ -138,3 +138,24 @@ def test_a_failure_message_the_neighbours_outvote_goes_to_the_llm():
     out = det.detect(frame, stream)
     assert out[0].route is Route.SMALL_MODEL and out[0].verdict == 0
     assert out[1].route is Route.LLM and out[1].verdict == 1 and len(client.requests) >= 1
+
+
+@pytest.mark.parametrize("with_llm", [True, False])
+def test_a_line_resembling_a_failure_message_goes_to_the_llm_only_when_one_can_judge(with_llm):
+    client = ScriptedClient(default=ABNORMAL) if with_llm else None
+    det = fitted(client, vanish_evidence=None)
+    det.coordinator_.tau_ = float("inf")  # everything looks familiar: the small model's route
+    # The history's failure line, reworded by a new release: not the same message, but close to it.
+    reworded = ("INFO", "Write failed: disk error at sector {n} (retrying)")
+    long_normal = NORMAL * 6
+    frame, stream = world([long_normal, long_normal + [reworded]], [0, 1], "s")
+    features = det.features(frame, stream)
+    assert not any(det.signatures_.failure_only(m) for m in features.aligned[1])  # no exact match
+    assert [p.verdict for p in det.small_model_.predict(features.vectors)] == [0, 0]
+    out = det.detect(frame, stream)
+    assert out[0].route is Route.SMALL_MODEL and out[0].verdict == 0
+    if with_llm:
+        assert out[1].route is Route.LLM and len(client.requests) >= 1
+    else:
+        # Without an LLM, resemblance alone does not overrule the neighbours.
+        assert out[1].route is Route.SMALL_MODEL and out[1].verdict == 0
