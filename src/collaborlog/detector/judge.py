@@ -45,21 +45,23 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     sm = det.small_model_.predict(features.vectors)
     prevalence = det.prevalence_.plus(features.messages)
     to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
+    stream = det.vanished_.plus(features.aligned)
+    # How common each message (read as the known message it aligns to) is in the stream.
+    read_prevalence = Prevalence.of(det.prevalence_.bound, stream.stream_seen_, stream.stream_counts_)
     # Evidence the small model's neighbours outvote is not settled by them: a sequence they
     # call normal that carries a message the history saw only in failures (by name, read
     # through confirmed rewordings) goes to the LLM, however familiar it looks. So does one with
-    # a line that merely resembles such a message, when an LLM can judge it: without one, a
-    # routed sequence is flagged by such lines alone, and resemblance is too weak to overrule
-    # the neighbours by itself.
+    # a line that merely resembles such a message, when the stream does not carry that line
+    # more often than failures can be common and an LLM can judge it: without one, a routed
+    # sequence is flagged by such lines alone, and resemblance is too weak to overrule the
+    # neighbours by itself.
     quiet = [i for i in range(len(sequences)) if not to_llm[i] and sm[i].verdict == 0]
     resembling = (evidence.failure_lines(det, [features.messages[i] for i in quiet], prevalence)
                   if det.llm_enabled else set())
     for i in quiet:
         to_llm[i] = (any(det.signatures_.failure_only(m) for m in set(features.aligned[i]))
-                     or not resembling.isdisjoint(features.messages[i]))
-    stream = det.vanished_.plus(features.aligned)
-    # How common each message (read as the known message it aligns to) is in the stream.
-    read_prevalence = Prevalence.of(det.prevalence_.bound, stream.stream_seen_, stream.stream_counts_)
+                     or any(m in resembling and not read_prevalence.common(a)
+                            for m, a in zip(features.messages[i], features.aligned[i])))
     if det.novelty_ is not None and det.llm_enabled:
         # Without labels, what the history rarely shows is what the LLM should see, whatever
         # the autoencoder's loss.
