@@ -109,7 +109,7 @@ def _use_audit(detector, audit: Optional[str]) -> None:
     """Record the detector's LLM exchanges where ``--audit`` says."""
     path = _audit_file(audit)
     if path is not None and detector.llm_enabled:
-        detector.use_llm(detector.config.llm.model_copy(update={"audit": str(path)}))
+        detector.record_exchanges(path)
 
 
 def _prepare_output(path: Path) -> None:

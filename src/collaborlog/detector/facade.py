@@ -149,6 +149,14 @@ class CollaborLog:
         self._agents = None
         return self
 
+    def record_exchanges(self, audit: Path | None) -> CollaborLog:
+        """Record every LLM exchange in the SQLite file ``audit`` from now on (``None``: nowhere),
+        keeping the LLM backend or client in use."""
+        self.config = self.config.model_copy(update={"llm": self.config.llm.model_copy(
+            update={"audit": str(audit) if audit is not None else None})})
+        self._agents = None
+        return self
+
     # -- fitting --------------------------------------------------------------------------------
     def fit(self, log: LogFrame, train: list[Sequence], valid: list[Sequence]) -> CollaborLog:
         """Learn from the history: ``train`` (its labels, where it has them) and ``valid`` (k and tau)."""
