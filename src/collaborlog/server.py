@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collaborlog import __version__
 from collaborlog.detector.facade import CollaborLog
+from collaborlog.detector.learning import LearningSummary
 from collaborlog.detector.versions import DEFAULT_KEEP, VersionKind, update
 from collaborlog.errors import CollaborLogError, MissingDependencyError
 from collaborlog.llm.backends import LLMConfig
@@ -125,26 +126,12 @@ class FeedbackRequest(BaseModel):
         return self
 
 
-class SummaryOut(BaseModel):
-    """What the corrections taught (see :class:`~collaborlog.detector.learning.LearningSummary`)."""
-
-    sequences_seen: int
-    sequences_learned: int
-    anomalous_learned: int
-    patterns_added: int
-    patterns_changed: int
-    aliases_added: int
-    messages_added: int
-    templates_added: int
-    tau_before: Optional[float]
-    tau_after: float
-
-
 class FeedbackResponse(BaseModel):
     version: int
     """The model version the corrections were saved as (now current)."""
     parent: Optional[int]
-    summary: SummaryOut
+    summary: LearningSummary
+    """What the corrections taught."""
 
 
 class LineOut(BaseModel):
@@ -249,7 +236,7 @@ class Service:
                 detector.use_llm(self.llm)
             self.detector = detector
         return FeedbackResponse(version=record.number, parent=record.parent,
-                                summary=SummaryOut(**record.summary.to_json()))
+                                summary=record.summary)
 
 
 # -- metrics ------------------------------------------------------------------------------------

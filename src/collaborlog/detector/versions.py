@@ -150,10 +150,7 @@ def update(path: Path, step: Callable[[CollaborLog], LearningSummary], kind: Ver
     to the version the one before it wrote, so none is lost. The new record and detector.
 
     ``encoder``, ``cache_dir``: as for :func:`collaborlog.detector.persistence.load`."""
-    _check_keep(keep)
-    path = Path(path)
-    if not path.is_dir():
-        raise DataError(f"{path} is not a saved CollaborLog detector (no {MANIFEST})")
+    path = _saved_model(path, keep)
     with locked(path):
         found = _adopt_plain(path)
         try:
@@ -174,14 +171,20 @@ def _write_version(detector: CollaborLog, path: Path, record: ModelVersion, keep
     return record
 
 
-def rollback(path: Path, to: int | None = None, keep: int = DEFAULT_KEEP) -> ModelVersion:
-    """Make version ``to`` (default: the one before the current) current again, by copying it
-    as a new version (recorded as a rollback, so the rollback can be undone too); its record.
-    The copy is checked against its manifest first: a damaged version is refused."""
+def _saved_model(path: Path, keep: int) -> Path:
+    """``path`` as a saved detector's folder, with ``keep`` checked; a clear error otherwise."""
     _check_keep(keep)
     path = Path(path)
     if not path.is_dir():
         raise DataError(f"{path} is not a saved CollaborLog detector (no {MANIFEST})")
+    return path
+
+
+def rollback(path: Path, to: int | None = None, keep: int = DEFAULT_KEEP) -> ModelVersion:
+    """Make version ``to`` (default: the one before the current) current again, by copying it
+    as a new version (recorded as a rollback, so the rollback can be undone too); its record.
+    The copy is checked against its manifest first: a damaged version is refused."""
+    path = _saved_model(path, keep)
     with locked(path):
         found = _adopt_plain(path)
         if to is None:
