@@ -329,3 +329,14 @@ def test_a_fit_summary_counts_the_history(learned):
     assert s.sequences_seen == 40 and s.sequences_learned == len(fitted.small_model_.memory_ids_)
     assert s.patterns_added == len(fitted.patterns_) and s.tau_before is None
     assert LearningSummary.from_json(s.to_json()) == s
+
+
+def test_an_empty_folder_is_no_model_to_roll_back_or_update(tmp_path):
+    from collaborlog.detector.versions import rollback, update
+    from collaborlog.errors import DataError
+
+    with pytest.raises(DataError, match="no saved CollaborLog detector"):
+        rollback(tmp_path)
+    with pytest.raises(DataError, match="no saved CollaborLog detector"):
+        update(tmp_path, lambda det: None, VersionKind.FEEDBACK)
+    assert list(tmp_path.iterdir()) == [] or all(p.name.startswith(".") for p in tmp_path.iterdir())

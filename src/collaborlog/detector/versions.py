@@ -152,7 +152,7 @@ def update(path: Path, step: Callable[[CollaborLog], LearningSummary], kind: Ver
     ``encoder``, ``cache_dir``: as for :func:`collaborlog.detector.persistence.load`."""
     path = _saved_model(path, keep)
     with locked(path):
-        found = _adopt_plain(path)
+        found = _current_versions(path)
         try:
             detector = load_folder(version_dir(path, found[-1]), encoder, cache_dir)
         except DataError as err:
@@ -186,7 +186,7 @@ def rollback(path: Path, to: int | None = None, keep: int = DEFAULT_KEEP) -> Mod
     The copy is checked against its manifest first: a damaged version is refused."""
     path = _saved_model(path, keep)
     with locked(path):
-        found = _adopt_plain(path)
+        found = _current_versions(path)
         if to is None:
             if len(found) < 2:
                 raise DataError(f"{path} keeps only version {found[-1]}: there is no earlier version to roll back to")
@@ -217,6 +217,15 @@ def _plain_record(path: Path) -> ModelVersion:
     summary = learning.summarize(learning.EMPTY, det, len(det.small_model_.memory_ids_))
     created = datetime.fromtimestamp((path / MANIFEST).stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
     return ModelVersion(1, created, VersionKind.FIT, summary, None, "saved before versions were kept")
+
+
+def _current_versions(path: Path) -> list[int]:
+    """:func:`_adopt_plain`, for a step that needs a detector there already; the caller holds the lock."""
+    found = _adopt_plain(path)
+    if not found:
+        raise DataError(f"{path} holds no saved CollaborLog detector (no {MANIFEST}, no versions/): "
+                        "fit one first (collaborlog fit ... --out PATH)")
+    return found
 
 
 def _adopt_plain(path: Path) -> list[int]:
