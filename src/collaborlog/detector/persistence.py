@@ -304,12 +304,24 @@ def _read_verified(path: Path, manifest: dict) -> dict[str, bytes]:
     return parts
 
 
+@contextmanager
+def present(path: Path) -> Iterator[None]:
+    """Hold the lock of ``path``'s folder shared for the block, once ``path`` is found to be a
+    directory (else :class:`DataError`). A save swaps the directory only under that lock held
+    exclusive, so ``path`` stays there while the block reads it."""
+    missing = DataError(f"{path} is not a saved CollaborLog detector (no {MANIFEST})")
+    if not path.parent.is_dir():
+        raise missing
+    with locked(path.parent, shared=True):
+        if not path.is_dir():
+            raise missing
+        yield
+
+
 def verify(path: Path) -> dict[str, str]:
     """Each saved file's sha256, after checking every one against the sealed manifest (else :class:`DataError`)."""
     path = Path(path)
-    if not path.is_dir():
-        raise DataError(f"{path} is not a saved CollaborLog detector (no {MANIFEST})")
-    with reading(path) as folder, _versioned_hint(path, folder), locked(folder.parent, shared=True):
+    with present(path), reading(path) as folder, _versioned_hint(path, folder), locked(folder.parent, shared=True):
         manifest = _read_manifest(folder)
         parts = _read_verified(folder, manifest)
         sealed = hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
@@ -343,10 +355,7 @@ def load(path: Path, llm: LLMConfig | LLMClient | None = None, encoder: Encoder 
         raise DataError(f"{path} is missing, but {previous(path)} holds the detector a killed save was replacing, "
                         f"and putting it back failed ({err}); restore it with: "
                         f"mv {shlex.quote(str(previous(path)))} {shlex.quote(str(path))}") from None
-    if not path.is_dir():
-        raise DataError(f"{path} is not a saved CollaborLog detector (no {MANIFEST})")
-    # Shared with other readers; a save swaps the directory (a version, prunes old versions) only between reads.
-    with reading(path) as folder, _versioned_hint(path, folder):
+    with present(path), reading(path) as folder, _versioned_hint(path, folder):
         det = load_folder(folder, encoder, cache_dir)
     return det.use_llm(llm) if llm is not None else det
 
