@@ -153,7 +153,8 @@ class _LevelReader:
         return Completion(text, 1, 1, 0.0)
 
 
-def test_a_rare_message_stays_evidence_unless_both_the_log_and_the_llm_call_it_routine():
+@pytest.mark.parametrize("drifted", [False, True])
+def test_a_rare_message_stays_evidence_until_the_stream_drifts_and_both_the_log_and_the_llm_call_it_routine(drifted):
     from synthetic import NORMAL, world
 
     rotate = NORMAL + [("INFO", "Rotated journal {n}")]
@@ -164,11 +165,44 @@ def test_a_rare_message_stays_evidence_unless_both_the_log_and_the_llm_call_it_r
     cfg = _config(llm={"backend": "embedded"}, vanish_evidence=None)
     det = CollaborLog(cfg, llm=client).fit(frame, seqs[:250], seqs[250:])
     assert det.mode_ is Mode.LABEL_FREE
-    stream = [NORMAL] * 30 + [rotate, lost]
+    # A drifted stream: most of it unlike the history (the same events, the writes repeated).
+    wide = NORMAL[:2] + [NORMAL[1]] * 6 + NORMAL[2:]
+    stream = [wide if drifted else NORMAL] * 30 + [rotate, lost]
     frame, test = world(stream, [0] * 30 + [0, 1], "s")
     out = det.detect(frame, test)
-    # Both lines are rare in the history. The rotation is routine to the log (INFO) and to the
-    # LLM, so it is set aside; the loss is INFO in the log but not to the LLM, so it stays evidence.
-    assert [d.verdict for d in out[-2:]] == [0, 1]
-    assert any("lost" in m for m in client.asked) and any("Rotated" in m for m in client.asked)
+    assert det.novelty_ is not None
+    assert det.novelty_.drifted(det.prevalence_.bound, np.array([d.loss for d in out])) is drifted
+    if drifted:
+        # Both lines are rare in the history. Once unfamiliarity is common in the stream, the
+        # rotation, routine to the log (INFO) and to the LLM, is set aside; the loss is INFO in
+        # the log but not to the LLM, so it stays evidence.
+        assert [d.verdict for d in out[-2:]] == [0, 1]
+        assert any("lost" in m for m in client.asked) and any("Rotated" in m for m in client.asked)
+    else:
+        # While unfamiliarity is as rare in the stream as failures, the lines the history rarely
+        # shows are the evidence: the LLM is not asked to clear them.
+        assert [d.verdict for d in out[-2:]] == [1, 1]
+        assert not any("Rotated" in m or "lost" in m for m in client.asked)
     assert any("lost" in s for s in out[-1].signals)
+
+
+def test_a_novel_sequence_is_not_cleared_by_the_llm_while_novelty_is_rare_in_the_stream():
+    from synthetic import NORMAL, world
+
+    skipped = NORMAL[:2] + [("INFO", "Skipped checksum {n}")] + NORMAL[3:]
+    history = [NORMAL if k % 2 else skipped for k in range(300)]
+    frame, seqs = world(history, [-1] * 300, "h")
+    client = _LevelReader()  # answers "Normal" to every sequence question
+    det = CollaborLog(_config(llm={"backend": "embedded"}), llm=client).fit(frame, seqs[:250], seqs[250:])
+    # Familiar events in an unfamiliar mix and count: over the loss bar, with no rare line and
+    # no message pattern the history knows.
+    odd = NORMAL[:2] + [NORMAL[1]] * 30 + [skipped[2]] + NORMAL[2:]
+    frame, test = world([NORMAL] * 40 + [odd], [0] * 40 + [1], "s")
+    out = det.detect(frame, test)
+    assert out[-1].verdict == 1 and out[-1].branch is Branch.SMALL_MODEL
+    assert [d.verdict for d in out[:-1]] == [0] * 40
+    # The same sequence in a stream most of which is unlike the history: the LLM decides.
+    frame, test = world([odd] * 40, [0] * 40, "t")
+    drifted = det.detect(frame, test)
+    assert {d.branch for d in drifted} <= {Branch.AD_CERTAIN, Branch.AD_UNCERTAIN, Branch.EVOL_DETECT}
+    assert all(d.verdict == 0 for d in drifted)

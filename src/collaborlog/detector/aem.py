@@ -30,6 +30,8 @@ def learn(det: CollaborLog, features: SequenceFeatures, detections: list[Detecti
     """
     said = messages or {}
     det.prevalence_.add(features.messages)
+    if det.novelty_ is not None:
+        det.novelty_.observe(np.array([d.loss for d in detections], dtype=np.float64))
     reads = [read_as(m, a, said) for m, a in zip(features.messages, features.aligned)]
     det.key_prevalence_.add([[pattern_text(pattern_key(r, det.pattern_by_set_))] for r in reads])
     det.vanished_.add(reads)

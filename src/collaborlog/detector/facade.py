@@ -203,7 +203,8 @@ class CollaborLog:
         """Derive ``routine_`` (kept because pattern keys read it for every sequence) from the
         message verdicts and the stream counts. Read again after each batch: a message judged a
         problem may since have proved too common to mark failures."""
-        self.routine_ = {m for m, v in self.messages_.items() if judge.is_routine(v, self.prevalence_)}
+        trusted = self.novelty_ is None or self.novelty_.drifted(self.prevalence_.bound)
+        self.routine_ = {m for m, v in self.messages_.items() if judge.is_routine(v, self.prevalence_, trusted)}
 
     def dropped(self) -> set[str]:
         """History messages the stream so far has stopped writing (see :mod:`collaborlog.memory.vanished`)."""

@@ -62,6 +62,11 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
         to_llm[i] = (any(det.signatures_.failure_only(m) for m in set(features.aligned[i]))
                      or any(m in resembling and not read_prevalence.common(a)
                             for m, a in zip(features.messages[i], features.aligned[i])))
+    # Without labels, novelty is the evidence while it is as rare in the stream as failures
+    # are; once most of the stream is unfamiliar (an upgrade, drift), the LLM's word on what is
+    # routine counts too (see :mod:`collaborlog.memory.novelty`).
+    drift = det.novelty_ is not None and det.novelty_.drifted(det.prevalence_.bound, losses)
+    trusted = det.novelty_ is None or drift
     if det.novelty_ is not None and det.llm_enabled:
         # Without labels, what the history rarely shows is what the LLM should see, whatever
         # the autoencoder's loss.
@@ -75,10 +80,10 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     # is an evolved version of that pattern.
     unexplained = [int(i) for i in np.nonzero(to_llm)[0] if found[i] is None]
     verdicts = (questions.new_message_verdicts(det, features, unexplained, stream, levels, read_prevalence,
-                                               [s.id for s in sequences])
+                                               [s.id for s in sequences], ask_rare=drift)
                 if det.llm_enabled else {})
     evolved: set[int] = set()
-    routine = {m for m, v in verdicts.items() if is_routine(v, prevalence)}
+    routine = {m for m, v in verdicts.items() if is_routine(v, prevalence, trusted)}
     if verdicts:
         for i in unexplained:
             if any(line in verdicts for line in features.messages[i]):
@@ -103,9 +108,11 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
         # Read through the rewordings the LLM confirmed, a sequence may turn out novel: the LLM
         # judges it too, rather than novelty alone. But lines the history rarely shows, which
         # the new-message question did not read as routine or as a rewording, are evidence no
-        # sequence-level answer overrules (a 1.5B model called every such HDFS failure normal).
+        # sequence-level answer overrules (a 1.5B model called every such HDFS failure normal);
+        # so is a loss over the bar while such losses are as rare in the stream as failures.
         to_llm |= novelty.novel
-        rare_rows = {int(i) for i in np.nonzero(novelty.rarity > 1.0)[0] if i not in known}
+        settled = (novelty.rarity > 1.0) | ((novelty.loss > 1.0) & (not drift))
+        rare_rows = {int(i) for i in np.nonzero(settled)[0] if i not in known}
         to_llm[list(rare_rows)] = False
     to_llm[list(known)] = False
     rows = np.nonzero(to_llm)[0]
@@ -277,6 +284,9 @@ def dropped(det: CollaborLog, stream: Vanished) -> set[str]:
             and (det.novelty_ is None or det.novelty_.share(m) >= det.config.contamination)}
 
 
-def is_routine(verdict: MessageVerdict, prevalence: Prevalence) -> bool:
-    """A new event that reports no problem, or one too common in the stream to mark failures."""
-    return verdict.routine or (verdict.rewords is None and prevalence.common(verdict.message))
+def is_routine(verdict: MessageVerdict, prevalence: Prevalence, trusted: bool) -> bool:
+    """A new event too common in the stream to mark failures, or, where the LLM's word is
+    ``trusted`` on it, one that reports no problem. (Without labels and before the stream has
+    drifted, a message the history and the stream rarely show is the evidence of a failure: a
+    small model calls such lines routine, HDFS's replication after a lost datanode among them.)"""
+    return verdict.rewords is None and (prevalence.common(verdict.message) or (trusted and verdict.routine))

@@ -30,7 +30,7 @@ from pydantic import TypeAdapter, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save_file
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from collaborlog import __version__
 from collaborlog.atomic import atomic_dir, locked, previous, recover
@@ -138,6 +138,8 @@ class _Novelty(TypedDict):
     counts: dict[str, int]
     loss_bar: float
     cleared: list[str]
+    stream_seen: NotRequired[int]
+    stream_novel: NotRequired[int]
 
 
 class _Vanished(TypedDict):

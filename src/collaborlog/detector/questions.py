@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 
 def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: list[int], stream: Vanished,
                          levels: dict[str, str], prevalence: Prevalence | None = None,
-                         ids: list[str] | None = None) -> dict[str, MessageVerdict]:
+                         ids: list[str] | None = None, ask_rare: bool = False) -> dict[str, MessageVerdict]:
     """Evol Detect for each message of ``rows`` that nothing known aligns to and the LLM has not judged.
     ``ids``: the id of each sequence of ``features``, for the audit log (which sequences a question served).
+    ``ask_rare``: without labels, ask about the history's rare messages too (once the stream has
+    drifted: before, the LLM's word does not clear a rare line, and the question is not asked).
 
     A known message is offered as what a new one may reword only when the stream no longer
     writes it as often as the history did (``stream``): a new version writes each statement in
@@ -36,12 +38,13 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
         return {}
     unknown = list(dict.fromkeys(line for i in rows for line, name in zip(features.messages[i], features.aligned[i])
                                  if line == name and not det.aligner_.knows(line) and line not in det.messages_))
-    # Without labels, a message the history rarely shows is the evidence of a failure. It is
-    # asked about too, as itself (it rewords nothing): one its developer logs below WARN, and
-    # that the log (where it prints levels) prints below WARN, is a rare routine event. A
-    # message more of the stream carries (``prevalence``) than failures can is not asked.
+    # Without labels, a message the history rarely shows is the evidence of a failure. Once the
+    # stream has drifted it is asked about too, as itself (it rewords nothing): one its
+    # developer logs below WARN, and that the log (where it prints levels) prints below WARN,
+    # is a rare routine event. A message more of the stream carries (``prevalence``) than
+    # failures can is not asked.
     aligner = det.aligner_
-    rare = [] if det.novelty_ is None else list(dict.fromkeys(
+    rare = [] if det.novelty_ is None or not ask_rare else list(dict.fromkeys(
         m for i in rows for m in det.novelty_.rare(features.aligned[i])
         if m not in det.messages_ and aligner.knows(m) and not (prevalence and prevalence.common(m))))
     # Variants of one statement (the same words, other variables or repeats) are one question:

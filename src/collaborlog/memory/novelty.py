@@ -13,6 +13,11 @@ contamination* ``c`` of it. What the history rarely or never shows is then the e
 
 The score is the larger of the two: one scale, higher = more anomalous, and 1.0 is the threshold.
 Messages the LLM (or an operator) has since judged normal no longer count as rare.
+
+**Drift.** Novelty marks failures only while it is as rare in the stream as failures are. After
+an upgrade, or as the workload drifts, most sequences are unlike the history: novelty is then
+common, and says nothing by itself. The stream's share of sequences whose loss is over the bar
+tells the two apart (:meth:`Novelty.drifted`), with the same Wilson test as message prevalence.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+
+from collaborlog.memory.prevalence import Prevalence, wilson
+
+LOSS_TOLERANCE = 1e-3
+"""The loss bar's relative margin over the validation quantile."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +70,12 @@ class Novelty:
             self.counts_.update(set(lines))
         reference = valid_losses if len(valid_losses) else losses
         quantile = float(np.quantile(reference, 1 - self.contamination)) if len(reference) else 0.0
-        self.loss_bar_ = max(quantile, float(np.finfo(np.float32).tiny))
+        # A loss equal to the quantile's (the same sequence again) is not over it: float32 losses
+        # of one input differ in their last bits between batch sizes and processors.
+        self.loss_bar_ = max(quantile * (1 + LOSS_TOLERANCE), float(np.finfo(np.float32).tiny))
         self.cleared_: set[str] = set()
+        self.stream_seen_ = 0
+        self.stream_novel_ = 0
         return self
 
     def share(self, message: str) -> float:
@@ -83,13 +97,28 @@ class Novelty:
         loss = np.asarray(losses, dtype=np.float64) / self.loss_bar_
         return NoveltyScores(np.maximum(rarity, loss), rarity, loss)
 
+    def observe(self, losses: np.ndarray) -> None:
+        """Count stream sequences (their coordinator ``losses``) and those over the loss bar."""
+        self.stream_seen_ += len(losses)
+        self.stream_novel_ += int((np.asarray(losses) > self.loss_bar_).sum())
+
+    def drifted(self, bound: float, losses: np.ndarray | None = None) -> bool:
+        """Whether more than ``bound`` of the stream (with ``losses`` of sequences not yet
+        observed) is over the loss bar, beyond doubt: unfamiliarity too common to mark failures.
+        At least :attr:`Prevalence.MIN_CARRIERS` such sequences are needed, as for a message."""
+        extra = np.zeros(0) if losses is None else np.asarray(losses)
+        novel = self.stream_novel_ + int((extra > self.loss_bar_).sum())
+        seen = self.stream_seen_ + len(extra)
+        return novel >= Prevalence.MIN_CARRIERS and wilson(novel, seen)[0] > bound
+
     def clear(self, messages: list[str]) -> None:
         """Messages judged normal (by the LLM or an operator) no longer count as rare."""
         self.cleared_.update(messages)
 
     def state_dict(self) -> dict:
         return {"contamination": self.contamination, "seen": self.seen_, "counts": dict(self.counts_),
-                "loss_bar": self.loss_bar_, "cleared": sorted(self.cleared_)}
+                "loss_bar": self.loss_bar_, "cleared": sorted(self.cleared_),
+                "stream_seen": self.stream_seen_, "stream_novel": self.stream_novel_}
 
     @classmethod
     def from_state(cls, data: dict) -> "Novelty":
@@ -98,4 +127,7 @@ class Novelty:
         out.counts_ = Counter({str(k): int(v) for k, v in dict(data["counts"]).items()})
         out.loss_bar_ = float(data["loss_bar"])
         out.cleared_ = {str(m) for m in data["cleared"]}
+        # Saved before the stream was counted: nothing of it is known.
+        out.stream_seen_ = int(data.get("stream_seen", 0))
+        out.stream_novel_ = int(data.get("stream_novel", 0))
         return out
