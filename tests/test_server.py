@@ -94,6 +94,7 @@ def test_health_names_the_model(base_url, model_dir):
     assert body["status"] == "ok" and body["model_dir"] == str(model_dir)
     assert body["mode"] == "supervised" and body["llm_enabled"] is False
     assert isinstance(body["format_version"], int) and body["uptime_s"] >= 0
+    assert body["model_version"] == 1
 
 
 def test_detect_judges_each_sequence_and_points_at_the_new_error_line(base_url):
@@ -216,6 +217,7 @@ def test_feedback_corrects_a_verdict_and_survives_a_restart(model_dir, tmp_path)
         window[-1] = sequence("again", NEW_ERROR, 91)
         after = httpx.post(f"{url}/v1/detect", json={"sequences": window}, headers=auth()).json()["detections"]
         assert after[-1]["verdict"] == 0 and "corrected by an operator" in after[-1]["reason"]
+        assert httpx.get(f"{url}/v1/health").json()["model_version"] == 2
     # Saved before the answer: a restarted server (a fresh load) has the correction.
     assert [(v.number, v.kind) for v in versions(model)] == [(1, VersionKind.FIT), (2, VersionKind.FEEDBACK)]
     restarted = load(model)

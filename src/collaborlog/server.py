@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from collaborlog import __version__
 from collaborlog.detector.facade import CollaborLog
 from collaborlog.detector.learning import LearningSummary
-from collaborlog.detector.versions import DEFAULT_KEEP, VersionKind, update
+from collaborlog.detector.versions import DEFAULT_KEEP, VersionKind, current, update
 from collaborlog.errors import CollaborLogError, MissingDependencyError
 from collaborlog.llm.backends import LLMConfig
 from collaborlog.records import UNLABELLED, LogFrame, Sequence
@@ -169,6 +169,9 @@ class Health(BaseModel):
     model_dir: str
     format_version: int
     collaborlog_version: str
+    model_version: int
+    """The version of the model directory being served (1 for a plain directory); it grows with
+    each ``/v1/feedback``."""
     mode: str
     llm_enabled: bool
     uptime_s: float
@@ -214,6 +217,8 @@ class Service:
     llm: Optional[LLMConfig] = None
     """The LLM the server judges with instead of the model's own (``--llm``)."""
     keep: int = DEFAULT_KEEP
+    version: int = 1
+    """The model directory's version being served."""
 
     def detect(self, request: DetectRequest) -> list[DetectionOut]:
         log, sequences = request_log(request.sequences)
@@ -234,7 +239,7 @@ class Service:
                                       encoder=self.detector.encoder, cache_dir=self.detector.cache_dir)
             if self.llm is not None:
                 detector.use_llm(self.llm)
-            self.detector = detector
+            self.detector, self.version = detector, record.number
         return FeedbackResponse(version=record.number, parent=record.parent,
                                 summary=record.summary)
 
@@ -373,7 +378,8 @@ def create_app(model_dir: Path, llm: Optional[str] = None, token: Optional[str] 
     if audit is not None and detector.llm_enabled:
         override = (override or detector.config.llm).model_copy(update={"audit": str(audit)})
         detector.use_llm(override)
-    service = Service(detector, Path(model_dir), time.monotonic(), threading.Lock(), override, keep)
+    service = Service(detector, Path(model_dir), time.monotonic(), threading.Lock(), override, keep,
+                      current(Path(model_dir)) or 1)
     metrics = Metrics()
     bearer = HTTPBearer(auto_error=False, description="Required on POST endpoints when the server has a token.")
 
@@ -425,7 +431,8 @@ def create_app(model_dir: Path, llm: Optional[str] = None, token: Optional[str] 
     async def health() -> Health:
         """The loaded model and how long the server has run."""
         return Health(status="ok", model_dir=str(service.model_dir), format_version=FORMAT_VERSION,
-                      collaborlog_version=__version__, mode=service.detector.mode_.value,
+                      collaborlog_version=__version__, model_version=service.version,
+                      mode=service.detector.mode_.value,
                       llm_enabled=service.detector.llm_enabled, uptime_s=round(time.monotonic() - service.started, 3))
 
     @app.get(METRICS_PATH, response_class=Response)
