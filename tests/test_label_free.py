@@ -43,8 +43,13 @@ def test_novelty_counts_rare_messages_on_one_scale():
     assert scores.score[1] > scores.score[0] and scores.rarity[2] < 1 < scores.loss[2]
     nov.clear(["boom"])
     assert not nov.score([["open", "boom"]], np.array([0.1])).novel[0]
+    # Drift: the share of the stream over the loss bar, beyond doubt, against a bound.
+    nov.observe(np.array([0.0] * 40 + [5.0] * 3))
+    assert not nov.drifted(0.15)  # 3 of 43: as rare as failures
+    assert nov.drifted(0.15, np.full(30, 5.0))  # with 30 more over the bar: 33 of 73
     again = Novelty.from_state(nov.state_dict())
     assert again.rare(["retry", "boom", "x"]) == ["retry", "x"] and again.loss_bar_ == nov.loss_bar_
+    assert (again.stream_seen_, again.stream_novel_) == (43, 3)
 
 
 @pytest.mark.parametrize("labels, mode", [
