@@ -34,12 +34,22 @@ def template_regex(template: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in template.split("<*>")), re.DOTALL)
 
 
+def old_to_new(mapping: dict) -> dict[str, list[str]]:
+    """Old template -> new templates, from either benchmark's ``mapping.json``: HDFS's
+    ``old_to_new``, or Zookeeper's ``rules`` (``{}`` placeholders; rules whose events the new
+    release no longer logs at INFO are left out)."""
+    if "old_to_new" in mapping:
+        return mapping["old_to_new"]
+    return {rule["old_template"]: [t.replace("{}", "<*>") for t in rule["new_templates"]]
+            for rule in mapping["rules"] if rule["status"] not in ("demoted", "removed")}
+
+
 def rewording_scores(read_as: dict[str, str], mapping: dict) -> dict[str, float]:
     """Precision and recall of the new messages read as old ones, against ``old_to_new``.
 
     ``read_as``: each distinct new message of the stream -> the known message it is read as
     (itself when it is read as a new event)."""
-    rules = [(template_regex(old), [template_regex(n) for n in news]) for old, news in mapping["old_to_new"].items()]
+    rules = [(template_regex(old), [template_regex(n) for n in news]) for old, news in old_to_new(mapping).items()]
     claimed = correct = recallable = 0
     for new, name in read_as.items():
         truth = [old for old, news in rules if any(n.fullmatch(new) for n in news)]
