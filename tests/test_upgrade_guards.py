@@ -140,6 +140,21 @@ def test_a_failure_message_the_neighbours_outvote_goes_to_the_llm():
     assert out[1].route is Route.LLM and out[1].verdict == 1 and len(client.requests) >= 1
 
 
+def test_a_failure_message_in_a_pattern_most_of_the_stream_carries_is_not_asked_about():
+    client = ScriptedClient(default=ABNORMAL)
+    det = fitted(client, vanish_evidence=None)
+    det.coordinator_.tau_ = float("inf")  # everything looks familiar: the small model's route
+    failed_line = next(line for line in FAILED if line[0] == "ERROR")
+    long_normal = NORMAL * 6
+    # Most of the stream writes the history's failure line inside an otherwise normal sequence
+    # (a release that logs it on every write): the base-rate guard would hold back any
+    # "abnormal", so the LLM is not asked, once per member or at all.
+    frame, stream = world([long_normal + [failed_line]] * 40 + [long_normal] * 10, [0] * 50, "s")
+    out = det.detect(frame, stream)
+    assert client.requests == []
+    assert all(d.route is Route.SMALL_MODEL and d.verdict == 0 for d in out)
+
+
 @pytest.mark.parametrize("with_llm", [True, False])
 def test_a_line_resembling_a_failure_message_goes_to_the_llm_only_when_one_can_judge(with_llm):
     client = ScriptedClient(default=ABNORMAL) if with_llm else None

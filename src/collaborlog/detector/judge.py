@@ -55,7 +55,13 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     # more often than failures can be common and an LLM can judge it: without one, a routed
     # sequence is flagged by such lines alone, and resemblance is too weak to overrule the
     # neighbours by itself.
-    quiet = [i for i in range(len(sequences)) if not to_llm[i] and sm[i].verdict == 0]
+    # Nor does a sequence whose message pattern more of the stream carries than one failure
+    # pattern can: the base-rate guard would hold any "abnormal" back, so no answer could change
+    # its verdict, and asking again for each member would only cost calls.
+    full = [pattern_key(a, det.pattern_by_set_) for a in features.aligned]
+    as_found = det.key_prevalence_.plus([[pattern_text(f)] for f in full])
+    quiet = [i for i in range(len(sequences))
+             if not to_llm[i] and sm[i].verdict == 0 and not as_found.common(pattern_text(full[i]))]
     resembling = (evidence.failure_lines(det, [features.messages[i] for i in quiet], prevalence)
                   if det.llm_enabled else set())
     for i in quiet:
@@ -72,7 +78,6 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
         # the autoencoder's loss.
         to_llm |= novelty_scores(det, features.aligned, losses, det.routine_, levels, read_prevalence).novel
     keys = [det.pattern_of(a) for a in features.aligned]
-    full = [pattern_key(a, det.pattern_by_set_) for a in features.aligned]
     reread = det.reread(dropped(det, stream))
     found = [known_entry(det, f, k, reread) for f, k in zip(full, keys)]
     # New messages of routed sequences with a new pattern are judged first, once each: a
