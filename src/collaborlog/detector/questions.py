@@ -66,7 +66,10 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
     said.update(det.agents().judge_messages({m: [] for m in rare}, served) if rare else {})
     # Where the log prints its levels, a message's level is read, not guessed: it decides
     # whether a new event reports a problem (a rewording keeps its original's standing). A
-    # rare message stays evidence unless both the log and the LLM put it below WARN.
+    # rare message stays evidence unless both the log and the LLM put it below WARN. A rare
+    # message is asked by its known name: its level is the one the lines read as it print.
+    levels = {**{name: levels[line] for i in rows for line, name in zip(features.messages[i], features.aligned[i])
+                 if line in levels and name in rare}, **levels}
     return {m: replace(v, problem=(v.problem if m in rare else False) or levels[m] in PROBLEM_LEVELS
                        if v.rewords is None else v.problem,
                        level=levels[m], reason=f"{v.reason} (the log prints it at {levels[m]})")
