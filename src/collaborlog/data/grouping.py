@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
+import pandas as pd
 
 from collaborlog.data.config import CountGrouping, SessionGrouping, TimeGrouping
 from collaborlog.errors import ConfigError
+from collaborlog.gc_pause import gc_paused
 from collaborlog.records import UNLABELLED, LogFrame, Sequence
 
 MAX_WINDOWS_PER_LINE = 1000
@@ -40,33 +43,59 @@ def group_sessions(frame: LogFrame, grouping: SessionGrouping, stats: GroupStats
     With ``regex``, a line joins the session of every distinct match in its content (an HDFS
     line that names two blocks belongs to both).
     """
-    members: dict[str, list[int]] = {}
-    if grouping.field is not None:
-        if grouping.field not in frame.fields:
-            raise ConfigError(
-                f"session field {grouping.field!r} is not among the log's fields {sorted(frame.fields)}"
-            )
-        for i, key in enumerate(frame.fields[grouping.field]):
-            if key and key != "nan":
-                members.setdefault(key, []).append(i)
-            else:
-                stats.ungrouped_lines += 1
-    else:
+    with gc_paused():
+        if grouping.field is not None:
+            if grouping.field not in frame.fields:
+                raise ConfigError(
+                    f"session field {grouping.field!r} is not among the log's fields {sorted(frame.fields)}"
+                )
+            values = frame.fields[grouping.field]
+            lines = [i for i, key in enumerate(values) if key and key != "nan"]
+            stats.ungrouped_lines += len(values) - len(lines)
+            keys = [values[i] for i in lines]
+            return _sessions(frame, keys, np.asarray(lines, dtype=np.int64))
         try:
             pattern = re.compile(grouping.regex or "")
         except re.error as err:
             raise ConfigError(f"session regex {grouping.regex!r} is invalid: {err}") from None
-        for i, text in enumerate(frame.content):
-            keys = dict.fromkeys(pattern.findall(text))
-            if not keys:
-                stats.ungrouped_lines += 1
-            for key in keys:
-                members.setdefault(key if isinstance(key, str) else key[0], []).append(i)
-    out = []
-    for key, idx in members.items():
-        lines = np.asarray(idx, dtype=np.int64)
-        out.append(Sequence(id=key, lines=lines, label=UNLABELLED, start=_start(frame, lines)))
-    return out
+        found = list(map(pattern.findall, frame.content))
+        counts = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        stats.ungrouped_lines += int((counts == 0).sum())
+        matches = list(chain.from_iterable(found))
+        owner = np.repeat(np.arange(len(found), dtype=np.int64), counts)
+        if (counts > 1).any():
+            # A line joins each distinct match once.
+            first = np.ones(len(matches), dtype=bool)
+            ends = np.cumsum(counts)
+            for line in np.flatnonzero(counts > 1):
+                seen = set()
+                for j in range(ends[line] - counts[line], ends[line]):
+                    first[j] = matches[j] not in seen
+                    seen.add(matches[j])
+            matches = [m for m, keep in zip(matches, first) if keep]
+            owner = owner[first]
+        # With groups in the regex a match is a tuple of them: the first names the session.
+        keys = [m[0] for m in matches] if pattern.groups > 1 else matches
+        return _sessions(frame, keys, owner)
+
+
+def _sessions(frame: LogFrame, keys: list[str], lines: np.ndarray) -> list[Sequence]:
+    """One sequence per distinct key, in order of first appearance; ``lines[i]`` joins ``keys[i]``'s."""
+    if not keys:
+        return []
+    codes, names = pd.factorize(np.asarray(keys, dtype=object), use_na_sentinel=False)
+    order = np.argsort(codes, kind="stable")  # each session's lines stay in file order
+    members = lines[order]
+    bounds = np.cumsum(np.bincount(codes, minlength=len(names)))
+    begins = np.concatenate([[0], bounds[:-1]])
+    # Each session's earliest finite timestamp (its first line's position when it has none), as _start finds it.
+    t = frame.timestamp[members]
+    finite = np.isfinite(t)
+    earliest = np.minimum.reduceat(np.where(finite, t, np.inf), begins)
+    timed = np.logical_or.reduceat(finite, begins)
+    starts = np.where(timed, earliest, members[begins].astype(np.float64))
+    return [Sequence(id=name, lines=part, label=UNLABELLED, start=float(start))
+            for name, part, start in zip(names.tolist(), np.split(members, bounds[:-1]), starts)]
 
 
 def count_windows(frame: LogFrame, lines: np.ndarray, grouping: CountGrouping, prefix: str) -> list[Sequence]:
