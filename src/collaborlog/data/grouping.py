@@ -44,39 +44,44 @@ def group_sessions(frame: LogFrame, grouping: SessionGrouping, stats: GroupStats
     line that names two blocks belongs to both).
     """
     with gc_paused():
-        if grouping.field is not None:
-            if grouping.field not in frame.fields:
-                raise ConfigError(
-                    f"session field {grouping.field!r} is not among the log's fields {sorted(frame.fields)}"
-                )
-            values = frame.fields[grouping.field]
-            lines = [i for i, key in enumerate(values) if key and key != "nan"]
-            stats.ungrouped_lines += len(values) - len(lines)
-            keys = [values[i] for i in lines]
-            return _sessions(frame, keys, np.asarray(lines, dtype=np.int64))
-        try:
-            pattern = re.compile(grouping.regex or "")
-        except re.error as err:
-            raise ConfigError(f"session regex {grouping.regex!r} is invalid: {err}") from None
-        found = list(map(pattern.findall, frame.content))
-        counts = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
-        stats.ungrouped_lines += int((counts == 0).sum())
-        matches = list(chain.from_iterable(found))
-        owner = np.repeat(np.arange(len(found), dtype=np.int64), counts)
-        if (counts > 1).any():
-            # A line joins each distinct match once.
-            first = np.ones(len(matches), dtype=bool)
-            ends = np.cumsum(counts)
-            for line in np.flatnonzero(counts > 1):
-                seen = set()
-                for j in range(ends[line] - counts[line], ends[line]):
-                    first[j] = matches[j] not in seen
-                    seen.add(matches[j])
-            matches = [m for m, keep in zip(matches, first) if keep]
-            owner = owner[first]
-        # With groups in the regex a match is a tuple of them: the first names the session.
-        keys = [m[0] for m in matches] if pattern.groups > 1 else matches
-        return _sessions(frame, keys, owner)
+        # The temporaries (a list per line) are gone before the collector runs again.
+        return _group_sessions(frame, grouping, stats)
+
+
+def _group_sessions(frame: LogFrame, grouping: SessionGrouping, stats: GroupStats) -> list[Sequence]:
+    if grouping.field is not None:
+        if grouping.field not in frame.fields:
+            raise ConfigError(
+                f"session field {grouping.field!r} is not among the log's fields {sorted(frame.fields)}"
+            )
+        values = frame.fields[grouping.field]
+        lines = [i for i, key in enumerate(values) if key and key != "nan"]
+        stats.ungrouped_lines += len(values) - len(lines)
+        keys = [values[i] for i in lines]
+        return _sessions(frame, keys, np.asarray(lines, dtype=np.int64))
+    try:
+        pattern = re.compile(grouping.regex or "")
+    except re.error as err:
+        raise ConfigError(f"session regex {grouping.regex!r} is invalid: {err}") from None
+    found = list(map(pattern.findall, frame.content))
+    counts = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+    stats.ungrouped_lines += int((counts == 0).sum())
+    matches = list(chain.from_iterable(found))
+    owner = np.repeat(np.arange(len(found), dtype=np.int64), counts)
+    if (counts > 1).any():
+        # A line joins each distinct match once.
+        first = np.ones(len(matches), dtype=bool)
+        ends = np.cumsum(counts)
+        for line in np.flatnonzero(counts > 1):
+            seen = set()
+            for j in range(ends[line] - counts[line], ends[line]):
+                first[j] = matches[j] not in seen
+                seen.add(matches[j])
+        matches = [m for m, keep in zip(matches, first) if keep]
+        owner = owner[first]
+    # With groups in the regex a match is a tuple of them: the first names the session.
+    keys = [m[0] for m in matches] if pattern.groups > 1 else matches
+    return _sessions(frame, keys, owner)
 
 
 def _sessions(frame: LogFrame, keys: list[str], lines: np.ndarray) -> list[Sequence]:

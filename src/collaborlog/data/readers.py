@@ -511,13 +511,17 @@ def parse_timestamps(table: pd.DataFrame, spec: TimestampSpec, where: str = "the
         joined = _joined(table, spec.fields)
         return pd.to_numeric(joined, errors="coerce").to_numpy(dtype=np.float64)
     column = table[spec.fields[0]]
+    rows = None  # each row's value in ``values``, when only the distinct ones are parsed
     try:
         if len(spec.fields) == 1 and pd.api.types.is_datetime64_any_dtype(column):
             values = pd.to_datetime(column, utc=True)
         else:
-            joined = _joined(table, spec.fields)
+            # Each distinct text is parsed once: a log repeats its timestamps (many lines a second).
+            # The first is the first value still, so "auto" infers the same format from it.
+            rows, distinct = pd.factorize(_joined(table, spec.fields), use_na_sentinel=False)
+            joined = pd.Series(distinct)
             fmt = None if spec.format == "auto" else spec.format
-            values = pd.to_datetime(joined, format=fmt, errors="coerce", utc=True)
+            values = pd.to_datetime(joined, format=fmt, errors="coerce", utc=True, cache=False)
             failed = values.isna().to_numpy() & (joined.str.strip() != "").to_numpy()
             if fmt is None and failed.any():
                 # "auto" infers one format from the first value; ISO 8601 values that differ from it only
@@ -530,7 +534,8 @@ def parse_timestamps(table: pd.DataFrame, spec: TimestampSpec, where: str = "the
         ) from None
     # In numpy, in the values' own unit: pandas parses some dates (year -1) that nanoseconds cannot hold.
     stamps = values.dt.tz_localize(None).to_numpy()
-    return ((stamps - np.datetime64(0, "s")) / np.timedelta64(1, "s")).astype(np.float64)
+    seconds = ((stamps - np.datetime64(0, "s")) / np.timedelta64(1, "s")).astype(np.float64)
+    return seconds if rows is None else seconds[rows]
 
 
 def _joined(table: pd.DataFrame, fields: tuple[str, ...]) -> pd.Series:
