@@ -57,8 +57,8 @@ def _group_sessions(frame: LogFrame, grouping: SessionGrouping, stats: GroupStat
         values = frame.fields[grouping.field]
         lines = [i for i, key in enumerate(values) if key and key != "nan"]
         stats.ungrouped_lines += len(values) - len(lines)
-        keys = [values[i] for i in lines]
-        return _sessions(frame, keys, np.asarray(lines, dtype=np.int64))
+        codes, names = pd.factorize(np.asarray([values[i] for i in lines], dtype=object), use_na_sentinel=False)
+        return _sessions(frame, codes, names.tolist(), np.asarray(lines, dtype=np.int64))
     try:
         pattern = re.compile(grouping.regex or "")
     except re.error as err:
@@ -66,29 +66,28 @@ def _group_sessions(frame: LogFrame, grouping: SessionGrouping, stats: GroupStat
     found = list(map(pattern.findall, frame.content))
     counts = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
     stats.ungrouped_lines += int((counts == 0).sum())
-    matches = list(chain.from_iterable(found))
+    # With two groups or more in the regex a match is a tuple of them (held whole in an object array).
+    matches = np.fromiter(chain.from_iterable(found), dtype=object, count=int(counts.sum()))
     owner = np.repeat(np.arange(len(found), dtype=np.int64), counts)
+    codes, distinct = pd.factorize(matches, use_na_sentinel=False)
     if (counts > 1).any():
-        # A line joins each distinct match once.
-        first = np.ones(len(matches), dtype=bool)
-        ends = np.cumsum(counts)
-        for line in np.flatnonzero(counts > 1):
-            seen = set()
-            for j in range(ends[line] - counts[line], ends[line]):
-                first[j] = matches[j] not in seen
-                seen.add(matches[j])
-        matches = [m for m, keep in zip(matches, first) if keep]
-        owner = owner[first]
-    # With groups in the regex a match is a tuple of them: the first names the session.
-    keys = [m[0] for m in matches] if pattern.groups > 1 else matches
-    return _sessions(frame, keys, owner)
+        # A line joins each distinct match once: a match its line already had is dropped. (A match's
+        # first appearance is never dropped, so the codes stay in order of first appearance.)
+        first = ~pd.DataFrame({"line": owner, "match": codes}).duplicated().to_numpy()
+        codes, owner = codes[first], owner[first]
+    names = distinct.tolist()
+    if pattern.groups > 1:
+        # The first group names the session: matches that differ only in the others join one.
+        merged, keys = pd.factorize(np.asarray([m[0] for m in names], dtype=object), use_na_sentinel=False)
+        codes, names = merged[codes], keys.tolist()
+    return _sessions(frame, codes, names, owner)
 
 
-def _sessions(frame: LogFrame, keys: list[str], lines: np.ndarray) -> list[Sequence]:
-    """One sequence per distinct key, in order of first appearance; ``lines[i]`` joins ``keys[i]``'s."""
-    if not keys:
+def _sessions(frame: LogFrame, codes: np.ndarray, names: list[str], lines: np.ndarray) -> list[Sequence]:
+    """One sequence per name, in their order; ``lines[i]`` joins the session ``names[codes[i]]``
+    (each name has a line, and lines come in file order)."""
+    if not names:
         return []
-    codes, names = pd.factorize(np.asarray(keys, dtype=object), use_na_sentinel=False)
     order = np.argsort(codes, kind="stable")  # each session's lines stay in file order
     members = lines[order]
     bounds = np.cumsum(np.bincount(codes, minlength=len(names)))
@@ -100,7 +99,7 @@ def _sessions(frame: LogFrame, keys: list[str], lines: np.ndarray) -> list[Seque
     timed = np.logical_or.reduceat(finite, begins)
     starts = np.where(timed, earliest, members[begins].astype(np.float64))
     return [Sequence(id=name, lines=part, label=UNLABELLED, start=float(start))
-            for name, part, start in zip(names.tolist(), np.split(members, bounds[:-1]), starts)]
+            for name, part, start in zip(names, np.split(members, bounds[:-1]), starts)]
 
 
 def count_windows(frame: LogFrame, lines: np.ndarray, grouping: CountGrouping, prefix: str) -> list[Sequence]:

@@ -62,10 +62,18 @@ class Featurizer:
         line_template = parsed.line_templates()
         return SequenceFeatures(
             vectors=lines.of_sequences(sequences),
-            templates=[line_template[position[s.lines]] for s in sequences],
+            templates=_per_sequence_array(line_template, position, sequences),
             messages=_per_sequence(parsed.messages, line_message, sequences),
             aligned=_per_sequence(names, line_message, sequences),
         )
+
+
+def _per_sequence_array(values: np.ndarray, position: np.ndarray, sequences: list[Sequence]) -> list[np.ndarray]:
+    """Each sequence's lines as ``values[position[line]]``, in order (one gather for them all)."""
+    if not sequences:
+        return []
+    every = values[position[np.concatenate([s.lines for s in sequences])]]
+    return np.split(every, np.cumsum([s.lines.size for s in sequences])[:-1])
 
 
 def _per_sequence(names: list[str], line_message: np.ndarray, sequences: list[Sequence]) -> list[list[str]]:
@@ -74,7 +82,7 @@ def _per_sequence(names: list[str], line_message: np.ndarray, sequences: list[Se
         return []
     every = np.concatenate([s.lines for s in sequences])
     flat = np.asarray(names, dtype=object)[line_message[every]].tolist()
-    ends = np.cumsum([len(s) for s in sequences]).tolist()
+    ends = np.cumsum([s.lines.size for s in sequences]).tolist()
     return [flat[begin:end] for begin, end in zip([0, *ends[:-1]], ends)]
 
 
