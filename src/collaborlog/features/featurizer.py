@@ -39,10 +39,6 @@ class Featurizer:
 
     def transform(self, log: LogFrame, sequences: list[Sequence], learn: bool = True) -> SequenceFeatures:
         """Features of ``sequences`` cut from ``log``; ``learn`` lets Drain add templates for new messages."""
-        with gc_paused():
-            return self._transform(log, sequences, learn)
-
-    def _transform(self, log: LogFrame, sequences: list[Sequence], learn: bool) -> SequenceFeatures:
         covered = np.zeros(len(log), dtype=bool)
         if sequences:
             covered[np.concatenate([s.lines for s in sequences])] = True
@@ -60,12 +56,14 @@ class Featurizer:
             aligned = self.aligner.align(parsed.messages, lines.message_vectors)
             lines.message_vectors, names = aligned.vectors, aligned.names
         line_template = parsed.line_templates()
-        return SequenceFeatures(
-            vectors=lines.of_sequences(sequences),
-            templates=_per_sequence_array(line_template, position, sequences),
-            messages=_per_sequence(parsed.messages, line_message, sequences),
-            aligned=_per_sequence(names, line_message, sequences),
-        )
+        # Not while the encoder runs (above): a long fit must not hold back what the collector frees.
+        with gc_paused():
+            return SequenceFeatures(
+                vectors=lines.of_sequences(sequences),
+                templates=_per_sequence_array(line_template, position, sequences),
+                messages=_per_sequence(parsed.messages, line_message, sequences),
+                aligned=_per_sequence(names, line_message, sequences),
+            )
 
 
 def _per_sequence_array(values: np.ndarray, position: np.ndarray, sequences: list[Sequence]) -> list[np.ndarray]:
