@@ -23,6 +23,11 @@ from pathlib import Path
 
 _T_START = time.perf_counter()
 
+from collaborlog.llm.omp_wait import prefer_passive_wait  # noqa: E402
+
+# As `collaborlog` does first thing: torch's threads wait passively on shared cores (see omp_wait).
+prefer_passive_wait()
+
 from collaborlog.data.dataset import find_data_dir, load_dataset, resolve_config  # noqa: E402
 from collaborlog.features.embeddings import EmbeddingCache, embed_lines  # noqa: E402
 from collaborlog.features.encoders import EncoderConfig, build_encoder  # noqa: E402

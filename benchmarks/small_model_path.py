@@ -1,3 +1,4 @@
+# ruff: noqa: E402 (the OpenMP wait policy is set before torch is imported)
 """Raw log text to verdicts on the small-model path (no LLM): lines per second, end to end.
 
     python benchmarks/small_model_path.py [--data-dir DIR] [--repeats 3]
@@ -18,6 +19,11 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from collaborlog.llm.omp_wait import prefer_passive_wait
+
+# As `collaborlog` does first thing: torch's and faiss's threads wait passively on shared cores (see omp_wait).
+prefer_passive_wait()
 
 import numpy as np
 import pandas as pd

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
+import pandas as pd
 
 from collaborlog.data.config import CountGrouping, SessionGrouping, TimeGrouping
 from collaborlog.errors import ConfigError
+from collaborlog.gc_pause import gc_paused
 from collaborlog.records import UNLABELLED, LogFrame, Sequence
 
 MAX_WINDOWS_PER_LINE = 1000
@@ -40,33 +43,63 @@ def group_sessions(frame: LogFrame, grouping: SessionGrouping, stats: GroupStats
     With ``regex``, a line joins the session of every distinct match in its content (an HDFS
     line that names two blocks belongs to both).
     """
-    members: dict[str, list[int]] = {}
+    with gc_paused():
+        # The temporaries (a list per line) are gone before the collector runs again.
+        return _group_sessions(frame, grouping, stats)
+
+
+def _group_sessions(frame: LogFrame, grouping: SessionGrouping, stats: GroupStats) -> list[Sequence]:
     if grouping.field is not None:
         if grouping.field not in frame.fields:
             raise ConfigError(
                 f"session field {grouping.field!r} is not among the log's fields {sorted(frame.fields)}"
             )
-        for i, key in enumerate(frame.fields[grouping.field]):
-            if key and key != "nan":
-                members.setdefault(key, []).append(i)
-            else:
-                stats.ungrouped_lines += 1
-    else:
-        try:
-            pattern = re.compile(grouping.regex or "")
-        except re.error as err:
-            raise ConfigError(f"session regex {grouping.regex!r} is invalid: {err}") from None
-        for i, text in enumerate(frame.content):
-            keys = dict.fromkeys(pattern.findall(text))
-            if not keys:
-                stats.ungrouped_lines += 1
-            for key in keys:
-                members.setdefault(key if isinstance(key, str) else key[0], []).append(i)
-    out = []
-    for key, idx in members.items():
-        lines = np.asarray(idx, dtype=np.int64)
-        out.append(Sequence(id=key, lines=lines, label=UNLABELLED, start=_start(frame, lines)))
-    return out
+        values = frame.fields[grouping.field]
+        lines = [i for i, key in enumerate(values) if key and key != "nan"]
+        stats.ungrouped_lines += len(values) - len(lines)
+        codes, names = pd.factorize(np.asarray([values[i] for i in lines], dtype=object), use_na_sentinel=False)
+        return _sessions(frame, codes, names.tolist(), np.asarray(lines, dtype=np.int64))
+    try:
+        pattern = re.compile(grouping.regex or "")
+    except re.error as err:
+        raise ConfigError(f"session regex {grouping.regex!r} is invalid: {err}") from None
+    found = list(map(pattern.findall, frame.content))
+    counts = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+    stats.ungrouped_lines += int((counts == 0).sum())
+    # With two groups or more in the regex a match is a tuple of them (held whole in an object array).
+    matches = np.fromiter(chain.from_iterable(found), dtype=object, count=int(counts.sum()))
+    owner = np.repeat(np.arange(len(found), dtype=np.int64), counts)
+    codes, distinct = pd.factorize(matches, use_na_sentinel=False)
+    if (counts > 1).any():
+        # A line joins each distinct match once: a match its line already had is dropped. (A match's
+        # first appearance is never dropped, so the codes stay in order of first appearance.)
+        first = ~pd.DataFrame({"line": owner, "match": codes}).duplicated().to_numpy()
+        codes, owner = codes[first], owner[first]
+    names = distinct.tolist()
+    if pattern.groups > 1:
+        # The first group names the session: matches that differ only in the others join one.
+        merged, keys = pd.factorize(np.asarray([m[0] for m in names], dtype=object), use_na_sentinel=False)
+        codes, names = merged[codes], keys.tolist()
+    return _sessions(frame, codes, names, owner)
+
+
+def _sessions(frame: LogFrame, codes: np.ndarray, names: list[str], lines: np.ndarray) -> list[Sequence]:
+    """One sequence per name, in their order; ``lines[i]`` joins the session ``names[codes[i]]``
+    (each name has a line, and lines come in file order)."""
+    if not names:
+        return []
+    order = np.argsort(codes, kind="stable")  # each session's lines stay in file order
+    members = lines[order]
+    bounds = np.cumsum(np.bincount(codes, minlength=len(names)))
+    begins = np.concatenate([[0], bounds[:-1]])
+    # Each session's earliest finite timestamp (its first line's position when it has none), as _start finds it.
+    t = frame.timestamp[members]
+    finite = np.isfinite(t)
+    earliest = np.minimum.reduceat(np.where(finite, t, np.inf), begins)
+    timed = np.logical_or.reduceat(finite, begins)
+    starts = np.where(timed, earliest, members[begins].astype(np.float64))
+    return [Sequence(id=name, lines=part, label=UNLABELLED, start=float(start))
+            for name, part, start in zip(names, np.split(members, bounds[:-1]), starts)]
 
 
 def count_windows(frame: LogFrame, lines: np.ndarray, grouping: CountGrouping, prefix: str) -> list[Sequence]:

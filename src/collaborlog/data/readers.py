@@ -6,6 +6,7 @@ bytes are replaced, runaway lines are cut, and each case is counted in :class:`R
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -14,14 +15,17 @@ import re
 import warnings
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 import pandas as pd
 
 from collaborlog.data.config import SourceConfig, TimestampSpec
 from collaborlog.errors import ConfigError, DataError
+from collaborlog.gc_pause import gc_paused
 from collaborlog.progress import stage
 from collaborlog.records import UNLABELLED, LogFrame, Origins, ReadStats, StreamDamage
 
@@ -201,8 +205,8 @@ def read_bytes(path: Path) -> tuple[bytes, StreamDamage | None]:
     return data, damage[0] if damage else None
 
 
-def _raw_lines(path: Path, stats: ReadStats, max_line_bytes: int | None = None) -> Iterator[bytes]:
-    """Yield the file's lines as bytes, decompressing gzip.
+def _line_blocks(path: Path, stats: ReadStats, max_line_bytes: int | None = None) -> Iterator[list[bytes]]:
+    """Yield the file's lines as bytes, a chunk's worth at a time, decompressing gzip.
 
     A damaged compressed stream keeps every complete line before the break and drops the line the
     break cuts through; ``stats`` records where it broke and what was lost. A line longer than
@@ -224,12 +228,12 @@ def _raw_lines(path: Path, stats: ReadStats, max_line_bytes: int | None = None) 
             # Without a cut, a line with no end would be copied again with every chunk: quadratic time and
             # memory without bound. The caller still sees it longer than its limit, and counts it.
             carry = carry[:max_line_bytes]
-        yield from lines
+        yield lines
     if not sniffed:
         _refuse_binary(path, carry[:_SNIFF_BYTES])
         lines = carry.split(b"\n")
         carry = lines.pop()
-        yield from lines
+        yield lines
     if damage:
         stats.damage = damage[0]
         if damage[0].cut_short:
@@ -237,7 +241,7 @@ def _raw_lines(path: Path, stats: ReadStats, max_line_bytes: int | None = None) 
             damage[0].dropped_bytes = len(carry)
             return
     if carry:
-        yield carry
+        yield [carry]
 
 
 def _refuse_binary(path: Path, head: bytes) -> None:
@@ -256,40 +260,118 @@ def _decode(raw: bytes, encoding: str, stats: ReadStats) -> str:
         return raw.decode(encoding, errors="replace")
 
 
-def _read_text(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFrame:
+def _decoded(block: list[bytes], encoding: str, stats: ReadStats) -> list[str]:
+    """A block's lines as text, each without its trailing carriage returns; a line with bytes
+    invalid in ``encoding`` has them replaced, and is counted.
+
+    In the codecs of :data:`_JOINED_DECODE` a block decodes in one call, and fails exactly when
+    one of its lines would; one call instead of one a line is a large part of reading a log.
+    """
+    if block and codecs.lookup(encoding).name in _JOINED_DECODE:
+        try:
+            text = b"\n".join(block).decode(encoding)
+        except UnicodeDecodeError:
+            text = None  # a damaged line: decode them one by one, to count each
+        if text is not None:
+            lines = text.split("\n")
+            return [line.rstrip("\r") for line in lines] if "\r" in text else lines
+    return [_decode(raw.rstrip(b"\r"), encoding, stats) for raw in block]
+
+
+_JOINED_DECODE = frozenset({"utf-8", "ascii", "iso8859-1"})
+"""Codecs (by :func:`codecs.lookup` name) in which lines joined by ``\\n`` decode to those lines decoded
+one by one, joined by ``\\n``: stateless, no byte sequence spans the ``\\n`` (as in UTF-8, whose
+multibyte characters hold no ASCII byte), and no mark that only the first line would lose
+(``utf-8-sig`` strips a BOM from each line decoded alone)."""
+
+
+@dataclass
+class _Lines:
+    """What a reader read: each line's content and fields as text, whether it matched the format,
+    its line number, and the table its timestamps are read from."""
+
+    content: list[str]
+    fields: dict[str, list[str]]
+    matched: np.ndarray
+    numbers: np.ndarray
+    stamps: pd.DataFrame
+
+
+def _read_text(path: Path, source: SourceConfig, stats: ReadStats, keep_fields: set[str] | None) -> _Lines:
     regex, headers = format_regex(source.log_format or "")
     columns: dict[str, list[str]] = {h: [] for h in headers}
-    matched: list[bool] = []
-    numbers: list[int] = []
     content_col = columns[source.content]
-    others = [(h, columns[h]) for h in headers if h != source.content]
+    empty = ("",) * len(headers)
+    matched: list[np.ndarray] = []
+    numbers: list[np.ndarray] = []
+    limit = source.max_line_chars
+    number = 0  # the last line read so far
+    # A block at a time: a line costs a few calls in C, not a round of the interpreter.
     # Enough bytes for more than max_line_chars characters in any encoding (at most 4 bytes a character).
-    for number, raw in enumerate(_raw_lines(path, stats, max_line_bytes=4 * source.max_line_chars + 4), 1):
-        line = _decode(raw.rstrip(b"\r"), source.encoding, stats)
-        if not line.strip():
-            stats.blank += 1
-            continue
-        numbers.append(number)
-        if len(line) > source.max_line_chars:
-            stats.oversized += 1
-            line = line[: source.max_line_chars]
-        m = regex.match(line)
-        if m is None:
-            stats.unmatched += 1
-            content_col.append(line)
-            for _, col in others:
-                col.append("")
-            matched.append(False)
+    for block in _line_blocks(path, stats, max_line_bytes=4 * limit + 4):
+        lines = _decoded(block, source.encoding, stats)
+        first, number = number + 1, number + len(lines)
+        if all(map(str.strip, lines)):
+            numbers.append(np.arange(first, number + 1, dtype=np.int64))
         else:
-            groups = m.groupdict()
-            content_col.append(groups[source.content].strip())
-            for h, col in others:
-                col.append(groups[h])
-            matched.append(True)
-    table = pd.DataFrame(columns, dtype=object)
-    table["__matched__"] = np.asarray(matched, dtype=bool)
-    table[_LINE] = np.asarray(numbers, dtype=np.int64)
-    return table
+            kept = [k for k, line in enumerate(lines) if line.strip()]
+            stats.blank += len(lines) - len(kept)
+            numbers.append(np.asarray(kept, dtype=np.int64) + first)
+            lines = [lines[k] for k in kept]
+        if not lines:
+            continue
+        if max(map(len, lines)) > limit:
+            stats.oversized += sum(len(line) > limit for line in lines)
+            lines = [line[:limit] for line in lines]
+        found = list(map(regex.match, lines))
+        misses = found.count(None)
+        stats.unmatched += misses
+        if misses:
+            rows = [empty if m is None else m.groups() for m in found]
+        else:
+            rows = list(map(re.Match.groups, cast(list[re.Match[str]], found)))
+        values = list(zip(*rows))
+        for h, col in columns.items():
+            column = values[regex.groupindex[h] - 1]
+            if col is not content_col:
+                col.extend(column)
+            elif misses:
+                # A line that misses the format is kept whole as content.
+                col.extend(line if m is None else text.strip() for line, m, text in zip(lines, found, column))
+            else:
+                col.extend(map(str.strip, column))
+        matched.append(np.fromiter((m is not None for m in found), dtype=bool, count=len(found)) if misses
+                       else np.ones(len(found), dtype=bool))
+    # The timestamps are read from their fields alone (from all of them when one is missing, which is an error
+    # that lists them).
+    needed = source.timestamp.fields if source.timestamp is not None else ()
+    stamps = pd.DataFrame({h: columns[h] for h in (needed if set(needed) <= set(columns) else columns)}, dtype=object)
+    content = columns.pop(source.content)
+    return _Lines(
+        content=content,
+        fields={h: col for h, col in columns.items() if keep_fields is None or h in keep_fields},
+        matched=np.concatenate(matched) if matched else np.zeros(0, dtype=bool),
+        numbers=np.concatenate(numbers) if numbers else np.zeros(0, dtype=np.int64),
+        stamps=stamps,
+    )
+
+
+def _table_lines(table: pd.DataFrame, source: SourceConfig, keep_fields: set[str] | None) -> _Lines:
+    matched = table.pop("__matched__").to_numpy(dtype=bool)
+    numbers = table.pop(_LINE).to_numpy(dtype=np.int64)
+    if source.kind == "jsonl" and source.timestamp is not None:
+        # JSON Lines have no header: a key that no row carries is a value missing on every row.
+        for name in source.timestamp.fields:
+            if name not in table.columns:
+                table[name] = ""
+    names = [c for c in table.columns if c != source.content and (keep_fields is None or c in keep_fields)]
+    return _Lines(
+        content=table[source.content].astype(str).tolist(),
+        fields={str(c): table[c].astype(str).tolist() for c in names},
+        matched=matched,
+        numbers=numbers,
+        stamps=table,
+    )
 
 
 def _read_csv(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFrame:
@@ -388,7 +470,7 @@ def _replace_lone_surrogates(value: object) -> object:
 def _read_jsonl(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFrame:
     rows = []
     numbers: list[int] = []
-    for number, raw in enumerate(_raw_lines(path, stats), 1):
+    for number, raw in enumerate(chain.from_iterable(_line_blocks(path, stats)), 1):
         text = _decode(raw, source.encoding, stats).strip()
         if not text:
             stats.blank += 1
@@ -429,13 +511,17 @@ def parse_timestamps(table: pd.DataFrame, spec: TimestampSpec, where: str = "the
         joined = _joined(table, spec.fields)
         return pd.to_numeric(joined, errors="coerce").to_numpy(dtype=np.float64)
     column = table[spec.fields[0]]
+    rows = None  # each row's value in ``values``, when only the distinct ones are parsed
     try:
         if len(spec.fields) == 1 and pd.api.types.is_datetime64_any_dtype(column):
             values = pd.to_datetime(column, utc=True)
         else:
-            joined = _joined(table, spec.fields)
+            # Each distinct text is parsed once: a log repeats its timestamps (many lines a second).
+            # The first is the first value still, so "auto" infers the same format from it.
+            rows, distinct = pd.factorize(_joined(table, spec.fields), use_na_sentinel=False)
+            joined = pd.Series(distinct)
             fmt = None if spec.format == "auto" else spec.format
-            values = pd.to_datetime(joined, format=fmt, errors="coerce", utc=True)
+            values = pd.to_datetime(joined, format=fmt, errors="coerce", utc=True, cache=False)
             failed = values.isna().to_numpy() & (joined.str.strip() != "").to_numpy()
             if fmt is None and failed.any():
                 # "auto" infers one format from the first value; ISO 8601 values that differ from it only
@@ -448,7 +534,8 @@ def parse_timestamps(table: pd.DataFrame, spec: TimestampSpec, where: str = "the
         ) from None
     # In numpy, in the values' own unit: pandas parses some dates (year -1) that nanoseconds cannot hold.
     stamps = values.dt.tz_localize(None).to_numpy()
-    return ((stamps - np.datetime64(0, "s")) / np.timedelta64(1, "s")).astype(np.float64)
+    seconds = ((stamps - np.datetime64(0, "s")) / np.timedelta64(1, "s")).astype(np.float64)
+    return seconds if rows is None else seconds[rows]
 
 
 def _joined(table: pd.DataFrame, fields: tuple[str, ...]) -> pd.Series:
@@ -479,47 +566,41 @@ def read_log(path: Path, source: SourceConfig, keep_fields: set[str] | None = No
         raise DataError(f"log file {path} is empty: there is nothing to read")
     stats = ReadStats()
     try:
-        with stage(f"reading {path.name} (lines)") as advance:
-            table = _read_text(path, source, stats) if source.kind == "text" else _read_table(path, source, stats)
-            advance(len(table))
+        with stage(f"reading {path.name} (lines)") as advance, gc_paused():
+            if source.kind == "text":
+                lines = _read_text(path, source, stats, keep_fields)
+            else:
+                lines = _table_lines(_read_table(path, source, stats), source, keep_fields)
+            advance(len(lines.content))
     except OSError as err:
         raise DataError(f"cannot read log file {path}: {err.strerror or err}; check that it is readable") from None
-    stats.lines = len(table)
+    stats.lines = len(lines.content)
     log.info("read %s: %d line(s)", path, stats.lines)
     for warning in stats.warnings():
         log.warning("%s: %s", path, warning)
     if stats.lines == 0:
         raise DataError(_no_lines(path, stats))
-    matched = table.pop("__matched__").to_numpy(dtype=bool)
-    origins = Origins.of_file(str(path), table.pop(_LINE).to_numpy(dtype=np.int64))
+    matched = lines.matched
     if not matched.any():
-        first = table[source.content].iloc[0][:200]
+        first = lines.content[0][:200]
         raise DataError(
             f"the log_format {source.log_format!r} matched none of the {stats.lines} lines of {path}; "
             f"the first line is {first!r}. Fix the format string (fields are <Name>, spaces match any whitespace)."
         )
     if source.timestamp is not None:
-        if source.kind == "jsonl":
-            # JSON Lines have no header: a key that no row carries is a value missing on every row.
-            for name in source.timestamp.fields:
-                if name not in table.columns:
-                    table[name] = ""
-        ts = parse_timestamps(table, source.timestamp, str(path))
+        ts = parse_timestamps(lines.stamps, source.timestamp, str(path))
         stats.bad_timestamps = int(np.isnan(ts[matched]).sum())
         ts = pd.Series(ts).ffill().bfill().to_numpy(dtype=np.float64)
     else:
         ts = np.full(stats.lines, np.nan)
-    content = table.pop(source.content).astype(str).tolist()
-    names = [c for c in table.columns if keep_fields is None or c in keep_fields]
-    fields = {str(c): table[c].astype(str).tolist() for c in names}
     return LogFrame(
-        content=content,
+        content=lines.content,
         timestamp=ts,
         label=np.full(stats.lines, UNLABELLED, dtype=np.int8),
-        fields=fields,
+        fields=lines.fields,
         matched=matched,
         stats=stats,
-        origins=origins,
+        origins=Origins.of_file(str(path), lines.numbers),
     )
 
 

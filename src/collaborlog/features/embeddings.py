@@ -146,10 +146,11 @@ def embed_messages(messages: list[str], encoder: Encoder, cache: EmbeddingCache)
 
 def sequence_matrix(sequences: list[Sequence], line_message: np.ndarray, n_messages: int) -> sparse.csr_matrix:
     """Row *i* holds sequence *i*'s share of each message (rows sum to 1)."""
+    lengths = np.fromiter((s.lines.size for s in sequences), dtype=np.int64, count=len(sequences))
     indptr = np.zeros(len(sequences) + 1, dtype=np.int64)
-    indptr[1:] = np.cumsum([len(s) for s in sequences])
-    cols = np.concatenate([line_message[s.lines] for s in sequences]) if sequences else np.zeros(0, np.int64)
-    weights = np.concatenate([np.full(len(s), 1.0 / max(len(s), 1)) for s in sequences]) if sequences else np.zeros(0)
+    indptr[1:] = np.cumsum(lengths)
+    cols = line_message[np.concatenate([s.lines for s in sequences])] if sequences else np.zeros(0, np.int64)
+    weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths)
     m = sparse.csr_matrix((weights, cols, indptr), shape=(len(sequences), n_messages))
     m.sum_duplicates()
     return m

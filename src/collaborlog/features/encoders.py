@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from collaborlog.errors import ConfigError, MissingDependencyError
+from collaborlog.features.bert import BertSentenceModel, is_plain_bert
 
 
 class Encoder(Protocol):
@@ -46,9 +47,11 @@ class EncoderConfig(BaseModel):
 class SentenceTransformerEncoder:
     """A sentence-transformers model from a local directory (a plain HF model gets mean pooling).
 
-    The model loads on the first :meth:`encode`, not here: importing sentence-transformers and
-    reading the weights take seconds, and a warm embedding cache may hold every message a run
-    needs. ``identity`` is known without loading (it is read from the directory).
+    The model loads on the first :meth:`encode`, not here: importing torch and reading the weights
+    take seconds, and a warm embedding cache may hold every message a run needs. ``identity`` is
+    known without loading (it is read from the directory). On the CPU a plain BERT folder (the
+    bundled default among them) runs without importing sentence-transformers, to the same
+    vectors (see :mod:`collaborlog.features.bert`).
     """
 
     def __init__(self, path: Path, batch_size: int = 128, device: str = "cpu") -> None:
@@ -62,7 +65,7 @@ class SentenceTransformerEncoder:
             raise MissingDependencyError("sentence-transformers", "Embedding log lines")
         self._path = path
         self._device = device
-        self._model: Any = None  # a SentenceTransformer once loaded
+        self._model: Any = None  # a BertSentenceModel or a SentenceTransformer once loaded
         self._batch_size = batch_size
         digest = hashlib.sha256()
         weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
@@ -75,8 +78,14 @@ class SentenceTransformerEncoder:
         return self._model is not None
 
     def load(self) -> None:
-        """Import sentence-transformers and read the model (done by the first :meth:`encode` otherwise)."""
+        """Read the model (done by the first :meth:`encode` otherwise)."""
         if self._model is not None:
+            return
+        if self._device == "cpu" and is_plain_bert(self._path):
+            try:
+                self._model = BertSentenceModel(self._path)
+            except ImportError:
+                raise MissingDependencyError("sentence-transformers", "Embedding log lines") from None
             return
         # Never reach for the hub: a missing file must be an error, not a download.
         os.environ["HF_HUB_OFFLINE"] = "1"
@@ -91,6 +100,8 @@ class SentenceTransformerEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         self.load()
+        if isinstance(self._model, BertSentenceModel):
+            return self._model.encode(texts, self._batch_size)
         vectors = self._model.encode(
             texts, batch_size=self._batch_size, convert_to_numpy=True, show_progress_bar=False,
             normalize_embeddings=True,

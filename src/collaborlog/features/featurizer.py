@@ -9,6 +9,7 @@ import numpy as np
 from collaborlog.features.alignment import MessageAligner
 from collaborlog.features.embeddings import EmbeddingCache, embed_lines, embed_messages
 from collaborlog.features.encoders import Encoder
+from collaborlog.gc_pause import gc_paused
 from collaborlog.parsing.templates import TemplateMiner
 from collaborlog.records import LogFrame, Sequence
 
@@ -38,8 +39,13 @@ class Featurizer:
 
     def transform(self, log: LogFrame, sequences: list[Sequence], learn: bool = True) -> SequenceFeatures:
         """Features of ``sequences`` cut from ``log``; ``learn`` lets Drain add templates for new messages."""
-        used = np.unique(np.concatenate([s.lines for s in sequences])) if sequences else np.zeros(0, np.int64)
-        parsed = self.miner.parse([log.content[i] for i in used], learn=learn)
+        covered = np.zeros(len(log), dtype=bool)
+        if sequences:
+            covered[np.concatenate([s.lines for s in sequences])] = True
+        used = np.flatnonzero(covered)  # the lines any sequence holds, in order
+        # Sequences that cover every line (sessions of a whole log) need no copy of its content.
+        contents = log.content if used.size == len(log) else list(map(log.content.__getitem__, used.tolist()))
+        parsed = self.miner.parse(contents, learn=learn)
         position = np.full(len(log), -1, dtype=np.int64)
         position[used] = np.arange(used.size)
         line_message = np.full(len(log), 0, dtype=np.int64)
@@ -50,12 +56,32 @@ class Featurizer:
             aligned = self.aligner.align(parsed.messages, lines.message_vectors)
             lines.message_vectors, names = aligned.vectors, aligned.names
         line_template = parsed.line_templates()
-        return SequenceFeatures(
-            vectors=lines.of_sequences(sequences),
-            templates=[line_template[position[s.lines]] for s in sequences],
-            messages=[[parsed.messages[j] for j in line_message[s.lines]] for s in sequences],
-            aligned=[[names[j] for j in line_message[s.lines]] for s in sequences],
-        )
+        # Not while the encoder runs (above): a long fit must not hold back what the collector frees.
+        with gc_paused():
+            return SequenceFeatures(
+                vectors=lines.of_sequences(sequences),
+                templates=_per_sequence_array(line_template, position, sequences),
+                messages=_per_sequence(parsed.messages, line_message, sequences),
+                aligned=_per_sequence(names, line_message, sequences),
+            )
+
+
+def _per_sequence_array(values: np.ndarray, position: np.ndarray, sequences: list[Sequence]) -> list[np.ndarray]:
+    """Each sequence's lines as ``values[position[line]]``, in order (one gather for them all)."""
+    if not sequences:
+        return []
+    every = values[position[np.concatenate([s.lines for s in sequences])]]
+    return np.split(every, np.cumsum([s.lines.size for s in sequences])[:-1])
+
+
+def _per_sequence(names: list[str], line_message: np.ndarray, sequences: list[Sequence]) -> list[list[str]]:
+    """Each sequence's lines as ``names[line_message[line]]``, in order (one gather for them all)."""
+    if not sequences:
+        return []
+    every = np.concatenate([s.lines for s in sequences])
+    flat = np.asarray(names, dtype=object)[line_message[every]].tolist()
+    ends = np.cumsum([s.lines.size for s in sequences]).tolist()
+    return [flat[begin:end] for begin, end in zip([0, *ends[:-1]], ends)]
 
 
 @dataclass

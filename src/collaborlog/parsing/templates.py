@@ -1,6 +1,6 @@
 """Template mining with drain3's Drain over masked messages, and its JSON persistence.
 
-Each distinct line is masked once (see :class:`collaborlog.parsing.masking.Masker` for its token cache);
+Lines are masked column-wise, each distinct token once (see :meth:`collaborlog.parsing.masking.Masker.factorize`);
 each *distinct* masked message is mined once (Drain's result for a message does not depend on
 how often it repeats), which makes parsing large logs cheap.
 The template store is saved as plain JSON, so loading it never runs code.
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from drain3.drain import Drain, LogCluster
 
 from collaborlog.data.config import ParserConfig
 from collaborlog.errors import DataError
+from collaborlog.gc_pause import gc_paused
 from collaborlog.parsing.masking import build_masker, masking_rules
 
 STORE_VERSION = 1
@@ -69,17 +69,15 @@ class TemplateMiner:
         With ``learn`` new messages grow or create templates (Drain is online); without it an
         unseen message takes the closest existing template, or -1.
         """
-        # Each distinct raw line is masked once and each distinct masked message mined once, in
-        # order of first appearance (so Drain sees messages in the order line-by-line parsing would).
-        raw_codes, raw_lines = pd.factorize(np.asarray(contents, dtype=object))
-        message_codes, distinct = pd.factorize(np.asarray([self._masker.mask(c) for c in raw_lines], dtype=object))
-        message_index = message_codes[raw_codes].astype(np.int64, copy=False)
-        messages: list[str] = distinct.tolist()
-        counts = np.bincount(message_index, minlength=len(messages))
-        message_template = np.empty(len(messages), dtype=np.int64)
-        for j, masked in enumerate(messages):
-            message_template[j] = self._template_of(masked, int(counts[j]), learn)
-        return ParsedLines(message_index, messages, message_template)
+        with gc_paused():
+            # Each distinct masked message is mined once, in order of first appearance (so Drain sees
+            # messages in the order line-by-line parsing would).
+            message_index, messages = self._masker.factorize(contents)
+            counts = np.bincount(message_index, minlength=len(messages))
+            message_template = np.empty(len(messages), dtype=np.int64)
+            for j, masked in enumerate(messages):
+                message_template[j] = self._template_of(masked, int(counts[j]), learn)
+            return ParsedLines(message_index, messages, message_template)
 
     def _template_of(self, masked: str, count: int, learn: bool) -> int:
         if learn:
