@@ -125,12 +125,17 @@ def test_an_abnormal_answer_that_no_line_backs_is_held_back_and_not_learned():
     assert {sid for _, sid in det.patterns_.values()}.isdisjoint({f"llm:{d.sequence_id}" for d in out[0::2]})
 
 
-def test_a_failure_message_the_neighbours_outvote_goes_to_the_llm():
+def _familiar_with_failure_line():
+    """A detector asking an always-"abnormal" LLM, routing everything to the small model; the
+    history's failure line; and a long normal sequence it may be hidden in."""
     client = ScriptedClient(default=ABNORMAL)
     det = fitted(client, vanish_evidence=None)
     det.coordinator_.tau_ = float("inf")  # everything looks familiar: the small model's route
-    failed_line = next(line for line in FAILED if line[0] == "ERROR")
-    long_normal = NORMAL * 6
+    return client, det, next(line for line in FAILED if line[0] == "ERROR"), NORMAL * 6
+
+
+def test_a_failure_message_the_neighbours_outvote_goes_to_the_llm():
+    client, det, failed_line, long_normal = _familiar_with_failure_line()
     frame, stream = world([long_normal, long_normal + [failed_line]], [0, 1], "s")
     features = det.features(frame, stream)
     votes = [p.verdict for p in det.small_model_.predict(features.vectors)]
@@ -141,11 +146,7 @@ def test_a_failure_message_the_neighbours_outvote_goes_to_the_llm():
 
 
 def test_a_failure_message_in_a_pattern_most_of_the_stream_carries_is_not_asked_about():
-    client = ScriptedClient(default=ABNORMAL)
-    det = fitted(client, vanish_evidence=None)
-    det.coordinator_.tau_ = float("inf")  # everything looks familiar: the small model's route
-    failed_line = next(line for line in FAILED if line[0] == "ERROR")
-    long_normal = NORMAL * 6
+    client, det, failed_line, long_normal = _familiar_with_failure_line()
     # Most of the stream writes the history's failure line inside an otherwise normal sequence
     # (a release that logs it on every write): the base-rate guard would hold back any
     # "abnormal", so the LLM is not asked, once per member or at all.
