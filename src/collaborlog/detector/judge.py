@@ -292,6 +292,6 @@ def dropped(det: CollaborLog, stream: Vanished) -> set[str]:
 def is_routine(verdict: MessageVerdict, prevalence: Prevalence, trusted: bool) -> bool:
     """A new event too common in the stream to mark failures, or, where the LLM's word is
     ``trusted`` on it, one that reports no problem. (Without labels and before the stream has
-    drifted, a message the history and the stream rarely show is the evidence of a failure: a
-    small model calls such lines routine, HDFS's replication after a lost datanode among them.)"""
+    drifted, a message the history and the stream rarely show is the evidence of a failure, and a
+    small model calls such lines routine.)"""
     return verdict.rewords is None and (prevalence.common(verdict.message) or (trusted and verdict.routine))
