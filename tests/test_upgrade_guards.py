@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from synthetic import FAILED, NORMAL, world
 
+import collaborlog
 from collaborlog.data.levels import message_levels, normalize
 from collaborlog.detector.config import DetectorConfig
 from collaborlog.detector.facade import CollaborLog
@@ -119,10 +120,39 @@ def test_an_abnormal_answer_that_no_line_backs_is_held_back_and_not_learned():
     assert "no line of its own signals a failure" in first_quiet.reason and "looks wrong" in first_quiet.reason
     assert first_loud.verdict == 1 and first_loud.branch is Branch.AD_CERTAIN
     assert any("checksum mismatch" in s for s in first_loud.signals)
-    # The backed verdict is shared with its pattern; the unbacked one is never reused.
+    # The backed verdict is shared with its pattern; the unbacked one is never reused as a
+    # verdict: its later members are reported held back, as the first was.
     assert all(d.verdict == 1 and "same message pattern as llm:s1" in d.reason for d in out[3::2])
-    assert not any("same message pattern as llm:" in d.reason for d in out[0::2])
+    assert all(d.verdict == 0 and d.branch is Branch.HELD_BACK and d.reason.startswith(
+        "same message pattern as llm:s0, held back") for d in out[2::2])
     assert {sid for _, sid in det.patterns_.values()}.isdisjoint({f"llm:{d.sequence_id}" for d in out[0::2]})
+
+
+def test_a_held_back_pattern_is_not_asked_about_again(tmp_path):
+    client = ScriptedClient(default=ABNORMAL)
+    det = fitted(client, vanish_evidence=None, common_message_factor=None, aem={"batch_size": 2})
+    det.coordinator_.tau_ = -1.0
+    quiet = NORMAL[:2] + [("INFO", "Synced {n} blocks")] + NORMAL[3:]
+    frame, stream = world([quiet] * 6, [0] * 6, "s")
+
+    def judged() -> int:  # the sequence-level questions (not those about the new message)
+        return sum(1 for r in client.requests if r.schema is not None and "System State" in r.schema["properties"])
+
+    calls = []
+    for batch in det.detect_stream(frame, stream):
+        calls.append(judged())
+        assert all(d.verdict == 0 and d.branch is Branch.HELD_BACK for d in batch)
+    # The first batch asked; the later ones answered from the held-back memory.
+    assert calls == [1] * len(calls)
+    assert all(d.route is Route.SMALL_MODEL and d.reason.startswith("same message pattern as llm:s0, held back")
+               for d in batch)
+    # The memory is state: saved, loaded, and copied with the detector.
+    collaborlog.save(det, tmp_path / "m")
+    again = collaborlog.load(tmp_path / "m", llm=client, encoder=det.encoder)
+    assert again.held_ == det.held_ and len(det.held_) == 1
+    frame, more = world([quiet] * 2, [0] * 2, "t")
+    assert all(d.branch is Branch.HELD_BACK for d in again.detect(frame, more))
+    assert judged() == 1
 
 
 def _familiar_with_failure_line():

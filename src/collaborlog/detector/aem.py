@@ -40,6 +40,11 @@ def learn(det: CollaborLog, features: SequenceFeatures, detections: list[Detecti
         if v.rewords is not None and det.aligner_ is not None:
             det.aligner_.alias(m, v.rewords)
     det.refresh_routine()
+    for d, lines in zip(detections, reads):
+        if d.route is Route.LLM and d.branch is Branch.HELD_BACK:
+            # The same lines would meet the same guard: the pattern is not asked about again.
+            det.held_.setdefault(pattern_key(lines, det.pattern_by_set_),
+                                 (MemorySource.LLM.memory_id(d.sequence_id), d.reason))
     idx = [i for i, d in enumerate(detections)
            if d.route is Route.LLM and d.branch not in (Branch.FALLBACK, Branch.NOT_JUDGED, Branch.HELD_BACK)]
     if not idx:

@@ -76,6 +76,9 @@ class CollaborLog:
     pattern_by_set_: bool
     patterns_: dict[tuple[str, ...], tuple[int, str]]
     """Message pattern -> (label, the id of a sequence that carried it; ``llm:`` for the LLM's verdicts)."""
+    held_: dict[tuple[str, ...], tuple[str, str]]
+    """Whole message pattern -> (the memory id of the first sequence, why) for patterns whose
+    abnormal LLM verdict a guard held back: their later members are reported held back, not asked again."""
     messages_: dict[str, MessageVerdict]
     routine_: set[str]
     prevalence_: Prevalence

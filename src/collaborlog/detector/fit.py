@@ -81,6 +81,7 @@ def fit(det: CollaborLog, log: LogFrame, train: list[Sequence], valid: list[Sequ
         novel = det.novelty_.score(tr.messages, train_losses).novel
         trusted = (given == 1) | ((given == 0) & (det.mode_ is Mode.SEMI_SUPERVISED)) | ~novel
         pattern_labels = np.where(trusted, y_train, -1).astype(np.int8)
+    det.held_ = {}
     det.patterns_ = single_label_patterns([det.pattern_of(m) for m in tr.messages], pattern_labels, ids)
     det.vanished_ = Vanished(det.config.vanish_evidence).fit(tr.messages)
     det.learned_batches_ = 0

@@ -120,6 +120,10 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
         rare_rows = {int(i) for i in np.nonzero(settled)[0] if i not in known}
         to_llm[list(rare_rows)] = False
     to_llm[list(known)] = False
+    # A pattern whose abnormal verdict a guard held back is not asked about again: its lines
+    # would meet the same guard (and each call would cost as much as the first).
+    held = {int(i): det.held_[full[i]] for i in np.nonzero(to_llm)[0] if full[i] in det.held_}
+    to_llm[list(held)] = False
     rows = np.nonzero(to_llm)[0]
     judgements: dict[int, Judgement] = {}
     backing: dict[int, tuple[str, ...]] = {}
@@ -157,6 +161,10 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
             branch = Branch.SMALL_MODEL if routes[i] is Route.SMALL_MODEL else Branch.REUSED
             d = Detection(seq.id, verdict, float(verdict), Route.SMALL_MODEL, branch, float(losses[i]),
                           pred.neighbours, f"same message pattern as {source_id}, {source}", (source_id,))
+        elif i in held:
+            source_id, why = held[i]
+            d = Detection(seq.id, 0, 0.0, Route.SMALL_MODEL, Branch.HELD_BACK, float(losses[i]), pred.neighbours,
+                          f"same message pattern as {source_id}, {why}", (source_id,))
         elif j is None and to_llm[i]:
             d = Detection(seq.id, small[0], small[1], Route.LLM, Branch.NOT_JUDGED, float(losses[i]),
                           pred.neighbours, "unfamiliar, not judged: no LLM is configured (llm backend none); "

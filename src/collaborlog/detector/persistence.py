@@ -104,6 +104,7 @@ class _History(TypedDict):
 
 class _Patterns(TypedDict):
     entries: list[tuple[list[str], int, str]]
+    held: NotRequired[list[tuple[list[str], str, str]]]
 
 
 class _Message(TypedDict):

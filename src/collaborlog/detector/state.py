@@ -39,7 +39,8 @@ def state_dict(det: CollaborLog) -> dict[str, dict | None]:
                      "pattern_by_set": det.pattern_by_set_, "replay": det.replay_},
         "templates": det.miner_.to_json(), "coordinator": det.coordinator_.state_dict(),
         "small_model": det.small_model_.state_dict(), "history": det.history_.state_dict(),
-        "patterns": {"entries": [[list(p), v, sid] for p, (v, sid) in det.patterns_.items()]},
+        "patterns": {"entries": [[list(p), v, sid] for p, (v, sid) in det.patterns_.items()],
+                     "held": [[list(p), sid, why] for p, (sid, why) in det.held_.items()]},
         "messages": {"verdicts": [v.to_json() for v in det.messages_.values()]},
         "signatures": det.signatures_.state_dict(), "prevalence": det.prevalence_.state_dict(),
         "pattern_prevalence": det.key_prevalence_.state_dict(), "vanished": det.vanished_.state_dict(),
@@ -76,6 +77,7 @@ def restore(det: CollaborLog, state: dict[str, dict | None]) -> None:
         raise StateError("detector", f"holds replay rows of {det.replay_.shape[1:]} values, not the models' width")
     det.history_ = build("history", History.from_state)
     det.patterns_ = {tuple(p): (v, sid) for p, v, sid in part("patterns")["entries"]}
+    det.held_ = {tuple(p): (sid, why) for p, sid, why in part("patterns").get("held", [])}
     det.messages_ = {v.message: v for v in (MessageVerdict.from_json(m) for m in part("messages")["verdicts"])}
     det.signatures_ = build("signatures", FailureSignatures.from_state)
     det.prevalence_ = build("prevalence", Prevalence.from_state)
