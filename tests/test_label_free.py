@@ -211,3 +211,23 @@ def test_a_novel_sequence_is_not_cleared_by_the_llm_while_novelty_is_rare_in_the
     drifted = det.detect(frame, test)
     assert {d.branch for d in drifted} <= {Branch.AD_CERTAIN, Branch.AD_UNCERTAIN, Branch.EVOL_DETECT}
     assert all(d.verdict == 0 for d in drifted)
+
+
+def test_without_an_llm_a_loss_alone_flags_nothing_once_the_stream_drifts():
+    from synthetic import NORMAL, world
+
+    skipped = NORMAL[:2] + [("INFO", "Skipped checksum {n}")] + NORMAL[3:]
+    history = [NORMAL if k % 2 else skipped for k in range(300)]
+    frame, seqs = world(history, [-1] * 300, "h")
+    det = CollaborLog(_config()).fit(frame, seqs[:250], seqs[250:])
+    odd = NORMAL[:2] + [NORMAL[1]] * 30 + [skipped[2]] + NORMAL[2:]
+    lost = odd + [("ERROR", "Replica {n} lost on disk")]
+    # While unfamiliarity is as rare in the stream as failures, the loss alone flags.
+    frame, test = world([NORMAL] * 40 + [odd], [0] * 40 + [1], "s")
+    assert [d.verdict for d in det.detect(frame, test)] == [0] * 40 + [1]
+    # Once most of the stream is over the loss bar, it does not; a line the history never
+    # showed still does.
+    frame, test = world([odd] * 40 + [lost], [0] * 40 + [1], "t")
+    out = det.detect(frame, test)
+    assert det.novelty_ is not None and det.novelty_.drifted(det.prevalence_.bound, np.array([d.loss for d in out]))
+    assert [d.verdict for d in out] == [0] * 40 + [1]

@@ -139,12 +139,14 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     # No single answer decides the stream: an abnormal verdict of the LLM is not shared with a
     # pattern more of the stream carries than failures' base rate allows.
     patterns = det.key_prevalence_.plus([[pattern_text(f)] for f in full])
+    # Novelty as the small model's evidence: once the stream has drifted, a loss over the bar is
+    # common, and says nothing by itself; the lines the history rarely shows still do.
+    evident = None if novelty is None else novelty.rarity if drift else novelty.score
     out = []
     for i, seq in enumerate(sequences):
         pred = sm[i]
         j = judgements.get(i)
-        small = small_verdict(det, pred, bool(novelty.novel[i]), float(novelty.score[i])) if novelty is not None else (
-            pred.verdict, pred.score)
+        small = small_verdict(det, pred, float(evident[i])) if evident is not None else (pred.verdict, pred.score)
         if i in unplaced:
             signals = unplaced[i]
             small = (int(bool(signals)), max(pred.score, float(bool(signals))))
@@ -262,15 +264,15 @@ def telling(det: CollaborLog, messages: list[list[str]], routine: set[str], leve
     return [[m for m in lines if not quiet(m)] for lines in messages]
 
 
-def small_verdict(det: CollaborLog, pred: SMPrediction, novel: bool, novelty: float) -> tuple[int, float]:
+def small_verdict(det: CollaborLog, pred: SMPrediction, novelty: float) -> tuple[int, float]:
     """The small model's verdict and score: its neighbours' vote when the history is fully
-    labelled; else novelty (label-free), or either (semi-supervised). Outside the supervised
+    labelled; else ``novelty`` (label-free), or either (semi-supervised). Outside the supervised
     mode the score's threshold is 1.0 (a vote share of 0.5 counts as 1.0)."""
     if det.novelty_ is None:
         return pred.verdict, pred.score
     if det.mode_ is Mode.LABEL_FREE:
-        return int(novel), novelty
-    return int(novel or pred.verdict == 1), max(novelty, 2 * pred.score)
+        return int(novelty > 1.0), novelty
+    return int(novelty > 1.0 or pred.verdict == 1), max(novelty, 2 * pred.score)
 
 
 def known_entry(det: CollaborLog, full: tuple[str, ...], skipped: tuple[str, ...],
