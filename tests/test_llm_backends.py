@@ -13,7 +13,7 @@ import time
 import pytest
 
 from collaborlog.llm.agents import EvolCoT
-from collaborlog.llm.backends import ChatRequest, LLMConfig, LLMError, build_client
+from collaborlog.llm.backends import PROMPT_STEP, ChatRequest, LLMConfig, LLMError, build_client
 from collaborlog.llm.governor import Governor, GovernorConfig
 from collaborlog.llm.prompts import load_prompts
 from collaborlog.verdicts import Branch, Evidence, HistoryItem
@@ -81,6 +81,14 @@ def test_embedded_model_answers_schema_constrained_json():
     assert isinstance(json.loads(out.text)["ok"], bool)
     agents = EvolCoT(Governor(client, GovernorConfig(cache=False)), load_prompts())
     _assert_documented_outcome(agents.judge(_evidence()))
+    # Memory: the weights are read, not mapped beside their repacked copy, and prompts are
+    # processed in steps of PROMPT_STEP tokens (a longer prompt than one step still answers).
+    import llama_cpp
+
+    llama = client._llama
+    assert llama.model_params.load_mode == llama_cpp.LLAMA_LOAD_MODE_NONE and llama.context_params.n_batch == PROMPT_STEP
+    long = client.complete(ChatRequest("You answer in JSON.", "Is the sky blue? " * 100, YES_NO, max_tokens=32))
+    assert long.prompt_tokens > 2 * PROMPT_STEP and isinstance(json.loads(long.text)["ok"], bool)
 
 
 def test_openai_client_against_a_local_llama_cpp_server(llama_server, monkeypatch):
