@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from collaborlog import heap
 from collaborlog.detector.facade import CollaborLog
 from collaborlog.experiments.config import ExperimentConfig, detector_config
 from collaborlog.experiments.fastpath import write_texts
@@ -152,6 +153,10 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
 
     fitted = CollaborLog(dcfg, llm=llm, cache_dir=default_cache_dir()).fit(dataset.log, dataset.splits.train,
                                                                             dataset.splits.valid)
+    # The history is not needed once fitted (its lines stay where the test split reads them):
+    # freed before the embedded LLM loads, so the peak is the larger of the two, not their sum.
+    del dataset
+    heap.release()
     # One client for every system: an embedded model loaded once per system held three copies
     # of its weights at once (7.1 GB RSS on the main job).
     judge_with: LLMClient | LLMConfig = llm if llm is not None else (

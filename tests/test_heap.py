@@ -1,0 +1,44 @@
+"""Returning freed memory to the OS (:mod:`collaborlog.heap`)."""
+
+from __future__ import annotations
+
+import gc
+import platform
+import sys
+import weakref
+
+import pytest
+
+from collaborlog import heap
+
+
+class _Node:
+    pass
+
+
+def test_release_collects_cycles_and_trims_the_heap(monkeypatch):
+    trimmed = []
+    monkeypatch.setattr(heap, "_malloc_trim", lambda: trimmed.append)
+    gc.disable()
+    try:
+        node = _Node()
+        node.self = node  # a cycle: only the collector frees it
+        alive = weakref.ref(node)
+        del node
+        assert alive() is not None
+        heap.release()
+        assert alive() is None and trimmed == [0]
+    finally:
+        gc.enable()
+
+
+def test_release_without_a_trim_function(monkeypatch):
+    monkeypatch.setattr(heap, "_malloc_trim", lambda: None)
+    heap.release()  # musl, macOS, Windows: garbage is still collected, nothing else is called
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="malloc_trim is glibc's")
+def test_glibc_trim_is_found():
+    trim = heap._malloc_trim()
+    assert trim is not None and trim(0) in (0, 1)
