@@ -42,3 +42,21 @@ def test_release_without_a_trim_function(monkeypatch):
 def test_glibc_trim_is_found():
     trim = heap._malloc_trim()
     assert trim is not None and trim(0) in (0, 1)
+
+
+def test_arenas_are_capped_unless_the_environment_says(monkeypatch):
+    calls = []
+
+    class Libc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(heap, "_libc", Libc)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert heap.limit_arenas() is True and calls == [(-8, heap.ARENAS)]
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert heap.limit_arenas() is False and len(calls) == 1
+    monkeypatch.setattr(heap, "_libc", lambda: None)  # not Linux
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert heap.limit_arenas() is False

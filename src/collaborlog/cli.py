@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from collaborlog import heap
 from collaborlog.errors import CollaborLogError
 from collaborlog.llm.omp_wait import prefer_passive_wait
 
@@ -774,6 +775,7 @@ def models_install(
 def main() -> None:
     # Before torch or llama.cpp loads libgomp, which reads the policy once (see omp_wait).
     prefer_passive_wait()
+    heap.limit_arenas()
     try:
         app()
     except CollaborLogError as err:
