@@ -113,7 +113,7 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
         # Read through the rewordings the LLM confirmed, a sequence may turn out novel: the LLM
         # judges it too, rather than novelty alone. But lines the history rarely shows, which
         # the new-message question did not read as routine or as a rewording, are evidence no
-        # sequence-level answer overrules (a 1.5B model called every such HDFS failure normal);
+        # sequence-level answer overrules (a 1.5B model called every such failure of a benchmark normal);
         # so is a loss over the bar while such losses are as rare in the stream as failures.
         to_llm |= novelty.novel
         settled = (novelty.rarity > 1.0) | ((novelty.loss > 1.0) & (not drift))
