@@ -1,27 +1,39 @@
 """Peak memory (RSS) of the main job's fit + detect path, stage by stage, sampled with psutil.
 
     python benchmarks/memory.py [--experiment configs/hdfs-evolved.yaml] [--sequences N] [--tracemalloc]
+    python benchmarks/memory.py --llm embedded [--calls 3] [--sample 2]
 
-Runs what ``collaborlog run`` runs before and around the LLM: read the dataset, evolve its test
-split, fit the detector, save it and load it three times (the run's systems without the AEM,
-with it, and the LLM alone each judge with their own copy), then judge the test split as a
-stream with the AEM on. A scripted
-client stands in for the LLM (it answers every question at once with the same verdict), so the
-figure leaves out the LLM itself: an embedded GGUF model adds its weights (mapped from disk)
-and its context on top. Goal (issue 6): the main job at most 2 GB RSS.
+Default (``--llm scripted``): what ``collaborlog run`` runs before and around the LLM: read the
+dataset, evolve its test split, fit the detector, save it and load it three times (the run's
+systems without the AEM, with it, and the LLM alone each judge with their own copy), then judge
+the test split as a stream with the AEM on. A scripted client stands in for the LLM (it answers
+every question at once with the same verdict), so the figure leaves out the LLM itself.
+
+``--llm embedded``: the main job itself (``run_experiment``, as ``collaborlog run`` calls it) with
+the configured embedded GGUF model loaded and a few real calls: the governor allows ``--calls``
+LLM calls per system and the LLM-alone sample is ``--sample`` sequences, so that it ends in
+minutes; everything else (fit, the three systems, the stream) is the main job's. The embedding and
+answer caches start empty (a temporary folder) unless ``$COLLABORLOG_CACHE_DIR`` names one.
+Peaks are printed per step (reading, test split, fit, loading the LLM, then the three systems
+and the sample), and for the time between steps ("after ...").
+
+Goal (issues 6 and 18): the main job at most 2 GB RSS.
 Data: loghub (Zhu et al., ISSRE 2023), https://github.com/logpai/loghub (see the data's SOURCES.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import tempfile
 import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -69,13 +81,93 @@ class RSSSampler:
         print(f"{stage:<28} {time.perf_counter() - start:7.1f} s   peak {self.peaks.get(stage, 0) / 2**20:7,.0f} MiB")
 
 
+class Phases:
+    """Names the sampler's stage after the main job's step that is running ("after <step>" once
+    it returns): each step is a function of the library, wrapped where the job calls it."""
+
+    def __init__(self, sampler: RSSSampler) -> None:
+        self.sampler = sampler
+        self.order: list[str] = []
+        self.seconds: dict[str, float] = {}
+
+    def enter(self, label: str) -> None:
+        self.sampler.sample()
+        self.sampler.stage = label
+        self.order.append(label)
+
+    def wrap(self, stack: ExitStack, owner: Any, name: str, label: str) -> None:
+        """Report ``owner.name`` (a function) as the step ``label`` until ``stack`` closes."""
+        fn = getattr(owner, name)
+
+        @functools.wraps(fn)
+        def step(*args: Any, **kwargs: Any) -> Any:
+            self.enter(label)
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[label] = time.perf_counter() - start
+                self.enter(f"after {label}")
+
+        setattr(owner, name, step)
+        stack.callback(setattr, owner, name, fn)
+
+
+def embedded(args: argparse.Namespace) -> None:
+    """The main job with the embedded LLM, a few real calls; peak RSS per step."""
+    from collaborlog.llm.omp_wait import prefer_passive_wait
+
+    prefer_passive_wait()  # as the CLI does, before llama.cpp or torch loads libgomp
+    with ExitStack() as stack:
+        if "COLLABORLOG_CACHE_DIR" not in os.environ:
+            os.environ["COLLABORLOG_CACHE_DIR"] = stack.enter_context(tempfile.TemporaryDirectory(prefix="memory-"))
+        cache = os.environ["COLLABORLOG_CACHE_DIR"]
+        with RSSSampler() as sampler:
+            phases = Phases(sampler)
+            phases.enter("import")
+            from collaborlog.data.dataset import find_data_dir
+            from collaborlog.detector import fit
+            from collaborlog.experiments import run
+            from collaborlog.experiments.config import load_experiment
+            cfg, config_dir = load_experiment(Path(args.experiment))
+            detector = cfg.detector
+            if detector.llm.backend != "embedded":
+                raise SystemExit(f"{args.experiment} does not use the embedded LLM (backend {detector.llm.backend})")
+            governor = detector.governor.model_copy(update={"max_calls": args.calls})
+            cfg = cfg.model_copy(update={"llm_alone_sample": args.sample,
+                                         "detector": detector.model_copy(update={"governor": governor})})
+            for owner, name, label in ((run, "load_experiment_dataset", "read dataset"),
+                                       (run, "test_split", "test split (evolve)"), (fit, "fit", "fit"),
+                                       (run, "build_client", "load the LLM")):
+                phases.wrap(stack, owner, name, label)
+            report, _ = run.run_experiment(cfg, config_dir, find_data_dir(args.data_dir))
+    for label in dict.fromkeys(phases.order):
+        seconds = f"{phases.seconds[label]:7.1f} s" if label in phases.seconds else " " * 9
+        shown = "the three systems and the LLM-alone sample" if label == "after load the LLM" else label
+        print(f"{shown:<44} {seconds}   peak {sampler.peaks.get(label, 0) / 2**20:7,.0f} MiB")
+    for r in report.systems + report.on_sample:
+        print(f"{r.system:<60} F1 {r.scores.f1:.3f}  LLM share {r.llm_share:6.1%}  calls {r.llm_calls}")
+    peak = max(sampler.peaks.values())
+    print(f"cache {cache}; model {detector.llm.model}; at most {args.calls} LLM calls per system, "
+          f"LLM-alone sample {args.sample}")
+    print(f"peak RSS (main job, embedded LLM) {peak / 2**20:,.0f} MiB   goal <= {GOAL_MIB:,} MiB  "
+          f"({'met' if peak <= GOAL_MIB * 2**20 else 'NOT met'})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--experiment", default="configs/hdfs-evolved.yaml")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--llm", choices=("scripted", "embedded"), default="scripted",
+                    help="scripted: the fit + detect path with a stand-in LLM; embedded: the main job with the real one")
+    ap.add_argument("--calls", type=int, default=3, help="--llm embedded: LLM calls allowed per system")
+    ap.add_argument("--sample", type=int, default=2, help="--llm embedded: LLM-alone sample size")
     ap.add_argument("--sequences", type=int, default=None, help="judge only the first N test sequences")
     ap.add_argument("--tracemalloc", action="store_true", help="also list the largest Python allocations (slow)")
     args = ap.parse_args()
+    if args.llm == "embedded":
+        embedded(args)
+        return
 
     with RSSSampler() as sampler:
         with sampler.during("import"):
