@@ -8,7 +8,9 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -89,6 +91,49 @@ def test_embedded_model_answers_schema_constrained_json():
     assert llama.model_params.load_mode == llama_cpp.LLAMA_LOAD_MODE_NONE and llama.context_params.n_batch == PROMPT_STEP
     long = client.complete(ChatRequest("You answer in JSON.", "Is the sky blue? " * 100, YES_NO, max_tokens=32))
     assert long.prompt_tokens > 2 * PROMPT_STEP and isinstance(json.loads(long.text)["ok"], bool)
+
+
+def test_embedded_model_runs_on_one_thread_of_its_own_one_call_at_a_time(monkeypatch):
+    """Memory: llama.cpp is loaded and called from the client's own thread, never from the threads
+    that ask (the governor's workers), so its per-thread memory is set up once; calls never overlap."""
+    import llama_cpp
+
+    seen: list[tuple[str, int]] = []
+    running: list[int] = []
+    overlap: list[int] = []
+
+    class Recorded(llama_cpp.Llama):
+        def __init__(self, *args, **kwargs):
+            seen.append(("load", threading.get_ident()))
+            super().__init__(*args, **kwargs)
+
+        def create_chat_completion(self, *args, **kwargs):
+            seen.append(("call", threading.get_ident()))
+            running.append(1)
+            overlap.append(len(running))
+            try:
+                return super().create_chat_completion(*args, **kwargs)
+            finally:
+                running.pop()
+
+    monkeypatch.setattr(llama_cpp, "Llama", Recorded)
+    client = build_client(LLMConfig(backend="embedded", model="smollm2-135m", context=2048, threads=2))
+    askers: set[int] = {threading.get_ident()}
+
+    def ask(i: int):
+        askers.add(threading.get_ident())
+        return client.complete(ChatRequest("You answer in JSON.", f"Is {i} an even number?", YES_NO, max_tokens=16))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(ask, range(8)))
+    assert all(isinstance(json.loads(a.text)["ok"], bool) and a.seconds > 0 for a in answers)
+    assert [kind for kind, _ in seen] == ["load"] + ["call"] * 8
+    llama_threads = {thread for _, thread in seen}
+    assert len(llama_threads) == 1 and not llama_threads & askers
+    assert max(overlap) == 1
+    # An error on the client's thread reaches the caller as an LLMError.
+    with pytest.raises(LLMError, match="embedded:"):
+        client.complete(ChatRequest("You answer in JSON.", "Is the sky blue? " * 2000, YES_NO, max_tokens=16))
 
 
 def test_openai_client_against_a_local_llama_cpp_server(llama_server, monkeypatch):

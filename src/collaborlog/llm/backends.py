@@ -18,10 +18,10 @@ import json
 import logging
 import os
 import re
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -350,7 +350,13 @@ PROMPT_STEP = 256
 
 
 class EmbeddedClient:
-    """A GGUF model run in-process by llama-cpp-python; JSON answers are grammar-constrained."""
+    """A GGUF model run in-process by llama-cpp-python; JSON answers are grammar-constrained.
+
+    Every llama.cpp call (loading the model included) runs on one thread the client owns, one at a
+    time (a llama.cpp context is not thread-safe), whichever thread asks: the C library's
+    per-thread memory (glibc's arena for the thread, OpenMP's team of workers started from it) is
+    then set up once, not again for each of the governor's worker threads that asks a question.
+    """
 
     def __init__(self, config: LLMConfig) -> None:
         from collaborlog.llm.gguf import resolve_model
@@ -363,47 +369,49 @@ class EmbeddedClient:
 
         path = resolve_model(config.model)
         threads = config.threads or os.cpu_count() or 1
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collaborlog-llama")
         # Read, not mapped: llama.cpp repacks the quantised weights for the CPU, and a mapped file
         # kept its touched pages resident beside the repacked copy (about 0.6 GB more RSS for the
         # 1.5B model). Prompts are processed 256 tokens at a time, which halves the compute buffer.
-        self._llama = Llama(model_path=str(path), n_ctx=config.context, n_threads=threads, n_threads_batch=threads,
-                            n_batch=PROMPT_STEP, n_ubatch=PROMPT_STEP, use_mmap=False, seed=config.seed, verbose=False)
+        self._llama = self._thread.submit(
+            Llama, model_path=str(path), n_ctx=config.context, n_threads=threads, n_threads_batch=threads,
+            n_batch=PROMPT_STEP, n_ubatch=PROMPT_STEP, use_mmap=False, seed=config.seed, verbose=False).result()
         self._seed = config.seed
         self.snapshots = PrefixSnapshots.for_model(self._llama)
-        # llama.cpp contexts are not thread-safe: one call at a time.
-        self._lock = threading.Lock()
         self.identity = f"embedded:{Path(path).name}"
 
     def complete(self, request: ChatRequest) -> Completion:
-        kwargs: dict[str, Any] = {}
-        if request.schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
-        messages = [{"role": "system", "content": request.system}, {"role": "user", "content": request.user}]
-        with self._lock:
-            # Timed inside the lock: seconds spent computing, not waiting for another call.
-            start = time.perf_counter()
-            snapshots = self.snapshots
-            try:
-                tokens = snapshots.prompt_tokens(messages) if snapshots is not None else None
-                if snapshots is not None and tokens is not None:
-                    snapshots.before(tokens)
-                # The seed again per call: without one, llama-cpp-python draws each call's seed from the
-                # previous call's (and reads Llama(seed=0) as "random"), so an answer would depend on
-                # which questions came before it.
-                out = self._llama.create_chat_completion(
-                    messages=messages,  # type: ignore[arg-type]  # llama_cpp's TypedDicts of the same shape
-                    temperature=request.temperature, top_p=request.top_p,
-                    max_tokens=request.max_tokens, seed=self._seed, **kwargs,
-                )
-            except (ValueError, RuntimeError) as err:
-                raise LLMError(f"{self.identity}: {err}") from None
-            if snapshots is not None and tokens is not None:
-                snapshots.after(tokens, messages)
-            seconds = time.perf_counter() - start
+        out, seconds = self._thread.submit(self._run, request).result()
         try:
             return read_chat_completion(out, seconds)
         except ValueError as err:
             raise LLMError(f"{self.identity}: the response is not a chat completion: {err}") from None
+
+    def _run(self, request: ChatRequest) -> tuple[Any, float]:
+        """One chat completion, on the client's thread: the answer and the seconds it took to compute."""
+        kwargs: dict[str, Any] = {}
+        if request.schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
+        messages = [{"role": "system", "content": request.system}, {"role": "user", "content": request.user}]
+        start = time.perf_counter()
+        snapshots = self.snapshots
+        try:
+            tokens = snapshots.prompt_tokens(messages) if snapshots is not None else None
+            if snapshots is not None and tokens is not None:
+                snapshots.before(tokens)
+            # The seed again per call: without one, llama-cpp-python draws each call's seed from the
+            # previous call's (and reads Llama(seed=0) as "random"), so an answer would depend on
+            # which questions came before it.
+            out = self._llama.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]  # llama_cpp's TypedDicts of the same shape
+                temperature=request.temperature, top_p=request.top_p,
+                max_tokens=request.max_tokens, seed=self._seed, **kwargs,
+            )
+        except (ValueError, RuntimeError) as err:
+            raise LLMError(f"{self.identity}: {err}") from None
+        if snapshots is not None and tokens is not None:
+            snapshots.after(tokens, messages)
+        return out, time.perf_counter() - start
 
 
 @dataclass
