@@ -31,6 +31,11 @@ class Encoder(Protocol):
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
+    def unload(self) -> None:
+        """Free the model's memory (its weights) until it is needed again: the next :meth:`encode`
+        reads it again, to the same vectors. A model-free encoder has nothing to free."""
+        ...
+
 
 class EncoderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -98,6 +103,11 @@ class SentenceTransformerEncoder:
         transformers.utils.logging.disable_progress_bar()
         self._model = SentenceTransformer(str(self._path), device=self._device, local_files_only=True)
 
+    def unload(self) -> None:
+        """Drop the model (the next :meth:`encode` loads it again); its memory is freed once
+        nothing else holds it (``collaborlog.heap.release`` also returns it to the OS)."""
+        self._model = None
+
     def encode(self, texts: list[str]) -> np.ndarray:
         self.load()
         if isinstance(self._model, BertSentenceModel):
@@ -131,6 +141,9 @@ class HashingEncoder:
     def __init__(self, dim: int = 384) -> None:
         self.dim = dim
         self.identity = f"hashing:{dim}"
+
+    def unload(self) -> None:
+        """Nothing to free: the encoder holds no model."""
 
     def _bucket(self, token: str) -> tuple[int, float]:
         h = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
