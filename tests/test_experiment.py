@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 
+from collaborlog.detector.facade import CollaborLog
+from collaborlog.experiments import run
 from collaborlog.experiments.config import ExperimentConfig
 from collaborlog.experiments.run import markdown, run_experiment, write_run
+from collaborlog.features.encoders import HashingEncoder
 from collaborlog.llm.backends import ScriptedClient
 
 ANSWER = '{"reason": "routine transfer", "IsEvol": false, "System State": "Normal"}'
@@ -62,3 +67,38 @@ def test_systems_are_also_scored_on_the_changed_sequences_alone(data_dir):
     assert [r.system for r in report.on_changed] == [
         "small model alone (changed only)", "CollaborLog without AEM (changed only)", "CollaborLog with AEM (changed only)"]
     assert all(r.scores.n == report.changed for r in report.on_changed)
+
+
+def test_the_history_the_fitted_detector_and_the_encoder_model_are_freed_before_the_llm_loads(data_dir, monkeypatch):
+    """Memory: the embedded LLM is built (``build_client``) only once what the LLM phase does not
+    need is gone, so that the run's peak is the larger of the two phases, not their sum."""
+    held: dict[str, weakref.ref] = {}
+    events: list = []
+    load, fit = run.load_experiment_dataset, CollaborLog.fit
+
+    def loading(*args, **kwargs):
+        dataset = load(*args, **kwargs)
+        held["dataset"] = weakref.ref(dataset)
+        return dataset
+
+    def fitting(self, *args, **kwargs):
+        held["fitted"] = weakref.ref(self)
+        return fit(self, *args, **kwargs)
+
+    def building(config):
+        gc.collect()
+        events.append(("client", held["dataset"]() is None, held["fitted"]() is None))
+        return ScriptedClient(default=ANSWER)
+
+    monkeypatch.setattr(run, "load_experiment_dataset", loading)
+    monkeypatch.setattr(CollaborLog, "fit", fitting)
+    monkeypatch.setattr(HashingEncoder, "unload", lambda self: events.append("unload"))
+    monkeypatch.setattr(run, "build_client", building)
+    cfg = _cfg(llm_alone_sample=0)
+    assert cfg.detector.llm.backend == "embedded"  # no client given: the run builds the configured one
+    report, _ = run_experiment(cfg, None, data_dir)
+    assert events == ["unload", ("client", True, True)]
+    # The same results as with the client given from the start (nothing was built then).
+    given, _ = run_experiment(cfg, None, data_dir, llm=ScriptedClient(default=ANSWER))
+    assert [s.scores for s in report.systems] == [s.scores for s in given.systems]
+    assert report.stream == given.stream and report.branches == given.branches

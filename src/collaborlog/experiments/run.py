@@ -153,20 +153,25 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
 
     fitted = CollaborLog(dcfg, llm=llm, cache_dir=default_cache_dir()).fit(dataset.log, dataset.splits.train,
                                                                             dataset.splits.valid)
-    # The history is not needed once fitted (its lines stay where the test split reads them):
-    # freed before the embedded LLM loads, so the peak is the larger of the two, not their sum.
-    del dataset
-    heap.release()
-    # One client for every system: an embedded model loaded once per system held three copies
-    # of its weights at once (7.1 GB RSS on the main job).
-    judge_with: LLMClient | LLMConfig = llm if llm is not None else (
-        build_client(dcfg.llm) if dcfg.llm.backend != "none" else dcfg.llm)
-    no_aem, with_aem, alone_det = (fitted.copy().use_llm(judge_with) for _ in range(3))
+    no_aem, with_aem, alone_det = (fitted.copy() for _ in range(3))
 
     t = time.perf_counter()
     feats = fitted.features(log, test)
     sm = fitted.small_model_.predict(feats.vectors)
     sm_seconds = time.perf_counter() - t
+    # Freed before the embedded LLM loads, so that the peak is the larger of the two, not their
+    # sum: the history (its lines stay where the test split reads them), the detector fitted on it
+    # (the systems judge with their copies), and the encoder's model (the test split's messages are
+    # embedded and cached by now; it loads again if a system meets a message it has not seen).
+    del dataset, fitted
+    no_aem.encoder.unload()
+    heap.release()
+    # One client for every system: an embedded model loaded once per system held three copies
+    # of its weights at once (7.1 GB RSS on the main job).
+    judge_with: LLMClient | LLMConfig = llm if llm is not None else (
+        build_client(dcfg.llm) if dcfg.llm.backend != "none" else dcfg.llm)
+    for copy in (no_aem, with_aem, alone_det):
+        copy.use_llm(judge_with)
 
     t = time.perf_counter()
     batches_plain = list(no_aem.detect_stream(log, test, learn=False))
