@@ -115,9 +115,12 @@ class Phases:
 
 def embedded(args: argparse.Namespace) -> None:
     """The main job with the embedded LLM, a few real calls; peak RSS per step."""
+    from collaborlog import heap
     from collaborlog.llm.omp_wait import prefer_passive_wait
 
-    prefer_passive_wait()  # as the CLI does, before llama.cpp or torch loads libgomp
+    # As the CLI does first thing: before llama.cpp or torch loads libgomp, and before other threads allocate.
+    prefer_passive_wait()
+    capped = heap.limit_arenas()
     with ExitStack() as stack:
         if "COLLABORLOG_CACHE_DIR" not in os.environ:
             os.environ["COLLABORLOG_CACHE_DIR"] = stack.enter_context(tempfile.TemporaryDirectory(prefix="memory-"))
@@ -149,7 +152,8 @@ def embedded(args: argparse.Namespace) -> None:
         print(f"{r.system:<60} F1 {r.scores.f1:.3f}  LLM share {r.llm_share:6.1%}  calls {r.llm_calls}")
     peak = max(sampler.peaks.values())
     print(f"cache {cache}; model {detector.llm.model}; at most {args.calls} LLM calls per system, "
-          f"LLM-alone sample {args.sample}")
+          f"LLM-alone sample {args.sample}; malloc arenas: "
+          f"{heap.ARENAS if capped else os.environ.get('MALLOC_ARENA_MAX', 'not capped (no glibc)')}")
     print(f"peak RSS (main job, embedded LLM) {peak / 2**20:,.0f} MiB   goal <= {GOAL_MIB:,} MiB  "
           f"({'met' if peak <= GOAL_MIB * 2**20 else 'NOT met'})")
 
