@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
 import platform
+import subprocess
 import sys
 import weakref
 
@@ -60,3 +62,27 @@ def test_arenas_are_capped_unless_the_environment_says(monkeypatch):
     monkeypatch.setattr(heap, "_libc", lambda: None)  # not Linux
     monkeypatch.delenv("MALLOC_ARENA_MAX")
     assert heap.limit_arenas() is False
+
+
+_ARENAS = """
+import ctypes, ctypes.util, sys, threading
+from collaborlog import heap
+if sys.argv[1] == "capped":
+    assert heap.limit_arenas()
+kept = []
+worker = threading.Thread(target=lambda: kept.extend(bytearray(1000) for _ in range(100)))  # malloc'd blocks
+worker.start()
+worker.join()
+ctypes.CDLL(ctypes.util.find_library("c")).malloc_stats()  # one "Arena N:" paragraph per arena, on stderr
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="mallopt's M_ARENA_MAX is glibc's")
+@pytest.mark.parametrize(("mode", "arenas"), [("capped", heap.ARENAS), ("default", 2)])
+def test_capped_a_new_thread_allocates_from_the_main_arena(mode, arenas):
+    # In a child process: the cap lasts for the process, and this one's threads have arenas already.
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    out = subprocess.run([sys.executable, "-c", _ARENAS, mode], env=env, capture_output=True, text=True, check=True)
+    assert sum(line.startswith("Arena ") for line in out.stderr.splitlines()) == arenas

@@ -27,7 +27,7 @@ def release() -> None:
         trim(0)
 
 
-ARENAS = 2
+ARENAS = 1
 """glibc malloc arenas a process of this CLI keeps (``MALLOC_ARENA_MAX`` in the environment wins)."""
 
 _M_ARENA_MAX = -8
@@ -39,7 +39,10 @@ def limit_arenas(arenas: int = ARENAS) -> bool:
     capped. By default glibc gives threads up to 8 arenas per core, and each keeps the blocks
     freed in it: the LLM's worker threads, new for each batch, left ~200 MB more resident on the
     main job (2,428 MiB peak RSS against 2,214 with 2 arenas, `/usr/bin/time -v collaborlog run
-    configs/hdfs-evolved.yaml`). Arenas made before the call stay."""
+    configs/hdfs-evolved.yaml`). With one, the embedded LLM's thread also allocates where the
+    fit freed the history (pages scattered among live objects, which no trim returns) and the
+    Python side reuses what a call frees: 2,041-2,070 MiB with 2 arenas, 2,003-2,012 with 1
+    (``benchmarks/memory.py --llm embedded``, alternated). Arenas made before the call stay."""
     if "MALLOC_ARENA_MAX" in os.environ:
         return False
     libc = _libc()
