@@ -3,6 +3,7 @@ writes (a few of which fail) and a stream that a new release writes."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from synthetic import FAILED, NORMAL, world
 
@@ -11,6 +12,7 @@ from collaborlog.data.levels import message_levels, normalize
 from collaborlog.detector.config import DetectorConfig
 from collaborlog.detector.facade import CollaborLog
 from collaborlog.llm.backends import ScriptedClient
+from collaborlog.memory.rewording import offer
 from collaborlog.memory.vanished import Vanished
 from collaborlog.records import LogFrame, Sequence
 from collaborlog.verdicts import Branch, Route
@@ -205,3 +207,24 @@ def test_a_line_resembling_a_failure_message_goes_to_the_llm_only_when_one_can_j
     else:
         # Without an LLM, resemblance alone does not overrule the neighbours.
         assert out[1].route is Route.SMALL_MODEL and out[1].verdict == 0
+
+
+def test_an_old_wording_most_of_a_rolling_stream_still_writes_is_offered_for_its_new_wording():
+    v = Vanished().fit([["old", "other"]] * 100)
+    # A fifth of the nodes upgraded: the old wording is still written four times in five.
+    v.add([["old", "other"]] * 160 + [["new", "other"]] * 40)
+    assert v.steady("old") and v.steady("other")
+    assert v.room_for("old", carriers=40)
+    # A message the stream writes as often as ever has no room for any new one.
+    assert not v.room_for("other", carriers=40)
+    # Nor has one whose shortfall is far smaller than the new message's share.
+    w = Vanished().fit([["old"]] * 50 + [["x"]] * 50)
+    w.add([["old", "new"]] * 450 + [["x", "new"]] * 50 + [["x"]] * 500)
+    assert w.steady("old") and not w.room_for("old", carriers=500)
+
+
+def test_a_pair_the_stream_leaves_no_room_for_is_not_offered():
+    new, old = ["Receiving blk from peer"], ["Receive block from peer", "Receiving blk from node"]
+    cosine = np.array([[0.9, 0.8]])
+    assert offer(new, old, cosine, k=2, min_overlap=0.5) == {new[0]: [0, 1]}
+    assert offer(new, old, cosine, k=2, min_overlap=0.5, allowed=np.array([[False, True]])) == {new[0]: [1]}

@@ -30,7 +30,8 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
     A known message is offered as what a new one may reword only when the stream no longer
     writes it as often as the history did (``stream``): a new version writes each statement in
     its new wording, so a message still written as often as ever is not the one reworded,
-    while during a rolling upgrade an old wording is written less, not never. (Small models
+    while during a rolling upgrade an old wording is written less, not never (by as much as
+    the new wording is written, however early in the roll-out). (Small models
     call near-duplicates such as "Receiving block" and "Received block" the same event when
     both are offered.)
     """
@@ -83,11 +84,15 @@ def ask_new(det: CollaborLog, new: list[str], stream: Vanished,
     aligner = det.aligner_
     assert aligner is not None  # asked only with alignment on
     vectors = det.message_vectors(new)
-    pool = [j for j, k in enumerate(aligner.messages_) if not stream.steady(k)]
+    carriers = [stream.stream_counts_[m] for m in new]
+    room = np.array([[stream.room_for(k, c) for c in carriers] for k in aligner.messages_], dtype=bool).reshape(
+        len(aligner.messages_), len(new))
+    pool = [j for j in range(len(aligner.messages_)) if room[j].any()]
     old = [aligner.messages_[j] for j in pool]
     cosine = (np.stack([vectors[m] for m in new]) @ aligner.vectors_[pool].T if pool
               else np.zeros((len(new), 0), np.float32))
-    offered = offer(new, old, cosine, det.config.new_message_candidates, det.config.rewording_overlap)
+    offered = offer(new, old, cosine, det.config.new_message_candidates, det.config.rewording_overlap,
+                    room[pool].T)
     asks = {m: [KnownMessage(old[j], float(cosine[i, j]), det.signatures_.failure_only(old[j]))
                 for j in offered[m]] for i, m in enumerate(new)}
     return det.agents().judge_messages(asks, served)

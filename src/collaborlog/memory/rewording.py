@@ -61,11 +61,14 @@ def overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
-def offer(new: list[str], old: list[str], cosine: np.ndarray, k: int, min_overlap: float) -> dict[str, list[int]]:
+def offer(new: list[str], old: list[str], cosine: np.ndarray, k: int, min_overlap: float,
+          allowed: np.ndarray | None = None) -> dict[str, list[int]]:
     """For each of ``new``, up to ``k`` indices of ``old`` to offer as what it rewords, best first.
 
-    ``cosine[i, j]``: the encoder's similarity of ``new[i]`` and ``old[j]``. A pair is a candidate
-    when the two share at least ``min_overlap`` of the shorter one's words; its score is the mean
+    ``cosine[i, j]``: the encoder's similarity of ``new[i]`` and ``old[j]``; ``allowed[i, j]``
+    (all pairs when None): whether the stream's counts leave ``old[j]`` room to be what
+    ``new[i]`` rewords. A pair is a candidate when it is allowed and the two share at least
+    ``min_overlap`` of the shorter one's words; its score is the mean
     of the cosine and the word overlap. The one-to-one assignment that maximises the total score
     goes first, so that two new messages do not both claim the old message only one rewords.
 
@@ -77,7 +80,8 @@ def offer(new: list[str], old: list[str], cosine: np.ndarray, k: int, min_overla
         return {m: [] for m in new}
     new_words, old_words = [words(m) for m in new], [words(m) for m in old]
     shared = np.array([[overlap(a, b) for b in old_words] for a in new_words], dtype=np.float64)
-    score = np.where(shared >= min_overlap, (np.asarray(cosine, np.float64) + shared) / 2, -np.inf)
+    ok = shared >= min_overlap if allowed is None else (shared >= min_overlap) & allowed
+    score = np.where(ok, (np.asarray(cosine, np.float64) + shared) / 2, -np.inf)
     # Variants of one statement (the same words, other variables or repeats) are one row of the
     # assignment: they all reword the same old message.
     variant = {w: n for n, w in enumerate(dict.fromkeys(new_words))}

@@ -9,7 +9,8 @@ sequences, that none of ``n`` stream sequences carries (read through confirmed r
 
 The same counts say which old messages the stream still writes as often as the history did:
 those are not what a new message rewords (a rolling upgrade writes both wordings for a while,
-so "still written at all" is no proof).
+so "still written at all" is no proof), unless the stream writes them less by as much as it
+writes the new one.
 """
 
 from __future__ import annotations
@@ -76,6 +77,19 @@ class Vanished:
         if self.stream_seen_ == 0 or p_hist == 0 or self.stream_counts_[message] == 0:
             return False
         return wilson(self.stream_counts_[message], self.stream_seen_, self.z)[1] >= keep * p_hist
+
+    def room_for(self, message: str, carriers: int, keep: float = 0.8) -> bool:
+        """Whether ``message`` may be what a new message that ``carriers`` stream sequences carry
+        rewords: it is not :meth:`steady`, or the stream writes it less than the history did,
+        beyond doubt, by enough to make room for at least half the new message's share. A
+        rolling upgrade that has reached a fifth of the nodes writes the old wording four times in
+        five: steady by the ``keep`` test, yet its shortfall is where the new wording went, while
+        a message the stream writes as often as ever has no room for anything."""
+        if not self.steady(message, keep):
+            return True
+        n, p_hist = self.stream_seen_, self.history_share(message)
+        low, high = wilson(self.stream_counts_[message], n, self.z)
+        return high < p_hist and low <= p_hist - wilson(min(carriers, n), n, self.z)[0] / 2
 
     def state_dict(self) -> dict:
         return {"evidence": self.evidence, "z": self.z, "history_seen": self.history_seen_,
