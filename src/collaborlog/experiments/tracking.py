@@ -79,6 +79,10 @@ class WandbTracker:
                 active.log({image.stem: wandb.Image(str(image))})
         finally:
             active.finish()
+            # finish() returns before wandb's service process has closed the run's file (its
+            # last records were missing under load): the service is shut down and waited for, so
+            # the run is whole on disk when this returns. A later wandb.init starts a new one.
+            wandb.teardown()
         return Path(active.dir).parent
 
 
