@@ -80,12 +80,13 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     keys = [det.pattern_of(a) for a in features.aligned]
     reread = det.reread(dropped(det, stream))
     found = [known_entry(det, f, k, reread) for f, k in zip(full, keys)]
-    # New messages of routed sequences with a new pattern are judged first, once each: a
-    # sequence that is a known pattern once its rewordings and new routine events are read so
-    # is an evolved version of that pattern.
+    # New messages are judged first, once each, across the whole batch (what appeared is matched
+    # against what vanished): a routed sequence with a new pattern that is a known pattern once
+    # its rewordings and new routine events are read so is an evolved version of that pattern.
     unexplained = [int(i) for i in np.nonzero(to_llm)[0] if found[i] is None]
     verdicts = (questions.new_message_verdicts(det, features, unexplained, stream, levels, read_prevalence,
-                                               [s.id for s in sequences], ask_rare=drift)
+                                               [s.id for s in sequences], ask_rare=drift,
+                                               batch=list(range(len(sequences))))
                 if det.llm_enabled else {})
     evolved: set[int] = set()
     routine = {m for m, v in verdicts.items() if is_routine(v, prevalence, trusted)}

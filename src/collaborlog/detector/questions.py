@@ -21,8 +21,12 @@ if TYPE_CHECKING:
 
 def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: list[int], stream: Vanished,
                          levels: dict[str, str], prevalence: Prevalence | None = None,
-                         ids: list[str] | None = None, ask_rare: bool = False) -> dict[str, MessageVerdict]:
-    """Evol Detect for each message of ``rows`` that nothing known aligns to and the LLM has not judged.
+                         ids: list[str] | None = None, ask_rare: bool = False,
+                         batch: list[int] | None = None) -> dict[str, MessageVerdict]:
+    """Evol Detect for each message of ``rows``, and of ``batch`` (default ``rows``), that nothing
+    known aligns to and the LLM has not judged. A whole-version upgrade is a mapping problem: what
+    appeared anywhere in the batch is matched against what vanished, including new messages that
+    only sequences the small model judges carry (each is asked about once, ever).
     ``ids``: the id of each sequence of ``features``, for the audit log (which sequences a question served).
     ``ask_rare``: without labels, ask about the history's rare messages too (once the stream has
     drifted: before, the LLM's word does not clear a rare line, and the question is not asked).
@@ -37,7 +41,8 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
     """
     if det.aligner_ is None or not det.config.new_message_candidates:
         return {}
-    unknown = list(dict.fromkeys(line for i in rows for line, name in zip(features.messages[i], features.aligned[i])
+    batch = rows if batch is None else batch
+    unknown = list(dict.fromkeys(line for i in batch for line, name in zip(features.messages[i], features.aligned[i])
                                  if line == name and not det.aligner_.knows(line) and line not in det.messages_))
     # Without labels, a message the history rarely shows is the evidence of a failure. Once the
     # stream has drifted it is asked about too, as itself (it rewords nothing): one its
@@ -58,7 +63,7 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
     served: dict[str, tuple[str, ...]] = {}
     if ids is not None:
         carriers: dict[str, dict[str, None]] = {}
-        for i in rows:
+        for i in dict.fromkeys([*rows, *batch]):
             for line in dict.fromkeys([*features.messages[i], *features.aligned[i]]):
                 carriers.setdefault(representative.get(line, line), {})[ids[i]] = None
         served = {m: tuple(c) for m, c in carriers.items()}
