@@ -25,6 +25,11 @@ class AEMConfig(BaseModel):
     enabled: bool = True
     batch_size: int = Field(default=100, gt=0)
     """Sequences per stream batch; the models learn after each."""
+    lookahead: bool = True
+    """Whether how common each message is counts the whole input at hand (a file being scored),
+    not only the batches judged so far: a batch's verdicts then do not depend on where in the
+    input it sits. ``False``: strictly online, each verdict from what came before it (as when
+    following a live log)."""
     replay: int = Field(default=512, ge=0)
     """History sequences replayed with the new ones, so that nothing is forgotten."""
     coordinator_epochs: int = Field(default=20, gt=0)

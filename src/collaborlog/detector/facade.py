@@ -27,7 +27,7 @@ from collaborlog.errors import DataError, NotFittedError
 from collaborlog.features.alignment import MessageAligner
 from collaborlog.features.embeddings import EmbeddingCache, embed_messages
 from collaborlog.features.encoders import Encoder, build_encoder
-from collaborlog.features.featurizer import Featurizer, SequenceFeatures
+from collaborlog.features.featurizer import Featurizer, SequenceFeatures, read_ahead
 from collaborlog.llm.agents import EvolCoT
 from collaborlog.llm.audit import AuditLog
 from collaborlog.llm.backends import LLMClient, LLMConfig, build_client
@@ -36,7 +36,7 @@ from collaborlog.llm.prompts import load_prompts
 from collaborlog.memory.history import History
 from collaborlog.memory.novelty import Novelty
 from collaborlog.memory.patterns import pattern_key, reread
-from collaborlog.memory.prevalence import Prevalence
+from collaborlog.memory.prevalence import Prevalence, Upcoming
 from collaborlog.memory.signatures import FailureSignatures
 from collaborlog.memory.vanished import Vanished
 from collaborlog.models.coordinator import Coordinator
@@ -249,19 +249,26 @@ class CollaborLog:
 
     def detect_stream(self, log: LogFrame, sequences: list[Sequence], batch_size: int | None = None,
                       on_learned: Callable[[int], object] | None = None,
-                      learn: bool | None = None) -> Iterator[list[Detection]]:
+                      learn: bool | None = None, lookahead: bool | None = None) -> Iterator[list[Detection]]:
         """Judge ``sequences`` in arrival order, one batch at a time; with ``learn`` (default: the
-        AEM's ``enabled``), learn after each batch.
+        AEM's ``enabled``), learn after each batch. With ``lookahead`` (default: the AEM's
+        ``lookahead``), how common each message is counts all of ``sequences``, not only those
+        judged so far (see :class:`collaborlog.memory.prevalence.Upcoming`).
 
         ``on_learned(n)`` is called after each batch that taught the models ``n > 0`` sequences
         (before the batch is yielded), e.g. to save a checkpoint."""
         self.check_fitted()
         size = batch_size or self.config.aem.batch_size
         learning = self.config.aem.enabled if learn is None else learn
+        ahead = self.config.aem.lookahead if lookahead is None else lookahead
+        read = read_ahead(self.featurizer(), log, sequences) if ahead and len(sequences) > size else None
+        upcoming = Upcoming(*read) if read is not None else None
         for begin in range(0, len(sequences), size):
             batch = sequences[begin:begin + size]
+            if upcoming is not None and read is not None:
+                upcoming.pop(read[0][begin:begin + size], read[1][begin:begin + size])
             features = self.featurizer().transform(log, batch, learn=learning)
-            judged = judge.judge(self, batch, features, message_levels(log, batch, features.messages))
+            judged = judge.judge(self, batch, features, message_levels(log, batch, features.messages), upcoming)
             # Named before the AEM learns: the lines are blamed by what judged them.
             detections = localise.blame(self, log, batch, features, judged.detections)
             if learning:

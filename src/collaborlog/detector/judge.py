@@ -16,7 +16,7 @@ from collaborlog.detector.config import Mode
 from collaborlog.features.featurizer import SequenceFeatures
 from collaborlog.memory.novelty import NoveltyScores
 from collaborlog.memory.patterns import pattern_key, pattern_text, read_as
-from collaborlog.memory.prevalence import Prevalence
+from collaborlog.memory.prevalence import Prevalence, Upcoming
 from collaborlog.memory.vanished import Vanished
 from collaborlog.models.small_model import SMPrediction
 from collaborlog.records import Sequence
@@ -36,16 +36,17 @@ class Batch:
 
 
 def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeatures,
-          levels: dict[str, str] | None = None) -> Batch:
+          levels: dict[str, str] | None = None, upcoming: Upcoming | None = None) -> Batch:
     """One verdict for each of ``sequences`` (their ``features``; ``levels``: the log level of each
     message where the log prints one), and what the LLM said of their new messages. Reads the
-    detector's learned state and changes none of it (the AEM learns from the result)."""
+    detector's learned state and changes none of it (the AEM learns from the result).
+    ``upcoming``: the rest of the input at hand, counted in how common each message is."""
     levels = levels or {}
     losses, routes = det.coordinator_.route(features.vectors)
     sm = det.small_model_.predict(features.vectors)
-    prevalence = det.prevalence_.plus(features.messages)
+    prevalence = det.prevalence_.plus(features.messages, upcoming)
     to_llm = np.array([r is Route.LLM for r in routes], dtype=bool)
-    stream = det.vanished_.plus(features.aligned)
+    stream = det.vanished_.plus(features.aligned, upcoming)
     # How common each message (read as the known message it aligns to) is in the stream.
     read_prevalence = Prevalence.of(det.prevalence_.bound, stream.stream_seen_, stream.stream_counts_)
     # Evidence the small model's neighbours outvote is not settled by them: a sequence they

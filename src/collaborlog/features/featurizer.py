@@ -66,6 +66,23 @@ class Featurizer:
             )
 
 
+def read_ahead(featurizer: Featurizer, log: LogFrame, sequences: list[Sequence]) -> tuple[list[list[str]], list[list[str]]]:
+    """Each of ``sequences``' masked messages and the known messages they align to, as
+    :meth:`Featurizer.transform` reads them, with nothing mined or learned and no sequence
+    embedded (what the stream statistics count ahead of the batches)."""
+    if not sequences:
+        return [], []
+    used = np.unique(np.concatenate([s.lines for s in sequences]))
+    index, messages = featurizer.miner.masked(list(map(log.content.__getitem__, used.tolist())))
+    line_message = np.zeros(len(log), dtype=np.int64)
+    line_message[used] = index
+    names = messages
+    if featurizer.aligner is not None:
+        vectors = embed_messages(messages, featurizer.encoder, featurizer.cache)
+        names = featurizer.aligner.align(messages, vectors).names
+    return _per_sequence(messages, line_message, sequences), _per_sequence(names, line_message, sequences)
+
+
 def _per_sequence_array(values: np.ndarray, position: np.ndarray, sequences: list[Sequence]) -> list[np.ndarray]:
     """Each sequence's lines as ``values[position[line]]``, in order (one gather for them all)."""
     if not sequences:

@@ -58,11 +58,14 @@ class Prevalence:
             self.counts_.update(set(lines))
         return self
 
-    def plus(self, sequences: list[list[str]]) -> "Prevalence":
-        """A copy with ``sequences`` counted too; ``self`` is left as it is."""
+    def plus(self, sequences: list[list[str]], upcoming: Upcoming | None = None) -> "Prevalence":
+        """A copy with ``sequences`` (and the ``upcoming`` input) counted too; ``self`` is left as it is."""
         out = Prevalence(self.bound, self.z)
         out.seen_ = self.seen_
         out.counts_ = self.counts_.copy()
+        if upcoming is not None:
+            out.seen_ += upcoming.seen
+            out.counts_.update(upcoming.messages)
         return out.add(sequences)
 
     def share(self, message: str) -> float:
@@ -89,3 +92,35 @@ class Prevalence:
         out.seen_ = int(data["seen"])
         out.counts_ = Counter({str(k): int(v) for k, v in data["counts"].items()})
         return out
+
+
+class Upcoming:
+    """The rest of the input at hand, not judged yet: how many sequences, and per message how many
+    of them carry it, as printed (``messages``) and read as the known messages they align to
+    (``aligned``).
+
+    Whether a message is common is then judged on all the input a batch run holds, not only on
+    what came before: a window's verdict does not depend on where in the file it sits, and the
+    first windows of a period that writes new routine events are not flagged for them.
+
+    >>> ahead = Upcoming([["a"], ["a", "b"], ["a"]], [["A"], ["A", "b"], ["A"]])
+    >>> ahead.pop([["a"]], [["A"]]).seen, ahead.messages["a"], ahead.aligned["A"]
+    (2, 2, 2)
+    """
+
+    def __init__(self, messages: list[list[str]], aligned: list[list[str]]) -> None:
+        self.seen = len(messages)
+        self.messages: Counter[str] = Counter()
+        self.aligned: Counter[str] = Counter()
+        for lines, names in zip(messages, aligned):
+            self.messages.update(set(lines))
+            self.aligned.update(set(names))
+
+    def pop(self, messages: list[list[str]], aligned: list[list[str]]) -> "Upcoming":
+        """No longer count the sequences of ``messages`` (``aligned``: the same, as read), the
+        next batch, about to be judged; returns ``self``."""
+        self.seen -= len(messages)
+        for lines, names in zip(messages, aligned):
+            self.messages.subtract(set(lines))
+            self.aligned.subtract(set(names))
+        return self

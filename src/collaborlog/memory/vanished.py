@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from collaborlog.memory.prevalence import wilson
+from collaborlog.memory.prevalence import Upcoming, wilson
 
 
 class Vanished:
@@ -50,11 +50,15 @@ class Vanished:
             self.stream_counts_.update(set(lines))
         return self
 
-    def plus(self, sequences: list[list[str]]) -> "Vanished":
-        """A copy with ``sequences`` counted too; ``self`` is left as it is."""
+    def plus(self, sequences: list[list[str]], upcoming: Upcoming | None = None) -> "Vanished":
+        """A copy with ``sequences`` (and the ``upcoming`` input, read as the known messages it
+        aligns to) counted too; ``self`` is left as it is."""
         out = Vanished(self.evidence, self.z)
         out.history_seen_, out.history_counts_ = self.history_seen_, self.history_counts_
         out.stream_seen_, out.stream_counts_ = self.stream_seen_, self.stream_counts_.copy()
+        if upcoming is not None:
+            out.stream_seen_ += upcoming.seen
+            out.stream_counts_.update(upcoming.aligned)
         return out.add(sequences)
 
     def history_share(self, message: str) -> float:

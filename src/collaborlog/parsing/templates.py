@@ -63,6 +63,10 @@ class TemplateMiner:
     def mask(self, content: str) -> str:
         return self._masker.mask(content)
 
+    def masked(self, contents: list[str]) -> tuple[np.ndarray, list[str]]:
+        """``(message_index, messages)`` of ``contents``, as :meth:`parse` masks them; nothing is mined."""
+        return self._masker.factorize(contents)
+
     def parse(self, contents: list[str], learn: bool = True) -> ParsedLines:
         """Mask ``contents`` and map each to a template.
 
