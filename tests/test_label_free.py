@@ -231,3 +231,27 @@ def test_without_an_llm_a_loss_alone_flags_nothing_once_the_stream_drifts():
     out = det.detect(frame, test)
     assert det.novelty_ is not None and det.novelty_.drifted(det.prevalence_.bound, np.array([d.loss for d in out]))
     assert [d.verdict for d in out] == [0] * 40 + [1]
+
+
+@pytest.mark.parametrize("lookahead", [False, True])
+def test_with_lookahead_a_window_is_not_flagged_for_a_message_most_of_the_input_carries(lookahead):
+    from synthetic import NORMAL, world
+
+    skipped = NORMAL[:2] + [("INFO", "Skipped checksum {n}")] + NORMAL[3:]
+    history = [NORMAL if k % 2 else skipped for k in range(300)]
+    frame, seqs = world(history, [-1] * 300, "h")
+    det = CollaborLog(_config(aem={"batch_size": 10, "lookahead": lookahead})).fit(frame, seqs[:250], seqs[250:])
+    # A drifted period (every window unlike the history) in which a new WARN line, seen once in
+    # the first batch, is then written by most windows; one window fails.
+    odd = NORMAL[:2] + [NORMAL[1]] * 30 + [skipped[2]] + NORMAL[2:]
+    slow = odd + [("WARN", "Slow sync of {n} ms")]
+    lost = slow + [("ERROR", "Replica {n} lost on disk")]
+    windows = [slow] + [odd] * 9 + [slow] * 15 + [lost] + [slow] * 14
+    labels = [0] * 25 + [1] + [0] * 14
+    frame, test = world(windows, labels, "s")
+    out = [d for batch in det.detect_stream(frame, test) for d in batch]
+    flagged = [k for k, d in enumerate(out) if d.verdict == 1]
+    # Strictly online, the first window is judged when one window in ten carries the line: it
+    # is rare, and flags. Counted over the whole input at hand, 31 of 40 windows carry it.
+    assert flagged == ([25] if lookahead else [0, 25])
+    assert "Replica" in " ".join(out[25].signals)

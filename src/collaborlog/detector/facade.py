@@ -278,13 +278,15 @@ class CollaborLog:
             yield detections
 
     def judge_features(self, sequences: list[Sequence], features: SequenceFeatures,
-                       levels: dict[str, str] | None = None) -> tuple[list[Detection], dict[str, MessageVerdict]]:
+                       levels: dict[str, str] | None = None,
+                       upcoming: Upcoming | None = None) -> tuple[list[Detection], dict[str, MessageVerdict]]:
         """Verdicts for ``sequences`` whose ``features`` were computed elsewhere (by workers, see
         :mod:`collaborlog.scale`), and what the LLM said of their new messages (for
-        :meth:`learn_judged`). Changes nothing, like :meth:`detect`. Names no blamed lines: the
-        log's lines are not at hand here (see :mod:`collaborlog.detector.localise`)."""
+        :meth:`learn_judged`); ``upcoming``: the rest of the input, read ahead. Changes nothing,
+        like :meth:`detect`. Names no blamed lines: the log's lines are not at hand here (see
+        :mod:`collaborlog.detector.localise`)."""
         self.check_fitted()
-        judged = judge.judge(self, sequences, features, levels)
+        judged = judge.judge(self, sequences, features, levels, upcoming)
         return judged.detections, judged.messages
 
     def learn_judged(self, features: SequenceFeatures, detections: list[Detection],

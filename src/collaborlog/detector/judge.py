@@ -152,6 +152,9 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
         if i in unplaced:
             signals = unplaced[i]
             small = (int(bool(signals)), max(pred.score, float(bool(signals))))
+        elif novelty is not None:
+            # Without labels, what flags a sequence the LLM did not judge is what novelty saw.
+            unplaced[i] = rare_lines.get(i, ()) if small[0] else ()
         if i in known and i in evolved:
             verdict, source_id = known[i]
             d = Detection(seq.id, verdict, float(verdict), Route.LLM, Branch.EVOL_DETECT, float(losses[i]),
@@ -172,7 +175,7 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
         elif j is None and to_llm[i]:
             d = Detection(seq.id, small[0], small[1], Route.LLM, Branch.NOT_JUDGED, float(losses[i]),
                           pred.neighbours, "unfamiliar, not judged: no LLM is configured (llm backend none); "
-                          + unjudged_reason(unplaced.get(i)), signals=unplaced.get(i, ()))
+                          + unjudged_reason(unplaced.get(i), small[0]), signals=unplaced.get(i, ()))
         elif j is None:
             rare = rare_lines.get(i, ()) if i in rare_rows else ()
             d = Detection(seq.id, small[0], small[1], Route.SMALL_MODEL, Branch.SMALL_MODEL,
@@ -181,7 +184,7 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
                           signals=rare)
         elif j.branch is Branch.FALLBACK:
             d = Detection(seq.id, small[0], small[1], Route.LLM, j.branch, float(losses[i]), pred.neighbours,
-                          unjudged_reason(unplaced.get(i)), j.compared_with, j.evolved_from, j.fallback,
+                          unjudged_reason(unplaced.get(i), small[0]), j.compared_with, j.evolved_from, j.fallback,
                           unplaced.get(i, ()))
         else:
             d = Detection(seq.id, j.verdict, float(j.verdict), Route.LLM, j.branch, float(losses[i]),
@@ -219,11 +222,13 @@ def unbacked_guard(d: Detection) -> Detection:
         "(unfamiliar is not abnormal); read as normal"))
 
 
-def unjudged_reason(signals: tuple[str, ...] | None) -> str:
+def unjudged_reason(signals: tuple[str, ...] | None, verdict: int) -> str:
     if signals is None:
         return "the small model's verdict"
     if signals:
         return "abnormal by its own lines: " + "; ".join(repr(s) for s in signals[:3])
+    if verdict:
+        return "unlike the history as a whole (its loss is over the bar while such losses are rare in the stream)"
     return "nothing in its own lines signals a failure (unfamiliar is not abnormal)"
 
 

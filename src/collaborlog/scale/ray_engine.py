@@ -11,7 +11,8 @@ The job, stage by stage (see ``docs/scale-out.md`` for the consistency model):
    judged by the driver's detector through its one governor, so routed sequences are
    de-duplicated by pattern and by prompt across all workers and share one answer cache and
    one budget. The stream statistics that verdicts depend on (how common each message is in
-   the stream, which history messages vanished) are those of the whole job, as in one process.
+   the stream, which history messages vanished) are those of the whole job, as in one process:
+   with rounds (and ``aem.lookahead``), the actors first read the whole job ahead, messages only.
 5. **Learn** (the driver, ``learn=True``): after each round the AEM learns once from the
    LLM's verdicts; the result is the next detector version, and the next round's actors load
    it. Workers never learn.
@@ -36,7 +37,8 @@ from collaborlog.data.config import DatasetConfig
 from collaborlog.detector.facade import CollaborLog
 from collaborlog.errors import ConfigError, MissingDependencyError
 from collaborlog.features.embeddings import default_cache_dir
-from collaborlog.features.featurizer import SequenceFeatures
+from collaborlog.features.featurizer import SequenceFeatures, read_ahead
+from collaborlog.memory.prevalence import Upcoming
 from collaborlog.records import UNLABELLED, LogFrame, Sequence
 from collaborlog.scale.sessions import input_files, merge_parts, message_levels, read_parts, session_grouping
 from collaborlog.scale.versions import DetectorVersion
@@ -132,12 +134,7 @@ class FeatureWorker:
     def __call__(self, batch: "pd.DataFrame") -> "pd.DataFrame":
         import pandas as pd
 
-        content = [str(line) for lines in batch["content"] for line in lines]
-        frame = LogFrame(content, np.full(len(content), np.nan), np.full(len(content), UNLABELLED, np.int8), {},
-                         np.ones(len(content), bool))
-        ends = np.cumsum([len(lines) for lines in batch["content"]])
-        sequences = [Sequence(str(key), np.arange(end - len(lines), end), UNLABELLED, 0.0)
-                     for key, lines, end in zip(batch["key"], batch["content"], ends)]
+        frame, sequences = _sequences(batch)
         features = self.detector.features(frame, sequences)
         return pd.DataFrame({
             "key": batch["key"].to_numpy(), "order": batch["order"].to_numpy(),
@@ -145,6 +142,39 @@ class FeatureWorker:
             "vector": list(features.vectors), "template": [t.tolist() for t in features.templates],
             "message": features.messages, "aligned": features.aligned,
             "version": np.full(len(batch), self.version, np.int64)})
+
+
+class AheadWorker(FeatureWorker):
+    """An actor that reads sequences ahead: their masked messages and the known messages they
+    align to, nothing else (see :func:`collaborlog.features.featurizer.read_ahead`)."""
+
+    def __call__(self, batch: "pd.DataFrame") -> "pd.DataFrame":
+        import pandas as pd
+
+        frame, sequences = _sequences(batch)
+        messages, aligned = read_ahead(self.detector.featurizer(), frame, sequences)
+        return pd.DataFrame({"order": batch["order"].to_numpy(), "message": messages, "aligned": aligned})
+
+
+def _sequences(batch: "pd.DataFrame") -> tuple[LogFrame, list[Sequence]]:
+    """A batch of the job's sessions as one log and its sequences."""
+    content = [str(line) for lines in batch["content"] for line in lines]
+    frame = LogFrame(content, np.full(len(content), np.nan), np.full(len(content), UNLABELLED, np.int8), {},
+                     np.ones(len(content), bool))
+    ends = np.cumsum([len(lines) for lines in batch["content"]])
+    sequences = [Sequence(str(key), np.arange(end - len(lines), end), UNLABELLED, 0.0)
+                 for key, lines, end in zip(batch["key"], batch["content"], ends)]
+    return frame, sequences
+
+
+def _read_ahead(grouped: Any, version: Any, config: RayConfig) -> tuple[list[list[str]], list[list[str]]]:
+    """The whole job read ahead by the actors, in order: each sequence's masked messages and the
+    known messages they align to (what :meth:`CollaborLog.detect_stream` counts with ``lookahead``)."""
+    ray = require_ray()
+    read = grouped.map_batches(AheadWorker, fn_constructor_kwargs={"version": version}, batch_size=config.batch_size,
+                               batch_format="pandas", compute=ray.data.ActorPoolStrategy(size=config.workers))
+    rows = sorted(read.iter_rows(), key=lambda r: int(r["order"]))
+    return [[str(m) for m in r["message"]] for r in rows], [[str(m) for m in r["aligned"]] for r in rows]
 
 
 def _read(rows: dict, cfg: DatasetConfig) -> list[dict]:
@@ -213,6 +243,13 @@ def detect_on_ray(detector: CollaborLog, dataset: DatasetConfig, paths: list[Pat
         number, version = 0, None
         detections: list[Detection] = []
         versions: list[int] = []
+        ahead, upcoming, done = None, None, 0
+        if len(rounds) > 1 and detector.config.aem.lookahead:
+            begin = time.perf_counter()
+            version = ray.put(DetectorVersion.of(detector, number))
+            ahead = _read_ahead(grouped, version, config)
+            upcoming = Upcoming(*ahead)
+            seconds["featurize"] += time.perf_counter() - begin
         for part in rounds:
             if version is None:
                 version = ray.put(DetectorVersion.of(detector, number))
@@ -223,8 +260,11 @@ def detect_on_ray(detector: CollaborLog, dataset: DatasetConfig, paths: list[Pat
             rows = list(scored.iter_rows())
             seconds["featurize"] += time.perf_counter() - begin
             sequences, features, levels = _features(rows)
+            if upcoming is not None and ahead is not None:
+                upcoming.pop(ahead[0][done:done + len(rows)], ahead[1][done:done + len(rows)])
+                done += len(rows)
             begin = time.perf_counter()
-            judged, said = detector.judge_features(sequences, features, levels)
+            judged, said = detector.judge_features(sequences, features, levels, upcoming)
             seconds["judge"] += time.perf_counter() - begin
             detections += judged
             versions += [number] * len(judged)
