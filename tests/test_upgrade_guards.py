@@ -230,17 +230,25 @@ def test_a_pair_the_stream_leaves_no_room_for_is_not_offered():
     assert offer(new, old, cosine, k=2, min_overlap=0.5, allowed=np.array([[False, True]])) == {new[0]: [1]}
 
 
-def test_a_new_message_only_small_model_sequences_carry_is_asked_about_and_read_as_its_old_wording():
-    # The new release rewords a routine message. Every sequence looks familiar (the small
-    # model's route): the rewording is still matched against what vanished, across the batch.
+@pytest.mark.parametrize("reworded", [True, False])
+def test_once_messages_vanish_a_new_message_only_small_model_sequences_carry_is_asked_about(reworded):
+    # Every sequence looks familiar (the small model's route). When the new release rewords a
+    # routine message, the old wording vanishes from the stream, and the new one is matched
+    # against it across the batch. A new line written beside everything the history wrote is
+    # not asked about on that route.
     client = ScriptedClient(default='{"reason": "the same check, reworded", "level": "INFO", "same_as": 1}')
-    det = fitted(client, vanish_evidence=None)
+    det = fitted(client)
     det.coordinator_.tau_ = float("inf")
-    reworded = NORMAL[:2] + [("INFO", "Checksum verified for {n}")] + NORMAL[3:]
-    frame, stream = world([reworded] * 40, [0] * 40, "s")
+    new_line = ("INFO", "Checksum verified for {n}")
+    lines = NORMAL[:2] + [new_line] + NORMAL[3:] if reworded else NORMAL + [new_line]
+    frame, stream = world([lines] * 40, [0] * 40, "s")
     out = [d for batch in det.detect_stream(frame, stream) for d in batch]
     assert all(d.route is Route.SMALL_MODEL and d.verdict == 0 for d in out)
     asked = [r for r in client.requests if r.schema is not None and "System State" not in r.schema["properties"]]
-    assert len(asked) == 1 and "Checksum verified for" in asked[0].user
-    (new,) = [m for m in det.messages_ if m.startswith("Checksum verified")]
-    assert det.messages_[new].rewords is not None and det.messages_[new].rewords.startswith("Verified checksum")
+    new = [m for m in det.messages_ if m.startswith("Checksum verified")]
+    if reworded:
+        assert len(asked) == 1 and "Checksum verified for" in asked[0].user
+        rewords = det.messages_[new[0]].rewords
+        assert len(new) == 1 and rewords is not None and rewords.startswith("Verified checksum")
+    else:
+        assert asked == [] and new == []

@@ -79,15 +79,20 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
         # the autoencoder's loss.
         to_llm |= novelty_scores(det, features.aligned, losses, det.routine_, levels, read_prevalence).novel
     keys = [det.pattern_of(a) for a in features.aligned]
-    reread = det.reread(dropped(det, stream))
+    vanished = dropped(det, stream)
+    reread = det.reread(vanished)
     found = [known_entry(det, f, k, reread) for f, k in zip(full, keys)]
-    # New messages are judged first, once each, across the whole batch (what appeared is matched
-    # against what vanished): a routed sequence with a new pattern that is a known pattern once
-    # its rewordings and new routine events are read so is an evolved version of that pattern.
+    # New messages are judged first, once each: a routed sequence with a new pattern that is a
+    # known pattern once its rewordings and new routine events are read so is an evolved version
+    # of that pattern. Once the stream has stopped writing messages the history wrote often (an
+    # upgrade dropped or reworded them), what appeared anywhere in the batch is matched against
+    # what vanished, whichever route its sequence takes: a whole-version upgrade is a mapping
+    # problem. Before, only routed sequences' new messages are asked about (a new message of a
+    # later period is seldom a rewording, and a small LLM claims one all the same).
     unexplained = [int(i) for i in np.nonzero(to_llm)[0] if found[i] is None]
     verdicts = (questions.new_message_verdicts(det, features, unexplained, stream, levels, read_prevalence,
                                                [s.id for s in sequences], ask_rare=drift,
-                                               batch=list(range(len(sequences))))
+                                               batch=list(range(len(sequences))) if vanished else None)
                 if det.llm_enabled else {})
     evolved: set[int] = set()
     routine = {m for m, v in verdicts.items() if is_routine(v, prevalence, trusted)}
