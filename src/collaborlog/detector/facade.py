@@ -27,7 +27,7 @@ from collaborlog.errors import DataError, NotFittedError
 from collaborlog.features.alignment import MessageAligner
 from collaborlog.features.embeddings import EmbeddingCache, embed_messages
 from collaborlog.features.encoders import Encoder, build_encoder
-from collaborlog.features.featurizer import Featurizer, SequenceFeatures, read_ahead
+from collaborlog.features.featurizer import Featurizer, SequenceFeatures
 from collaborlog.llm.agents import EvolCoT
 from collaborlog.llm.audit import AuditLog
 from collaborlog.llm.backends import LLMClient, LLMConfig, build_client
@@ -261,12 +261,11 @@ class CollaborLog:
         size = batch_size or self.config.aem.batch_size
         learning = self.config.aem.enabled if learn is None else learn
         ahead = self.config.aem.lookahead if lookahead is None else lookahead
-        read = read_ahead(self.featurizer(), log, sequences) if ahead and len(sequences) > size else None
-        upcoming = Upcoming(*read) if read is not None else None
+        upcoming = Upcoming(*self.featurizer().read(log, sequences)) if ahead and len(sequences) > size else None
         for begin in range(0, len(sequences), size):
             batch = sequences[begin:begin + size]
-            if upcoming is not None and read is not None:
-                upcoming.pop(read[0][begin:begin + size], read[1][begin:begin + size])
+            if upcoming is not None:
+                upcoming.pop(len(batch))
             features = self.featurizer().transform(log, batch, learn=learning)
             judged = judge.judge(self, batch, features, message_levels(log, batch, features.messages), upcoming)
             # Named before the AEM learns: the lines are blamed by what judged them.

@@ -39,12 +39,7 @@ class Featurizer:
 
     def transform(self, log: LogFrame, sequences: list[Sequence], learn: bool = True) -> SequenceFeatures:
         """Features of ``sequences`` cut from ``log``; ``learn`` lets Drain add templates for new messages."""
-        covered = np.zeros(len(log), dtype=bool)
-        if sequences:
-            covered[np.concatenate([s.lines for s in sequences])] = True
-        used = np.flatnonzero(covered)  # the lines any sequence holds, in order
-        # Sequences that cover every line (sessions of a whole log) need no copy of its content.
-        contents = log.content if used.size == len(log) else list(map(log.content.__getitem__, used.tolist()))
+        used, contents = _used_lines(log, sequences)
         parsed = self.miner.parse(contents, learn=learn)
         position = np.full(len(log), -1, dtype=np.int64)
         position[used] = np.arange(used.size)
@@ -65,22 +60,28 @@ class Featurizer:
                 aligned=_per_sequence(names, line_message, sequences),
             )
 
+    def read(self, log: LogFrame, sequences: list[Sequence]) -> tuple[list[list[str]], list[list[str]]]:
+        """Each of ``sequences``' masked messages and the known messages they align to, as
+        :meth:`transform` reads them, with nothing mined or learned and no sequence embedded
+        (what the stream statistics count ahead of the batches)."""
+        used, contents = _used_lines(log, sequences)
+        index, messages = self.miner.masked(contents)
+        line_message = np.zeros(len(log), dtype=np.int64)
+        line_message[used] = index
+        names = messages
+        if self.aligner is not None:
+            names = self.aligner.align(messages, embed_messages(messages, self.encoder, self.cache)).names
+        return _per_sequence(messages, line_message, sequences), _per_sequence(names, line_message, sequences)
 
-def read_ahead(featurizer: Featurizer, log: LogFrame, sequences: list[Sequence]) -> tuple[list[list[str]], list[list[str]]]:
-    """Each of ``sequences``' masked messages and the known messages they align to, as
-    :meth:`Featurizer.transform` reads them, with nothing mined or learned and no sequence
-    embedded (what the stream statistics count ahead of the batches)."""
-    if not sequences:
-        return [], []
-    used = np.unique(np.concatenate([s.lines for s in sequences]))
-    index, messages = featurizer.miner.masked(list(map(log.content.__getitem__, used.tolist())))
-    line_message = np.zeros(len(log), dtype=np.int64)
-    line_message[used] = index
-    names = messages
-    if featurizer.aligner is not None:
-        vectors = embed_messages(messages, featurizer.encoder, featurizer.cache)
-        names = featurizer.aligner.align(messages, vectors).names
-    return _per_sequence(messages, line_message, sequences), _per_sequence(names, line_message, sequences)
+
+def _used_lines(log: LogFrame, sequences: list[Sequence]) -> tuple[np.ndarray, list[str]]:
+    """The lines any of ``sequences`` holds, in order, and their content."""
+    covered = np.zeros(len(log), dtype=bool)
+    if sequences:
+        covered[np.concatenate([s.lines for s in sequences])] = True
+    used = np.flatnonzero(covered)
+    # Sequences that cover every line (sessions of a whole log) need no copy of its content.
+    return used, log.content if used.size == len(log) else list(map(log.content.__getitem__, used.tolist()))
 
 
 def _per_sequence_array(values: np.ndarray, position: np.ndarray, sequences: list[Sequence]) -> list[np.ndarray]:

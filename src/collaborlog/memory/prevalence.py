@@ -104,23 +104,25 @@ class Upcoming:
     first windows of a period that writes new routine events are not flagged for them.
 
     >>> ahead = Upcoming([["a"], ["a", "b"], ["a"]], [["A"], ["A", "b"], ["A"]])
-    >>> ahead.pop([["a"]], [["A"]]).seen, ahead.messages["a"], ahead.aligned["A"]
+    >>> ahead.pop(1).seen, ahead.messages["a"], ahead.aligned["A"]
     (2, 2, 2)
     """
 
     def __init__(self, messages: list[list[str]], aligned: list[list[str]]) -> None:
-        self.seen = len(messages)
+        self._read = list(zip(messages, aligned))
+        self._next = 0
+        self.seen = len(self._read)
         self.messages: Counter[str] = Counter()
         self.aligned: Counter[str] = Counter()
-        for lines, names in zip(messages, aligned):
+        for lines, names in self._read:
             self.messages.update(set(lines))
             self.aligned.update(set(names))
 
-    def pop(self, messages: list[list[str]], aligned: list[list[str]]) -> "Upcoming":
-        """No longer count the sequences of ``messages`` (``aligned``: the same, as read), the
-        next batch, about to be judged; returns ``self``."""
-        self.seen -= len(messages)
-        for lines, names in zip(messages, aligned):
+    def pop(self, n: int) -> "Upcoming":
+        """No longer count the next ``n`` sequences (the batch about to be judged); returns ``self``."""
+        for lines, names in self._read[self._next:self._next + n]:
             self.messages.subtract(set(lines))
             self.aligned.subtract(set(names))
+        self._next = min(self._next + n, len(self._read))
+        self.seen = len(self._read) - self._next
         return self

@@ -37,7 +37,7 @@ from collaborlog.data.config import DatasetConfig
 from collaborlog.detector.facade import CollaborLog
 from collaborlog.errors import ConfigError, MissingDependencyError
 from collaborlog.features.embeddings import default_cache_dir
-from collaborlog.features.featurizer import SequenceFeatures, read_ahead
+from collaborlog.features.featurizer import SequenceFeatures
 from collaborlog.memory.prevalence import Upcoming
 from collaborlog.records import UNLABELLED, LogFrame, Sequence
 from collaborlog.scale.sessions import input_files, merge_parts, message_levels, read_parts, session_grouping
@@ -146,13 +146,13 @@ class FeatureWorker:
 
 class AheadWorker(FeatureWorker):
     """An actor that reads sequences ahead: their masked messages and the known messages they
-    align to, nothing else (see :func:`collaborlog.features.featurizer.read_ahead`)."""
+    align to, nothing else (see :meth:`collaborlog.features.featurizer.Featurizer.read`)."""
 
     def __call__(self, batch: "pd.DataFrame") -> "pd.DataFrame":
         import pandas as pd
 
         frame, sequences = _sequences(batch)
-        messages, aligned = read_ahead(self.detector.featurizer(), frame, sequences)
+        messages, aligned = self.detector.featurizer().read(frame, sequences)
         return pd.DataFrame({"order": batch["order"].to_numpy(), "message": messages, "aligned": aligned})
 
 
@@ -243,12 +243,11 @@ def detect_on_ray(detector: CollaborLog, dataset: DatasetConfig, paths: list[Pat
         number, version = 0, None
         detections: list[Detection] = []
         versions: list[int] = []
-        ahead, upcoming, done = None, None, 0
+        upcoming = None
         if len(rounds) > 1 and detector.config.aem.lookahead:
             begin = time.perf_counter()
             version = ray.put(DetectorVersion.of(detector, number))
-            ahead = _read_ahead(grouped, version, config)
-            upcoming = Upcoming(*ahead)
+            upcoming = Upcoming(*_read_ahead(grouped, version, config))
             seconds["featurize"] += time.perf_counter() - begin
         for part in rounds:
             if version is None:
@@ -260,9 +259,8 @@ def detect_on_ray(detector: CollaborLog, dataset: DatasetConfig, paths: list[Pat
             rows = list(scored.iter_rows())
             seconds["featurize"] += time.perf_counter() - begin
             sequences, features, levels = _features(rows)
-            if upcoming is not None and ahead is not None:
-                upcoming.pop(ahead[0][done:done + len(rows)], ahead[1][done:done + len(rows)])
-                done += len(rows)
+            if upcoming is not None:
+                upcoming.pop(len(rows))
             begin = time.perf_counter()
             judged, said = detector.judge_features(sequences, features, levels, upcoming)
             seconds["judge"] += time.perf_counter() - begin
