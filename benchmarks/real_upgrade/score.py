@@ -126,8 +126,9 @@ def main() -> None:
         new_read = {m: n for m, n in read.items() if m not in history_messages}
         rw = rewording_scores(new_read, mapping) if mapping else None
         rows.append((seed, s, fa, int(normal.sum()), share, calls, cached, fit_s, stream_s, rw))
+        routed = f"LLM share {share:.1%}" if det.llm_enabled else f"routed {share:.1%}, not judged (no LLM)"
         print(f"## seed {seed}: P {s.precision:.3f} R {s.recall:.3f} F1 {s.f1:.3f}; false alarms {fa}/{int(normal.sum())} "
-              f"({fa / max(1, normal.sum()):.2%}); LLM share {share:.1%} (calls {calls}, +{cached} cached); "
+              f"({fa / max(1, normal.sum()):.2%}); {routed} (calls {calls}, +{cached} cached); "
               f"fit {fit_s:.0f} s, stream {stream_s:.0f} s", flush=True)
         branches = collections.Counter((d.branch.value, d.verdict, int(t)) for d, t in zip(out, y))
         print("| branch | verdict | label | sequences |\n|---|---|---|---|")
@@ -151,12 +152,16 @@ def main() -> None:
         print(flush=True)
     f1 = np.array([r[1].f1 for r in rows])
     fa = np.array([r[2] / max(1, r[3]) for r in rows])
+    recall = np.array([r[1].recall for r in rows])
     share = np.array([r[4] for r in rows])
-    print("| seeds | F1 mean [min, max] | false alarms mean [min, max] | LLM share mean [min, max] |")
-    print("|---|---|---|---|")
-    print(f"| {len(rows)} | {f1.mean():.3f} [{f1.min():.3f}, {f1.max():.3f}] | {fa.mean():.2%} [{fa.min():.2%}, "
-          f"{fa.max():.2%}] | {share.mean():.1%} [{share.min():.1%}, {share.max():.1%}] |")
-    print("goals: F1 >= 0.90, false alarms <= 1%, LLM share <= 5%")
+    print("| seeds | F1 mean [min, max] | recall mean [min, max] | false alarms mean [min, max] | "
+          "routed to the LLM mean [min, max] |")
+    print("|---|---|---|---|---|")
+    print(f"| {len(rows)} | {f1.mean():.3f} [{f1.min():.3f}, {f1.max():.3f}] | {recall.mean():.3f} [{recall.min():.3f}, "
+          f"{recall.max():.3f}] | {fa.mean():.2%} [{fa.min():.2%}, {fa.max():.2%}] | {share.mean():.1%} "
+          f"[{share.min():.1%}, {share.max():.1%}] |")
+    print("goals: labelled (HDFS): F1 >= 0.90, false alarms <= 1%, LLM share <= 5%; "
+          "unlabelled system: false alarms <= 2%, injected failures found (recall) >= 80%")
     if any(r[9] for r in rows):
         prec = np.array([r[9]["precision"] for r in rows])
         rec = np.array([r[9]["recall"] for r in rows])

@@ -140,26 +140,28 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
         judgements = dict(zip(rows.tolist(), det.agents().judge_many(shown, [sequences[i].id for i in rows])))
         backing = {int(i): tuple(dict.fromkeys(ev.failure_signals + ev.reported_problems + ev.rare))
                    for i, ev in zip(rows.tolist(), shown)}
-    unjudged = [i for i in rows.tolist() if i not in judgements or judgements[i].branch is Branch.FALLBACK]
-    unplaced = (evidence.unplaced(det, features, unjudged, prevalence, {**det.messages_, **verdicts}, levels)
-                if det.novelty_ is None else {})
-    # No single answer decides the stream: an abnormal verdict of the LLM is not shared with a
-    # pattern more of the stream carries than failures' base rate allows.
-    patterns = det.key_prevalence_.plus([[pattern_text(f)] for f in full])
     # Novelty as the small model's evidence: once the stream has drifted, a loss over the bar is
     # common, and says nothing by itself; the lines the history rarely shows still do.
     evident = None if novelty is None else novelty.rarity if drift else novelty.score
+    smalls = [small_verdict(det, sm[i], float(evident[i])) if evident is not None else (sm[i].verdict, sm[i].score)
+              for i in range(len(sequences))]
+    # What flags a sequence no LLM judged: its own lines' evidence (with labels), or what
+    # novelty saw (without).
+    unplaced: dict[int, tuple[str, ...]]
+    if novelty is None:
+        unjudged = [i for i in rows.tolist() if i not in judgements or judgements[i].branch is Branch.FALLBACK]
+        unplaced = evidence.unplaced(det, features, unjudged, prevalence, {**det.messages_, **verdicts}, levels)
+        for i, signals in unplaced.items():
+            smalls[i] = (int(bool(signals)), max(sm[i].score, float(bool(signals))))
+    else:
+        unplaced = {i: rare_lines.get(i, ()) if small[0] else () for i, small in enumerate(smalls)}
+    # No single answer decides the stream: an abnormal verdict of the LLM is not shared with a
+    # pattern more of the stream carries than failures' base rate allows.
+    patterns = det.key_prevalence_.plus([[pattern_text(f)] for f in full])
     out = []
     for i, seq in enumerate(sequences):
-        pred = sm[i]
+        pred, small = sm[i], smalls[i]
         j = judgements.get(i)
-        small = small_verdict(det, pred, float(evident[i])) if evident is not None else (pred.verdict, pred.score)
-        if i in unplaced:
-            signals = unplaced[i]
-            small = (int(bool(signals)), max(pred.score, float(bool(signals))))
-        elif novelty is not None:
-            # Without labels, what flags a sequence the LLM did not judge is what novelty saw.
-            unplaced[i] = rare_lines.get(i, ()) if small[0] else ()
         if i in known and i in evolved:
             verdict, source_id = known[i]
             d = Detection(seq.id, verdict, float(verdict), Route.LLM, Branch.EVOL_DETECT, float(losses[i]),
