@@ -85,6 +85,11 @@ def test_unlabelled_fit_flags_what_the_history_never_shows(label_free, hdfs20k):
     flagged = [d.sequence_id for d in out if d.verdict == 1]
     assert {f"s{k}" for k in range(1, 40, 10)} <= set(flagged)
     assert all(d.score > 1.0 for d in out if d.verdict == 1)
+    # Every flagged sequence says why, whichever route it took, and a broken one names its line.
+    assert all(d.reason for d in out if d.verdict == 1)
+    for d in out:
+        if d.sequence_id in {f"s{k}" for k in range(1, 40, 10)}:
+            assert any("OutOfMemoryError" in line for line in d.signals), d
     # With no LLM configured, routed sequences keep the small model's verdict, marked as such.
     for d in out:
         if d.route is Route.LLM:

@@ -184,10 +184,9 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
                           pred.neighbours, "unfamiliar, not judged: no LLM is configured (llm backend none); "
                           + unjudged_reason(unplaced.get(i), small[0]), signals=unplaced.get(i, ()))
         elif j is None:
-            rare = rare_lines.get(i, ()) if i in rare_rows else ()
+            rare = rare_lines.get(i, ()) if i in rare_rows else unplaced.get(i, ())
             d = Detection(seq.id, small[0], small[1], Route.SMALL_MODEL, Branch.SMALL_MODEL,
-                          float(losses[i]), pred.neighbours,
-                          "lines the history rarely shows: " + "; ".join(repr(m) for m in rare[:3]) if rare else "",
+                          float(losses[i]), pred.neighbours, small_model_reason(pred, rare, small[0], novelty is None),
                           signals=rare)
         elif j.branch is Branch.FALLBACK:
             d = Detection(seq.id, small[0], small[1], Route.LLM, j.branch, float(losses[i]), pred.neighbours,
@@ -227,6 +226,19 @@ def unbacked_guard(d: Detection) -> Detection:
     return replace(d, verdict=0, score=0.0, branch=Branch.HELD_BACK, reason=(
         f"held back: the LLM called it abnormal ({d.reason}), but no line of its own signals a failure "
         "(unfamiliar is not abnormal); read as normal"))
+
+
+def small_model_reason(pred: SMPrediction, rare: tuple[str, ...], verdict: int, supervised: bool) -> str:
+    """Why the small model flagged a sequence (nothing for a normal verdict): the lines the
+    history rarely shows, the loss (without labels), or its neighbours' vote (with labels)."""
+    if rare:
+        return "lines the history rarely shows: " + "; ".join(repr(m) for m in rare[:3])
+    if not verdict:
+        return ""
+    if supervised:
+        abnormal = sum(n.label == 1 for n in pred.neighbours)
+        return f"{abnormal} of its {len(pred.neighbours)} nearest history sequences are abnormal"
+    return unjudged_reason((), verdict)
 
 
 def unjudged_reason(signals: tuple[str, ...] | None, verdict: int) -> str:
