@@ -260,3 +260,29 @@ def test_with_lookahead_a_window_is_not_flagged_for_a_message_most_of_the_input_
     # is rare, and flags. Counted over the whole input at hand, 31 of 40 windows carry it.
     assert flagged == ([25] if lookahead else [0, 25])
     assert "Replica" in " ".join(out[25].signals)
+
+
+@pytest.mark.parametrize("level", ["INFO", "WARN"])
+def test_a_rare_message_the_stream_carries_more_often_than_failures_flags_nothing_if_the_log_calls_it_routine(level):
+    from synthetic import NORMAL, world
+
+    rotate = NORMAL + [("INFO", "Rotated journal {n}")]
+    lost = NORMAL + [("INFO", "Replica {n} lost on disk")]
+    history = [rotate if k % 50 == 7 else lost if k % 50 == 31 else NORMAL for k in range(300)]
+    frame, seqs = world(history, [-1] * 300, "h")
+    det = CollaborLog(_config()).fit(frame, seqs[:250], seqs[250:])
+    # The workload changed: a rotation the history rarely shows (2% of its windows) is now in
+    # 8 of 41 windows: more than failures are expected to be (5%), beyond doubt, but not more
+    # than one failure pattern may be (15%). The loss, rare in the history, is in one.
+    rotated = NORMAL + [(level, "Rotated journal {n}")]
+    windows = [rotated if k % 5 == 0 else NORMAL for k in range(40)] + [lost]
+    frame, test = world(windows, [0] * 40 + [1], "s")
+    out = det.detect(frame, test)
+    flagged = [k for k, d in enumerate(out) if d.verdict == 1]
+    if level == "INFO":
+        # Both the log and the stream say the rotation is routine; the loss, rare in both, flags.
+        assert flagged == [40]
+    else:
+        # At WARN the log does not call it routine: rarity in the history stays the evidence.
+        assert flagged == [k for k in range(40) if k % 5 == 0] + [40]
+    assert "Replica" in " ".join(out[40].signals)

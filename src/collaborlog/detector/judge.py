@@ -279,13 +279,18 @@ def novelty_scores(det: CollaborLog, messages: list[list[str]], losses: np.ndarr
 def telling(det: CollaborLog, messages: list[list[str]], routine: set[str], levels: dict[str, str],
             prevalence: Prevalence) -> list[list[str]]:
     """Each sequence's messages less those that tell nothing of a failure without labels: new
-    routine events, and messages more of the stream carries than failures can."""
+    routine events, messages more of the stream carries than failures can, and messages the log
+    prints below WARN that the history never showed, or showed rarely while the stream carries
+    them more often than failures are expected to be common (the contamination), beyond doubt:
+    the workload changed, and both the log and the stream say the message is routine."""
     assert det.novelty_ is not None
     known = det.novelty_.counts_
+    expected = det.novelty_.contamination
 
     def quiet(m: str) -> bool:
+        routine_level = m in levels and levels[m] not in PROBLEM_LEVELS
         return (m in routine or prevalence.common(m)
-                or (known[m] == 0 and m in levels and levels[m] not in PROBLEM_LEVELS))
+                or (routine_level and (known[m] == 0 or prevalence.exceeds(m, expected))))
 
     return [[m for m in lines if not quiet(m)] for lines in messages]
 

@@ -81,7 +81,11 @@ class Prevalence:
 
     def common(self, message: str) -> bool:
         """Whether more than ``bound`` of the sequences seen carry ``message``, beyond doubt."""
-        return self.counts_[message] >= self.MIN_CARRIERS and self.lower_share(message) > self.bound
+        return self.exceeds(message, self.bound)
+
+    def exceeds(self, message: str, share: float) -> bool:
+        """Whether more than ``share`` of the sequences seen carry ``message``, beyond doubt."""
+        return self.counts_[message] >= self.MIN_CARRIERS and self.lower_share(message) > share
 
     def state_dict(self) -> dict:
         return {"bound": self.bound, "z": self.z, "seen": self.seen_, "counts": dict(self.counts_)}
