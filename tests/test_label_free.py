@@ -50,6 +50,18 @@ def test_novelty_counts_rare_messages_on_one_scale():
     again = Novelty.from_state(nov.state_dict())
     assert again.rare(["retry", "boom", "x"]) == ["retry", "x"] and again.loss_bar_ == nov.loss_bar_
     assert (again.stream_seen_, again.stream_novel_) == (43, 3)
+    # 5 of the 100 history sequences carry a message rare among the others: no more than the
+    # contamination allows, so nothing to tell the operator.
+    assert nov.floor_ == pytest.approx(0.05) and nov.floor_notice() is None
+
+
+def test_fit_tells_when_rarity_is_a_weak_signal_on_the_history():
+    # A fifth of the history carries a message no other sequence does (ids, one-off events).
+    history = [["open", "close"]] * 80 + [["open", f"event {k}", "close"] for k in range(20)]
+    nov = Novelty(contamination=0.05).fit(history, np.zeros(100), np.zeros(10))
+    assert nov.floor_ == pytest.approx(0.2)
+    assert "20% of the history's own sequences" in (nov.floor_notice() or "")
+    assert Novelty.from_state(nov.state_dict()).floor_ == pytest.approx(0.2)
 
 
 @pytest.mark.parametrize("labels, mode", [

@@ -76,6 +76,9 @@ def fit(det: CollaborLog, log: LogFrame, train: list[Sequence], valid: list[Sequ
         train_losses = det.coordinator_.score(tr.vectors)
         det.novelty_ = Novelty(det.config.contamination).fit(
             [m for m, g in zip(tr.messages, given) if g != 1], train_losses, det.coordinator_.valid_losses_)
+        notice = det.novelty_.floor_notice()
+        if notice is not None:
+            det.mode_reason_ += f"; {notice}"
         # Only what looks normal (or is labelled) makes a known pattern: the unlabelled history
         # holds failures too, and a rare pattern of it must not vouch for new sequences.
         novel = det.novelty_.score(tr.messages, train_losses).novel

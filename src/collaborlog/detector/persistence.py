@@ -141,6 +141,7 @@ class _Novelty(TypedDict):
     cleared: list[str]
     stream_seen: NotRequired[int]
     stream_novel: NotRequired[int]
+    floor: NotRequired[float]
 
 
 class _Vanished(TypedDict):

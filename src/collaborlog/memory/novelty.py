@@ -76,7 +76,22 @@ class Novelty:
         self.cleared_: set[str] = set()
         self.stream_seen_ = 0
         self.stream_novel_ = 0
+        # Each history sequence against the others: how many carry a message rarer than the
+        # contamination there (the false alarms rarity alone makes on the history's own kind).
+        alone = [any((self.counts_[m] - 0.5) / self.seen_ < self.contamination for m in set(lines))
+                 for lines in messages]
+        self.floor_ = float(np.mean(alone)) if alone else 0.0
         return self
+
+    def floor_notice(self) -> str | None:
+        """What an operator should know when rarity is a weak signal on this history: more of
+        its own sequences carry a message rare among the others than failures are expected to
+        be (:attr:`floor_`, leave-one-out). ``None`` otherwise."""
+        if self.floor_ <= self.contamination:
+            return None
+        return (f"{self.floor_:.0%} of the history's own sequences carry a message fewer than "
+                f"{self.contamination:.0%} of the others carry, so rare lines will also flag normal sequences "
+                "(about that share of them without an LLM): let an LLM judge them, or raise `contamination`")
 
     def share(self, message: str) -> float:
         """The smoothed share of history sequences carrying ``message`` (never 0)."""
@@ -118,7 +133,7 @@ class Novelty:
     def state_dict(self) -> dict:
         return {"contamination": self.contamination, "seen": self.seen_, "counts": dict(self.counts_),
                 "loss_bar": self.loss_bar_, "cleared": sorted(self.cleared_),
-                "stream_seen": self.stream_seen_, "stream_novel": self.stream_novel_}
+                "stream_seen": self.stream_seen_, "stream_novel": self.stream_novel_, "floor": self.floor_}
 
     @classmethod
     def from_state(cls, data: dict) -> "Novelty":
@@ -130,4 +145,5 @@ class Novelty:
         # Saved before the stream was counted: nothing of it is known.
         out.stream_seen_ = int(data.get("stream_seen", 0))
         out.stream_novel_ = int(data.get("stream_novel", 0))
+        out.floor_ = float(data.get("floor", 0.0))
         return out
