@@ -51,14 +51,19 @@ def rewording_scores(read_as: dict[str, str], mapping: dict) -> dict[str, float]
     (itself when it is read as a new event)."""
     rules = [(template_regex(old), [template_regex(n) for n in news]) for old, news in old_to_new(mapping).items()]
     claimed = correct = recallable = 0
+    wrong = []
     for new, name in read_as.items():
         truth = [old for old, news in rules if any(n.fullmatch(new) for n in news)]
         recallable += bool(truth)
         if name != new:
             claimed += 1
-            correct += any(old.fullmatch(name) for old in truth)
+            right = any(old.fullmatch(name) for old in truth)
+            correct += right
+            if not right:
+                wrong.append((new, name))
     return {"messages": len(read_as), "recallable": recallable, "claimed": claimed, "correct": correct,
-            "precision": correct / claimed if claimed else 0.0, "recall": correct / recallable if recallable else 0.0}
+            "precision": correct / claimed if claimed else 0.0, "recall": correct / recallable if recallable else 0.0,
+            "wrong": wrong}
 
 
 def main() -> None:
@@ -142,6 +147,8 @@ def main() -> None:
             print(f"\nrewording recognition (alignment + LLM, {rw['messages']} distinct new messages, "
                   f"{rw['recallable']} with an old counterpart): precision {rw['precision']:.3f} "
                   f"({rw['correct']}/{rw['claimed']}), recall {rw['recall']:.3f} ({rw['correct']}/{rw['recallable']})")
+            for new, name in rw["wrong"]:
+                print(f"  wrongly read as another message: `{new[:80]}` as `{name[:80]}`")
         if args.out:
             Path(args.out).mkdir(parents=True, exist_ok=True)
             with open(Path(args.out) / f"detections-seed{seed}.jsonl", "w", encoding="utf-8") as fh:
