@@ -252,3 +252,34 @@ def test_once_messages_vanish_a_new_message_only_small_model_sequences_carry_is_
         assert len(new) == 1 and rewords is not None and rewords.startswith("Verified checksum")
     else:
         assert asked == [] and new == []
+
+
+class _SameAsOffered(ScriptedClient):
+    """Reads a new message as the first old one offered, or as a new event when none is."""
+
+    def complete(self, request):
+        if "New message" in request.user:
+            offered = "\n  1. " in request.user
+            self.enqueue(f'{{"reason": "read", "level": "INFO", "same_as": {int(offered)}}}')
+        return super().complete(request)
+
+
+@pytest.mark.parametrize("level", ["INFO", "WARN"])
+def test_a_new_warn_line_is_not_offered_a_message_the_history_logged_below_warn(level):
+    # The new release stops writing a routine INFO message, and a new line appears in its place.
+    # At INFO it may be the rewording; at WARN it is not offered as one: a failure line read as
+    # a routine message would take its standing and hide (releases lower levels, not raise them).
+    client = _SameAsOffered(default=ABNORMAL)
+    det = fitted(client)
+    assert det.vanished_.history_levels_["Verified checksum <NUM>"] == "INFO"
+    lines = NORMAL[:2] + [(level, "Checksum verification of {n} failed")] + NORMAL[3:]
+    frame, stream = world([lines] * 40, [0] * 40, "s")
+    for _ in det.detect_stream(frame, stream):
+        pass
+    asked = [r.user for r in client.requests if "New message" in r.user]
+    assert len(asked) == 1 and "Checksum verification" in asked[0]
+    verdict = det.messages_["Checksum verification of <NUM> failed"]
+    if level == "INFO":
+        assert "Verified checksum" in asked[0] and verdict.rewords == "Verified checksum <NUM>"
+    else:
+        assert "Verified checksum" not in asked[0] and verdict.rewords is None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from collaborlog.data.levels import message_levels
 from collaborlog.detector.config import Mode, choose_mode
 from collaborlog.features.featurizer import fit_history
 from collaborlog.memory.history import History
@@ -86,5 +87,5 @@ def fit(det: CollaborLog, log: LogFrame, train: list[Sequence], valid: list[Sequ
         pattern_labels = np.where(trusted, y_train, -1).astype(np.int8)
     det.held_ = {}
     det.patterns_ = single_label_patterns([det.pattern_of(m) for m in tr.messages], pattern_labels, ids)
-    det.vanished_ = Vanished(det.config.vanish_evidence).fit(tr.messages)
+    det.vanished_ = Vanished(det.config.vanish_evidence).fit(tr.messages, message_levels(log, train, tr.messages))
     det.learned_batches_ = 0

@@ -151,6 +151,7 @@ class _Vanished(TypedDict):
     history_counts: dict[str, int]
     stream_seen: int
     stream_counts: dict[str, int]
+    history_levels: NotRequired[dict[str, str]]
 
 
 class _Aligner(TypedDict):

@@ -67,7 +67,7 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
             for line in dict.fromkeys([*features.messages[i], *features.aligned[i]]):
                 carriers.setdefault(representative.get(line, line), {})[ids[i]] = None
         served = {m: tuple(c) for m, c in carriers.items()}
-    said = {**det.messages_, **(ask_new(det, new, stream, served) if new else {})}
+    said = {**det.messages_, **(ask_new(det, new, stream, served, levels) if new else {})}
     said = {m: replace(said[r], message=m) for m, r in representative.items() if r in said}
     said.update(det.agents().judge_messages({m: [] for m in rare}, served) if rare else {})
     # Where the log prints its levels, a message's level is read, not guessed: it decides
@@ -83,14 +83,18 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
 
 
 def ask_new(det: CollaborLog, new: list[str], stream: Vanished,
-            served: dict[str, tuple[str, ...]] | None = None) -> dict[str, MessageVerdict]:
+            served: dict[str, tuple[str, ...]] | None = None,
+            levels: dict[str, str] | None = None) -> dict[str, MessageVerdict]:
     """The new-message question for each of ``new``, with the old messages it may reword
-    (``served``: per message, the sequences that carry it, for the audit log)."""
+    (``served``: per message, the sequences that carry it, for the audit log; ``levels``: the
+    level the log prints each new message at)."""
     aligner = det.aligner_
     assert aligner is not None  # asked only with alignment on
+    levels = levels or {}
     vectors = det.message_vectors(new)
     carriers = [stream.stream_counts_[m] for m in new]
-    room = np.array([[stream.room_for(k, c) for c in carriers] for k in aligner.messages_], dtype=bool).reshape(
+    room = np.array([[stream.room_for(k, c) and stream.level_allows(k, levels.get(m))
+                      for m, c in zip(new, carriers)] for k in aligner.messages_], dtype=bool).reshape(
         len(aligner.messages_), len(new))
     pool = [j for j in range(len(aligner.messages_)) if room[j].any()]
     old = [aligner.messages_[j] for j in pool]

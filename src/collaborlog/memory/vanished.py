@@ -11,12 +11,18 @@ The same counts say which old messages the stream still writes as often as the h
 those are not what a new message rewords (a rolling upgrade writes both wordings for a while,
 so "still written at all" is no proof), unless the stream writes them less by as much as it
 writes the new one.
+
+Where the log prints levels, the history's level of each message says what a new line may
+reword: a release may lower a statement's level (a WARN that becomes INFO), but a line the
+history logged below WARN is not what a new WARN or ERROR line rewords. Read so, a failure line
+would take a routine message's standing and hide.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
+from collaborlog.data.levels import PROBLEM_LEVELS
 from collaborlog.memory.prevalence import Upcoming, wilson
 
 
@@ -34,8 +40,10 @@ class Vanished:
         self.evidence = evidence
         self.z = z
 
-    def fit(self, history: list[list[str]]) -> "Vanished":
+    def fit(self, history: list[list[str]], levels: dict[str, str] | None = None) -> "Vanished":
+        """Count ``history``'s messages per sequence; ``levels``: the level the log prints each at."""
         self.history_seen_ = len(history)
+        self.history_levels_ = dict(levels or {})
         self.history_counts_: Counter[str] = Counter()
         for lines in history:
             self.history_counts_.update(set(lines))
@@ -55,6 +63,7 @@ class Vanished:
         aligns to) counted too; ``self`` is left as it is."""
         out = Vanished(self.evidence, self.z)
         out.history_seen_, out.history_counts_ = self.history_seen_, self.history_counts_
+        out.history_levels_ = self.history_levels_
         out.stream_seen_, out.stream_counts_ = self.stream_seen_, self.stream_counts_.copy()
         if upcoming is not None:
             out.stream_seen_ += upcoming.seen
@@ -95,10 +104,16 @@ class Vanished:
         low, high = wilson(self.stream_counts_[message], n, self.z)
         return high < p_hist and low <= p_hist - wilson(min(carriers, n), n, self.z)[0] / 2
 
+    def level_allows(self, message: str, level: str | None) -> bool:
+        """Whether a new line the log prints at ``level`` may reword ``message``: not when it is a
+        WARN or worse and the history printed ``message`` below WARN (unknown levels allow it)."""
+        old = self.history_levels_.get(message)
+        return not (level in PROBLEM_LEVELS and old is not None and old not in PROBLEM_LEVELS)
+
     def state_dict(self) -> dict:
         return {"evidence": self.evidence, "z": self.z, "history_seen": self.history_seen_,
                 "history_counts": dict(self.history_counts_), "stream_seen": self.stream_seen_,
-                "stream_counts": dict(self.stream_counts_)}
+                "stream_counts": dict(self.stream_counts_), "history_levels": dict(self.history_levels_)}
 
     @classmethod
     def from_state(cls, data: dict) -> "Vanished":
@@ -107,4 +122,6 @@ class Vanished:
         out.history_counts_ = Counter({str(k): int(v) for k, v in dict(data["history_counts"]).items()})
         out.stream_seen_ = int(data["stream_seen"])
         out.stream_counts_ = Counter({str(k): int(v) for k, v in dict(data["stream_counts"]).items()})
+        # Saved before levels were kept: no level rules anything out.
+        out.history_levels_ = {str(k): str(v) for k, v in dict(data.get("history_levels", {})).items()}
         return out
