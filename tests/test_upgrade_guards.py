@@ -283,3 +283,18 @@ def test_a_new_warn_line_is_not_offered_a_message_the_history_logged_below_warn(
         assert "Verified checksum" in asked[0] and verdict.rewords == "Verified checksum <NUM>"
     else:
         assert "Verified checksum" not in asked[0] and verdict.rewords is None
+
+
+def test_a_warn_line_that_aligns_to_a_known_message_is_not_a_new_problem():
+    from collaborlog.detector import evidence
+    from collaborlog.memory.prevalence import Prevalence
+
+    det = fitted()
+    new = "Verified checksum <NUM> (took <NUM> ms)"
+    lines, levels = ["Opening file <NUM>", new], {new: "WARN"}
+    vectors = det.message_vectors(lines)
+    # Read as itself, a WARN line the history never wrote reports a problem; aligned to the
+    # history's message it rewords, it is that message, whose standing it keeps.
+    assert evidence.failure_signals(det, lines, vectors, {}, Prevalence(0.1), levels)[1] == (new,)
+    aligned = ["Opening file <NUM>", "Verified checksum <NUM>"]
+    assert evidence.failure_signals(det, lines, vectors, {}, Prevalence(0.1), levels, aligned)[1] == ()

@@ -22,11 +22,15 @@ if TYPE_CHECKING:
 
 
 def failure_signals(det: CollaborLog, lines: list[str], vectors: dict[str, np.ndarray], said: dict[str, MessageVerdict],
-                    prevalence: Prevalence, levels: dict[str, str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+                    prevalence: Prevalence, levels: dict[str, str] | None = None,
+                    aligned: list[str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A sequence's failure signals: lines that resemble messages the history saw only in
     failures, and new messages that report a problem: the log prints them at WARN or above, or
     (where it prints no level) the LLM said so. A line that most of the stream carries is
-    neither, unless the history saw that very message only in failures."""
+    neither, unless the history saw that very message only in failures. A line that aligns to a
+    known message (``aligned``: ``lines`` read so) is that message, not a new one: a WARN the
+    history wrote, reworded, reports what it always did."""
+    read = dict(zip(lines, aligned)) if aligned is not None else {}
     history = tuple(line for line in det.signatures_.signals(lines, vectors)
                     if det.signatures_.failure_only(line) or not prevalence.common(line))
     levels = levels or {}
@@ -35,7 +39,7 @@ def failure_signals(det: CollaborLog, lines: list[str], vectors: dict[str, np.nd
         if m in said:
             return said[m].problem
         return m in levels and levels[m] in PROBLEM_LEVELS and det.aligner_ is not None \
-            and not det.aligner_.knows(m)
+            and not det.aligner_.knows(read.get(m, m))
 
     judged = tuple(m for m in dict.fromkeys(lines) if problem(m) and m not in history and not prevalence.common(m))
     return history, judged
@@ -67,7 +71,8 @@ def build(det: CollaborLog, features: SequenceFeatures, sm_batch: SMBatch, rows:
     for j, i in enumerate(rows):
         pred = sm_batch[int(i)]
         neighbours = tuple(det.history_.item(row_of[n.id], n.similarity) for n in pred.neighbours if n.id in row_of)
-        signals, judged = failure_signals(det, list(features.messages[i]), vectors, said, prevalence, levels)
+        signals, judged = failure_signals(det, list(features.messages[i]), vectors, said, prevalence, levels,
+                                          list(features.aligned[i]))
         if rare is not None:
             lines = rare.get(int(i), ())
         else:
@@ -88,6 +93,7 @@ def unplaced(det: CollaborLog, features: SequenceFeatures, rows: list[int], prev
     vectors = det.message_vectors([line for i in rows for line in features.messages[i]])
     out = {}
     for i in rows:
-        history, judged = failure_signals(det, list(features.messages[i]), vectors, said, prevalence, levels)
+        history, judged = failure_signals(det, list(features.messages[i]), vectors, said, prevalence, levels,
+                                          list(features.aligned[i]))
         out[i] = history + judged
     return out
