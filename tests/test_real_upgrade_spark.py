@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "rea
 
 import make_spark as ms  # noqa: E402
 import spark_rules as sr  # noqa: E402
+import windowed  # noqa: E402
 
 # One executor's start-up, then repeated task blocks, in the 1.6 layout (as in the loghub sample).
 STARTUP = [
@@ -99,7 +100,7 @@ def test_hadoop_ids_follow_the_new_format():
 
 
 def test_unknown_line_is_an_error_naming_it():
-    with pytest.raises(ms.UnmappedLineError, match="something no rule knows"):
+    with pytest.raises(windowed.UnmappedLineError, match="something no rule knows"):
         ms.rewrite(ms.parse_records(["17/06/09 20:10:40 INFO foo.Bar: something no rule knows"]), seed=0)
 
 
@@ -128,13 +129,13 @@ def test_labels_and_ground_truth_agree(data: Path, tmp_path: Path):
     labelled = (out / "upgraded.labelled.log").read_text().splitlines()
     plain = (out / "upgraded.log").read_text().splitlines()
     assert [l.split(" ", 1)[1] for l in labelled] == plain
-    marked = [i for i, l in enumerate(labelled, start=1) if l.startswith(ms.INJECTED_MARK + " ")]
-    assert all(l.split(" ", 1)[0] in (ms.INJECTED_MARK, ms.NORMAL_MARK) for l in labelled)
+    marked = [i for i, l in enumerate(labelled, start=1) if l.startswith(windowed.INJECTED_MARK + " ")]
+    assert all(l.split(" ", 1)[0] in (windowed.INJECTED_MARK, windowed.NORMAL_MARK) for l in labelled)
     with open(out / "injected.csv", newline="") as fh:
         truth = list(csv.DictReader(fh))
     assert [int(r["line"]) for r in truth] == marked and len(marked) == counts["injected_lines"] > 0
     for row in truth:
-        assert int(row["window"]) == (int(row["line"]) - 1) // ms.BLOCK
+        assert int(row["window"]) == (int(row["line"]) - 1) // windowed.BLOCK
         assert plain[int(row["line"]) - 1].endswith(f" {row['level']} {row['logger']}: {row['message']}")
         assert row["level"] in {"WARN", "ERROR"}
 
@@ -142,18 +143,18 @@ def test_labels_and_ground_truth_agree(data: Path, tmp_path: Path):
 def test_rolling_mixes_both_wordings():
     rewrites = ms.in_time_order(ms.rewrite(ms.parse_records(sample(20)), seed=0))
     upgrade = rewrites[round(ms.HISTORY_SHARE * len(rewrites)):]
-    n_blocks = -(-len(upgrade) // ms.BLOCK)
-    old = ms.choose_old_blocks(n_blocks, 0.4, seed=2)
+    n_blocks = -(-len(upgrade) // windowed.BLOCK)
+    old = windowed.choose_old_blocks(n_blocks, 0.4, seed=2)
     assert len(old) == round(0.4 * n_blocks) > 0
-    lines = [l.text for l in ms.assemble(upgrade, [], old)]
+    lines = [l.text for l in windowed.assemble(upgrade, [], old)]
     assert any(" executor.Executor: " in l for l in lines) and any(" Executor: " in l for l in lines)
     for i, w in enumerate(upgrade):
-        if i // ms.BLOCK in old:
+        if i // windowed.BLOCK in old:
             assert w.record.raw in lines
         else:
             assert all(t in lines for t in w.lines) and w.record.raw not in lines or not w.lines
     with pytest.raises(ValueError, match="between 0 and 1"):
-        ms.choose_old_blocks(n_blocks, 1.5, seed=2)
+        windowed.choose_old_blocks(n_blocks, 1.5, seed=2)
 
 
 def test_the_labelled_format_reads_both_layouts():

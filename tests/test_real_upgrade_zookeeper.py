@@ -13,6 +13,7 @@ from collaborlog.data.readers import format_regex
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "real_upgrade"))
 
 import make_zookeeper as mz  # noqa: E402
+import windowed  # noqa: E402
 import zookeeper_rules as zr  # noqa: E402
 
 # Two servers' logs, one after the other (time goes back at the second), in the 3.4.5 layout.
@@ -71,7 +72,7 @@ def test_demoted_and_removed_statements_vanish():
     texts = {w.event: w.text for w in rewrites}
     assert texts["E2"] is None  # DEBUG in 3.8.4
     assert texts["E38"] is None  # no 3.8.4 statement
-    printed = "\n".join(l.text for l in mz.assemble(rewrites, []))
+    printed = "\n".join(l.text for l in windowed.assemble(rewrites, []))
     assert len(printed.splitlines()) == len(rewrites) - 2
     assert "Accepted socket connection" not in printed and "Processed session termination" not in printed
     assert "Expiring session 0x24ede63a01b003b, timeout of 10000ms exceeded" in printed
@@ -79,7 +80,7 @@ def test_demoted_and_removed_statements_vanish():
 
 def test_unknown_line_is_an_error_naming_it():
     line = "2015-07-29 17:41:44,747 - INFO  [main:Foo@1] - something no rule knows"
-    with pytest.raises(mz.UnmappedLineError, match="something no rule knows"):
+    with pytest.raises(windowed.UnmappedLineError, match="something no rule knows"):
         mz.rewrite(mz.parse_records([line]), seed=0)
 
 
@@ -106,16 +107,16 @@ def test_failures_are_injected_at_the_seeded_places(data: Path, tmp_path: Path):
     upgrade = rewrites[round(mz.HISTORY_SHARE * len(rewrites)):]
     plans = mz.plan_injections(upgrade, seed=5)
     printed = sum(1 for w in upgrade if w.text is not None)
-    assert len(plans) == mz.injection_count(upgrade, mz.INJECT_SHARE) == round(mz.INJECT_SHARE * -(-printed // mz.BLOCK))
+    assert len(plans) == windowed.injection_count(upgrade, mz.INJECT_SHARE) == round(mz.INJECT_SHARE * -(-printed // windowed.BLOCK))
     assert len({p.block for p in plans}) == len(plans)
     assert [(p.block, p.after) for p in plans] == [(p.block, p.after) for p in mz.plan_injections(upgrade, seed=5)]
     assert [(p.block, p.after) for p in plans] != [(p.block, p.after) for p in mz.plan_injections(upgrade, seed=6)]
-    lines = mz.assemble(upgrade, plans)
+    lines = windowed.assemble(upgrade, plans)
     for plan in plans:
-        host = upgrade[plan.block * mz.BLOCK + plan.after]
+        host = upgrade[plan.block * windowed.BLOCK + plan.after]
         # The failure follows its host line (or, when the host is dropped, the line before it).
         where = next(i for i, l in enumerate(lines) if l.text == plan.lines[0].text)
-        kept = [w.text for w in upgrade[: plan.block * mz.BLOCK + plan.after + 1] if w.text is not None]
+        kept = [w.text for w in upgrade[: plan.block * windowed.BLOCK + plan.after + 1] if w.text is not None]
         assert (lines[where - 1].text if where else None) == (kept[-1] if kept else None)
         assert host.record.stamp <= plan.lines[0].text[:23]
         assert all(l.injected == plan.fault.name for l in plan.lines)
@@ -130,29 +131,29 @@ def test_labels_and_ground_truth_agree(data: Path, tmp_path: Path):
     labelled = (out / "upgraded.labelled.log").read_text().splitlines()
     plain = (out / "upgraded.log").read_text().splitlines()
     assert [l.split(" ", 1)[1] for l in labelled] == plain
-    marked = [i for i, l in enumerate(labelled, start=1) if l.startswith(mz.INJECTED_MARK + " ")]
+    marked = [i for i, l in enumerate(labelled, start=1) if l.startswith(windowed.INJECTED_MARK + " ")]
     with open(out / "injected.csv", newline="") as fh:
         truth = list(csv.DictReader(fh))
     assert [int(r["line"]) for r in truth] == marked and len(marked) == counts["injected_lines"] > 0
     for row in truth:
-        assert int(row["window"]) == (int(row["line"]) - 1) // mz.BLOCK
+        assert int(row["window"]) == (int(row["line"]) - 1) // windowed.BLOCK
         assert plain[int(row["line"]) - 1].endswith("] - " + row["message"])
 
 
 def test_rolling_keeps_the_requested_share_in_the_old_wording():
     rewrites = mz.in_time_order(mz.rewrite(mz.parse_records(sample(20)), seed=0))
     upgrade = rewrites[round(mz.HISTORY_SHARE * len(rewrites)):]
-    n_blocks = -(-len(upgrade) // mz.BLOCK)
-    old = mz.choose_old_blocks(n_blocks, 0.4, seed=2)
+    n_blocks = -(-len(upgrade) // windowed.BLOCK)
+    old = windowed.choose_old_blocks(n_blocks, 0.4, seed=2)
     assert len(old) == round(0.4 * n_blocks)
-    lines = {l.text for l in mz.assemble(upgrade, [], old)}
+    lines = {l.text for l in windowed.assemble(upgrade, [], old)}
     for i, w in enumerate(upgrade):
-        if i // mz.BLOCK in old:
+        if i // windowed.BLOCK in old:
             assert w.record.raw in lines
         elif w.text is not None:
             assert w.text in lines and w.record.raw not in lines
     with pytest.raises(ValueError, match="between 0 and 1"):
-        mz.choose_old_blocks(n_blocks, 1.5, seed=2)
+        windowed.choose_old_blocks(n_blocks, 1.5, seed=2)
 
 
 def test_the_labelled_format_reads_both_layouts():

@@ -11,26 +11,20 @@ with failures from real 3.5.0 ERROR/WARN statements (spark_rules.FAULTS) injecte
 one per 5 windows of 10 printed lines (``--inject-share 0.2``). ``--rolling F`` also writes a rolling
 upgrade: a seeded share F of the upgraded part's blocks of 10 source lines keep the 1.6 wording.
 
-Same design, files and CLI as make_zookeeper.py; everything is deterministic under ``--seed``.
+Same design, files and CLI as make_zookeeper.py (both use windowed.py for what they share); everything is
+deterministic under ``--seed``.
 See SPARK.md for the files written.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import json
 import random
 import re
-import shutil
-import sys
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import spark_rules as sr  # beside this script, which runs as a file
-
-from collaborlog.errors import DataError
+import windowed as wd
 
 SAMPLE = Path("loghub_2k/Spark/Spark_2k.log")
 LICENCE = Path("loghub_2k/LICENSE_loghub.txt")
@@ -42,10 +36,8 @@ sizes). 0.45 is the smallest cut, in steps of 0.05, at which every event of the 
 occurs in the history (the first save task falls in it), so the benchmark measures the upgrade,
 not unseen routine events: 14 events, 173 of the 1,100 source lines change their text. Cut at 0.75
 the upgraded part is 500 lines of task chatter of which 6 change (``--history-share 0.75``)."""
-BLOCK = 10
 INJECT_SHARE = 0.2
 """Failures per window of BLOCK printed lines, as the ZooKeeper benchmark (the bgl-2k preset's share)."""
-NORMAL_MARK, INJECTED_MARK, HISTORY_MARK = "-", "INJECTED", "?"
 
 OLD_LINE = re.compile(
     r"^(?P<date>\d\d/\d\d/\d\d) (?P<time>\d\d:\d\d:\d\d) (?P<level>[A-Z]+) (?P<logger>[^\s:]+): (?P<content>.*)$"
@@ -65,10 +57,6 @@ DEFAULT_CAPACITY = "366.3 MB"
 _UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40, "PB": 1 << 50, "EB": 1 << 60}
 _IEC = ((1 << 60, "EiB"), (1 << 50, "PiB"), (1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"),
         (1, "B"))
-
-
-class UnmappedLineError(DataError):
-    """A line that no rule of the table matches (the table must cover every event of the input)."""
 
 
 @dataclass(frozen=True)
@@ -99,26 +87,6 @@ class Rewrite:
     """The newest task started at this line ('task 0.0 in stage 0.0 (TID 0)'): failures near it name it."""
     last_block: str
     last_broadcast: str
-
-
-@dataclass(frozen=True)
-class OutLine:
-    text: str
-    injected: str | None = None
-    """The fault's name for an injected line; the other fields describe its statement."""
-    level: str = ""
-    logger: str = ""
-    source: str = ""
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class Injection:
-    block: int
-    after: int
-    """Position in the block of the record the failure follows."""
-    fault: sr.Fault
-    lines: tuple[OutLine, ...]
 
 
 @dataclass
@@ -157,7 +125,7 @@ def parse_records(lines: list[str]) -> list[Record]:
     for number, line in enumerate(lines, start=1):
         m = OLD_LINE.match(line.rstrip("\n"))
         if m is None:
-            raise UnmappedLineError(f"line {number} is not in the 1.6 layout {sr.OLD_LAYOUT!r}: {line[:200]!r}")
+            raise wd.UnmappedLineError(f"line {number} is not in the 1.6 layout {sr.OLD_LAYOUT!r}: {line[:200]!r}")
         records.append(Record(len(records), m["date"], m["time"], m["level"], m["logger"], m["content"].rstrip(),
                               line.rstrip("\n")))
     return records
@@ -171,7 +139,7 @@ def match_rule(content: str) -> tuple[sr.Rule, dict[str, str]]:
         m = regex.match(content)
         if m:
             return rule, m.groupdict()
-    raise UnmappedLineError(f"no rule of spark_rules.RULES matches {content[:200]!r}; add one")
+    raise wd.UnmappedLineError(f"no rule of spark_rules.RULES matches {content[:200]!r}; add one")
 
 
 def read_container(records: list[Record], seed: int) -> Container:
@@ -266,17 +234,6 @@ def _value(spec: str, rec: Record, groups: dict[str, str], c: Container, state: 
     return groups[spec] if spec in groups else _context(spec, rec, groups, c, state, rng)
 
 
-def fill(fmt: str, values: list[str]) -> str:
-    """Fill ``{}`` placeholders in order."""
-    parts = fmt.split("{}")
-    if len(parts) - 1 != len(values):
-        raise ValueError(f"{fmt!r} has {len(parts) - 1} placeholders but {len(values)} values were given")
-    out = parts[0]
-    for value, part in zip(values, parts[1:]):
-        out += value + part
-    return out
-
-
 def new_line(stamp: str, level: str, logger: str, message: str) -> str:
     """One line in the 3.5.0 layout ``%d{yy/MM/dd HH:mm:ss} %p %c{1}: %m``."""
     return f"{stamp} {level} {logger}: {message}"
@@ -317,7 +274,7 @@ def rewrite(records: list[Record], seed: int) -> list[Rewrite]:
         if rule.status in (sr.Status.SAME, sr.Status.REWORDED, sr.Status.SPLIT):
             lines = tuple(
                 new_line(rec.stamp, line.level, line.logger,
-                         fill(line.new_format, [_value(a, rec, groups, container, state, rng) for a in line.args]))
+                         wd.fill(line.new_format, [_value(a, rec, groups, container, state, rng) for a in line.args]))
                 for line in rule.lines
             )
         if rule.event == "E24":
@@ -356,121 +313,24 @@ def _fault_values(host: Rewrite, container: Container, rng: random.Random) -> di
     }
 
 
-def injection_count(upgrade: list[Rewrite], share: float) -> int:
-    """``share`` of the windows of BLOCK lines that the upgraded log prints (at least one)."""
-    printed = sum(len(w.lines) for w in upgrade)
-    return max(1, round(share * -(-printed // BLOCK)))
-
-
 def plan_injections(upgrade: list[Rewrite], container: Container, seed: int,
-                    share: float = INJECT_SHARE) -> list[Injection]:
-    """Place ``injection_count`` failures, each after a seeded record of its own seeded block of BLOCK records."""
-    if not 0.0 < share <= 1.0:
-        raise ValueError(f"--inject-share must be in (0, 1]; it was {share}")
-    rng = random.Random(f"{seed}:inject")
-    blocks = [upgrade[i: i + BLOCK] for i in range(0, len(upgrade), BLOCK)]
-    count = min(injection_count(upgrade, share), len(blocks))
-    chosen = sorted(rng.sample(range(len(blocks)), count))
-    # Faults in a seeded order, cycled, so that each occurs before any repeats.
-    order = rng.sample(sr.FAULTS, len(sr.FAULTS))
-    plans = []
-    for n, b in enumerate(chosen):
-        block = blocks[b]
-        after = rng.randrange(len(block))
-        fault = order[n % len(order)]
-        host = block[after]
+                    share: float = INJECT_SHARE) -> list[wd.Injection[sr.Fault]]:
+    """Place ``injection_count`` failures (windowed.place_injections): each fault's statements at the host line's
+    time, naming the task, block and broadcast the executor last started."""
+    def lines_for(index: int, fault: sr.Fault, rng: random.Random) -> tuple[wd.OutLine, ...]:
+        host = upgrade[index]
         values = _fault_values(host, container, rng)
         lines = []
         for st in fault.statements:
-            message = fill(st.new_format, [a[1:] if a.startswith("=") else values[a] for a in st.args])
+            message = wd.fill(st.new_format, [a[1:] if a.startswith("=") else values[a] for a in st.args])
             text = new_line(host.record.stamp, st.level, st.logger, message)
-            lines.append(OutLine(text, fault.name, st.level, st.logger, st.source, message))
-        plans.append(Injection(b, after, fault, tuple(lines)))
-    return plans
+            lines.append(wd.OutLine(text, fault.name, st.level, st.logger, st.source, message))
+        return tuple(lines)
 
-
-def choose_old_blocks(n_blocks: int, share: float, seed: int) -> set[int]:
-    """The blocks a rolling upgrade leaves in the old wording: round(share * n_blocks) of them, seeded."""
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"--rolling must be a share between 0 and 1; it was {share}")
-    rng = random.Random(f"{seed}:rolling")
-    return set(rng.sample(range(n_blocks), round(share * n_blocks)))
-
-
-def assemble(upgrade: list[Rewrite], plans: list[Injection], old_blocks: Collection[int] = ()) -> list[OutLine]:
-    """The upgraded log: each record as 3.5.0 prints it (or as 1.6 did in ``old_blocks``), plus the failures."""
-    after = {(p.block, p.after): p for p in plans}
-    out: list[OutLine] = []
-    for i, w in enumerate(upgrade):
-        block, position = divmod(i, BLOCK)
-        texts = (w.record.raw,) if block in old_blocks else w.lines
-        out.extend(OutLine(t) for t in texts)
-        plan = after.get((block, position))
-        if plan is not None:
-            out.extend(plan.lines)
-    return out
+    return wd.place_injections(upgrade, sr.FAULTS, seed, share, lines_for)
 
 
 # -- writing -----------------------------------------------------------------------------------
-
-
-def _write_lines(path: Path, lines: list[str]) -> None:
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-
-
-def _write_labelled(out: Path, stem: str, lines: list[OutLine]) -> None:
-    _write_lines(out / f"{stem}.log", [l.text for l in lines])
-    marked = [f"{INJECTED_MARK if l.injected else NORMAL_MARK} {l.text}" for l in lines]
-    _write_lines(out / f"{stem}.labelled.log", marked)
-    truth = out / (f"{stem}_injected.csv" if stem != "upgraded" else "injected.csv")
-    with open(truth, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["line", "window", "fault", "level", "logger", "source", "message"])
-        for number, l in enumerate(lines, start=1):
-            if l.injected:
-                writer.writerow([number, (number - 1) // BLOCK, l.injected, l.level, l.logger, l.source, l.message])
-
-
-_LABELS = '{kind: line, field: Label, normal_values: ["-"], anomalous_values: ["INJECTED"]}'
-
-
-def _yaml(name: str, path: str, log_format: str, labels: str, ratios: tuple[float, float, float],
-          description: str) -> str:
-    return (
-        f"name: {name}\n"
-        f"description: >-\n  {description} Data: loghub (Zhu et al., ISSRE 2023), https://github.com/logpai/loghub\n"
-        f"source:\n  kind: text\n  path: {path}\n  log_format: \"{log_format}\"\n"
-        f"  timestamp: {{fields: [Date, Time], format: \"{TIMESTAMP_FORMAT}\"}}\n"
-        f"grouping: {{kind: count, size: {BLOCK}, step: {BLOCK}}}\n"
-        f"labels: {labels}\n"
-        f"split: {{kind: chronological, ratios: [{ratios[0]!r}, {ratios[1]!r}, {ratios[2]!r}]}}\n"
-        f"parser: {{masking: default}}\n"
-    )
-
-
-def _write_combined(out: Path, stem: str, history: list[Rewrite], lines: list[OutLine], what: str) -> None:
-    """History then the upgraded part in one labelled log, split so that train is exactly the history."""
-    marked = [f"{HISTORY_MARK} {w.record.raw}" for w in history]
-    marked += [f"{INJECTED_MARK if l.injected else NORMAL_MARK} {l.text}" for l in lines]
-    _write_lines(out / f"{stem}.labelled.log", marked)
-    train = len(history) / len(marked)
-    (out / f"{stem}.yaml").write_text(_yaml(
-        f"spark-{stem.replace('_', '-')}", f"{stem}.labelled.log", LABELLED_FORMAT, _LABELS, (train, 0.0, 1.0 - train),
-        f"Train: the history ({len(history)} unlabelled lines, first token ?). Test: {what} "
-        f"({len(lines)} lines; a line is anomalous when its first token is INJECTED)."))
-
-
-def anomalous_windows(lines: list[OutLine]) -> int:
-    """Windows of BLOCK lines (step BLOCK) that hold an injected line."""
-    return len({i // BLOCK for i, l in enumerate(lines) if l.injected})
-
-
-def coverage(history: list[Rewrite], upgrade: list[Rewrite]) -> dict[str, int]:
-    """How much of the upgrade's events the history saw (in the old wording)."""
-    seen = {w.event for w in history}
-    unseen = [w.event for w in upgrade if w.event not in seen]
-    return {"history_events": len(seen), "upgrade_events": len({w.event for w in upgrade}),
-            "upgrade_events_unseen_in_history": len(set(unseen)), "upgrade_records_of_unseen_events": len(unseen)}
 
 
 def _line_json(line: sr.Line) -> dict[str, str]:
@@ -479,9 +339,8 @@ def _line_json(line: sr.Line) -> dict[str, str]:
 
 
 def mapping(upgrade: list[Rewrite]) -> dict:
-    counts: dict[str, int] = {}
-    for w in upgrade:
-        counts[w.event] = counts.get(w.event, 0) + 1
+    """The ground truth ``score.py`` reads: every rule with its 1.6 logger and 3.5.0 statements, and the faults'."""
+    counts = wd.event_counts(upgrade)
     rules = [
         {
             "event": r.event, "old_template": r.old_template, "old_source": f"logger {r.old_logger} (Spark {sr.OLD_RELEASE})",
@@ -508,89 +367,30 @@ def mapping(upgrade: list[Rewrite]) -> dict:
     }
 
 
-NOTICE = """# Data notice
-
-The logs in this folder are derived from the loghub Spark 2k sample
-(loghub_2k/Spark/Spark_2k.log, https://github.com/logpai/loghub). The loghub licence in
-LICENSE_loghub.txt applies to them: research use, and cite
-
-  Jieming Zhu, Shilin He, Pinjia He, Jinyang Liu, Michael R. Lyu. Loghub: A Large Collection of
-  System Log Datasets for AI-driven Log Analytics. ISSRE 2023.
-
-history.log holds original lines. upgraded*.log and rolling*.log are the remaining lines rewritten
-as Apache Spark {release} prints the same events, with injected failure lines (injected*.csv);
-message formats from https://github.com/apache/spark, tag v{release} (commit {commit}).
-"""
+BENCHMARK = wd.Benchmark(
+    name="spark", old_format=OLD_FORMAT, labelled_format=LABELLED_FORMAT, timestamp_format=TIMESTAMP_FORMAT,
+    source=f"Spark {sr.OLD_RELEASE} executor log from the loghub Spark 2k sample",
+    old_release=sr.OLD_RELEASE, new_release=f"Spark {sr.NEW_RELEASE}",
+)
 
 
 def generate(data_dir: Path, out: Path, seed: int = 0, rolling: float | None = None,
              history_share: float = HISTORY_SHARE, inject_share: float = INJECT_SHARE) -> dict[str, int]:
     """Write the benchmark into ``out``; returns its counts."""
-    if not 0.0 < history_share < 1.0:
-        raise ValueError(f"--history-share must be between 0 and 1 (both excluded); it was {history_share}")
-    sample = data_dir / SAMPLE
-    if not sample.is_file():
-        raise FileNotFoundError(f"{sample} does not exist; pass --data-dir, the folder that holds {SAMPLE}")
-    records = parse_records(sample.read_text(encoding="utf-8").splitlines())
+    records = parse_records(wd.read_sample(data_dir, SAMPLE, history_share))
     container = read_container(records, seed)
-    ordered = in_time_order(rewrite(records, seed))
-    cut = round(history_share * len(ordered))
-    history, upgrade = ordered[:cut], ordered[cut:]
+    history, upgrade = wd.split_history(in_time_order(rewrite(records, seed)), history_share)
     plans = plan_injections(upgrade, container, seed, inject_share)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_lines(out / "history.log", [w.record.raw for w in history])
-    upgraded = assemble(upgrade, plans)
-    _write_labelled(out, "upgraded", upgraded)
-    src = f"Spark {sr.OLD_RELEASE} executor log from the loghub Spark 2k sample"
-    (out / "history.yaml").write_text(_yaml(
-        "spark-history", "history.log", OLD_FORMAT, "{kind: none}", (0.8, 0.1, 0.1),
-        f"The first {history_share:.0%} in time of the {src}, unlabelled, for fitting."))
-    (out / "upgraded.yaml").write_text(_yaml(
-        "spark-upgraded", "upgraded.labelled.log", LABELLED_FORMAT, _LABELS, (0.1, 0.0, 0.9),
-        f"The last {1 - history_share:.0%} in time of the {src}, rewritten as Spark {sr.NEW_RELEASE} "
-        "prints it, with injected failures; a line is anomalous when it is injected (first token INJECTED)."))
-    _write_combined(out, "history_upgraded", history, upgraded,
-                    f"the rest, as Spark {sr.NEW_RELEASE} prints it, with injected failures")
-    counts = {"history_lines": len(history), "upgrade_records": len(upgrade), "upgraded_lines": len(upgraded),
-              "injected_lines": sum(1 for l in upgraded if l.injected), "injections": len(plans),
-              "windows": -(-len(upgraded) // BLOCK), "anomalous_windows": anomalous_windows(upgraded),
-              "blocks": -(-len(upgrade) // BLOCK), **coverage(history, upgrade)}
-    if rolling is not None:
-        old = choose_old_blocks(counts["blocks"], rolling, seed)
-        lines = assemble(upgrade, plans, old)
-        _write_labelled(out, "rolling", lines)
-        _write_combined(out, "history_rolling", history, lines,
-                        f"the rest, in a rolling upgrade ({rolling:.0%} of its blocks still {sr.OLD_RELEASE})")
-        (out / "rolling.yaml").write_text(_yaml(
-            "spark-rolling", "rolling.labelled.log", LABELLED_FORMAT, _LABELS, (0.1, 0.0, 0.9),
-            f"As spark-upgraded, but a seeded {rolling:.0%} of its blocks of {BLOCK} lines keep the "
-            f"{sr.OLD_RELEASE} wording (a rolling upgrade)."))
-        counts.update(rolling_lines=len(lines), rolling_old_blocks=len(old),
-                      rolling_windows=-(-len(lines) // BLOCK), rolling_anomalous_windows=anomalous_windows(lines))
-    (out / "mapping.json").write_text(json.dumps(mapping(upgrade), indent=2) + "\n", encoding="utf-8")
-    shutil.copyfile(data_dir / LICENCE, out / "LICENSE_loghub.txt")
-    (out / "NOTICE.md").write_text(NOTICE.format(release=sr.NEW_RELEASE, commit=sr.NEW_COMMIT), encoding="utf-8")
+    counts = wd.write_benchmark(out, BENCHMARK, history, upgrade, plans, seed=seed, rolling=rolling,
+                                history_share=history_share)
+    wd.write_provenance(out, mapping(upgrade), data_dir / LICENCE,
+                        wd.notice(SAMPLE, "Spark", f"Apache Spark {sr.NEW_RELEASE}",
+                                  f"https://github.com/apache/spark, tag v{sr.NEW_RELEASE} (commit {sr.NEW_COMMIT})"))
     return counts
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--data-dir", type=Path, default=Path("/work/shared/data"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rolling", type=float, default=None, help="share of blocks left in the old wording")
-    parser.add_argument("--inject-share", type=float, default=INJECT_SHARE, help="failures per window of printed lines")
-    parser.add_argument("--history-share", type=float, default=HISTORY_SHARE,
-                        help="share of the lines, in time order, kept as history")
-    args = parser.parse_args(argv)
-    try:
-        counts = generate(args.data_dir, args.out, args.seed, args.rolling, args.history_share, args.inject_share)
-    except (FileNotFoundError, DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for key, value in counts.items():
-        print(f"{key}: {value}")
-    return 0
+    return wd.run_cli(argv, __doc__, generate, HISTORY_SHARE, INJECT_SHARE)
 
 
 if __name__ == "__main__":

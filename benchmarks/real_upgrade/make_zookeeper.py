@@ -11,26 +11,20 @@ layout, DEBUG-demoted statements gone), with failures from real 3.8.4 ERROR/WARN
 (``--inject-share 0.2``). ``--rolling F`` also writes a rolling upgrade: a seeded share F of the
 upgraded part's blocks of 10 lines keeps the 3.4.5 wording and layout.
 
-Everything is deterministic under ``--seed``. See ZOOKEEPER.md for the files written.
+Everything is deterministic under ``--seed``. What it shares with make_spark.py (placing failures,
+rolling blocks, labelled files, YAMLs, counts, CLI) is windowed.py. See ZOOKEEPER.md for the files written.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import json
 import random
 import re
-import shutil
-import sys
-from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import zookeeper_rules as zr  # beside this script, which runs as a file
-
-from collaborlog.errors import DataError
+import windowed as wd  # beside this script, which runs as a file
+import zookeeper_rules as zr
 
 SAMPLE = Path("loghub_2k/Zookeeper/Zookeeper_2k.log")
 LICENCE = Path("loghub_2k/LICENSE_loghub.txt")
@@ -39,12 +33,10 @@ HISTORY_SHARE = 0.75
 election connections. Cut at 60 % (mid-storm) the history holds 11 events and 39 of the upgrade's 49
 events never occur in it (398 of its 800 lines); cut at 75 % (that evening) it holds 23 and the
 unseen events are 41 of 500 lines, so the benchmark measures the upgrade, not unseen routine events."""
-BLOCK = 10
 INJECT_SHARE = 0.2
 """Failures per window of BLOCK printed lines. 0.2 as in the bgl-2k preset (40 of 200 windows): the
 upgraded part prints only ~300 lines (3.8.4 logs client connections at DEBUG), so 0.1 would leave 3
 failures, too few to score."""
-NORMAL_MARK, INJECTED_MARK, HISTORY_MARK = "-", "INJECTED", "?"
 STAMP_FORMAT = "%Y-%m-%d %H:%M:%S,%f"
 
 OLD_LINE = re.compile(
@@ -61,10 +53,6 @@ CONTEXT_VALUES = (
 OLD_FORMAT = "<Date> <Time> - <Level> [<Origin>] - <Content>"
 LABELLED_FORMAT = "<Label> <Date> <Time> <Head>- <Level> [<Origin>] - <Content>"
 """Reads both layouts: ``Head`` is empty in a 3.4.5 line and ``[myid:N] `` in a 3.8.4 one."""
-
-
-class UnmappedLineError(DataError):
-    """A line that no rule of the table matches (the table must cover every event of the input)."""
 
 
 @dataclass(frozen=True)
@@ -91,16 +79,10 @@ class Rewrite:
     last_zxid: str
     """The node's newest zxid (hex) known at this line: injected failures near it quote it."""
 
-
-@dataclass(frozen=True)
-class OutLine:
-    text: str
-    injected: str | None = None
-    """The fault's name for an injected line; the other fields describe its statement."""
-    level: str = ""
-    logger: str = ""
-    source: str = ""
-    message: str = ""
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """What 3.8.4 prints for the record: ``text``, or nothing."""
+        return () if self.text is None else (self.text,)
 
 
 @dataclass
@@ -108,15 +90,6 @@ class _NodeState:
     last_zxid: str = "0"
     last_session: str = "0"
     last_client: str | None = None
-
-
-@dataclass(frozen=True)
-class Injection:
-    block: int
-    after: int
-    """Position in the block of the record the failure follows."""
-    fault: zr.Fault
-    lines: tuple[OutLine, ...]
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -130,7 +103,7 @@ def parse_records(lines: list[str]) -> list[Record]:
     for number, line in enumerate(lines, start=1):
         m = OLD_LINE.match(line.rstrip("\n"))
         if m is None:
-            raise UnmappedLineError(f"line {number} is not in the 3.4.5 layout {zr.OLD_LAYOUT!r}: {line[:200]!r}")
+            raise wd.UnmappedLineError(f"line {number} is not in the 3.4.5 layout {zr.OLD_LAYOUT!r}: {line[:200]!r}")
         if previous and m["stamp"] < previous:
             segments.append([])
         previous = m["stamp"]
@@ -165,18 +138,7 @@ def match_rule(content: str) -> tuple[zr.Rule, dict[str, str]]:
         m = regex.match(content)
         if m:
             return rule, m.groupdict()
-    raise UnmappedLineError(f"no rule of zookeeper_rules.RULES matches {content[:200]!r}; add one")
-
-
-def slf4j(fmt: str, values: list[str]) -> str:
-    """Fill ``{}`` placeholders in order, as SLF4J does."""
-    parts = fmt.split("{}")
-    if len(parts) - 1 != len(values):
-        raise ValueError(f"{fmt!r} has {len(parts) - 1} placeholders but {len(values)} values were given")
-    out = parts[0]
-    for value, part in zip(values, parts[1:]):
-        out += value + part
-    return out
+    raise wd.UnmappedLineError(f"no rule of zookeeper_rules.RULES matches {content[:200]!r}; add one")
 
 
 def new_line(stamp: str, level: str, thread: str, logger: str, message: str, myid: int) -> str:
@@ -263,7 +225,7 @@ def rewrite(records: list[Record], seed: int) -> list[Rewrite]:
             if rule.status in (zr.Status.SAME, zr.Status.REWORDED):
                 ahead = mine[position + 1:]
                 values = [_value(a, rec, groups, state, ahead) for a in rule.args]
-                message = slf4j(rule.new_format or "", values)
+                message = wd.fill(rule.new_format or "", values)
                 text = new_line(rec.stamp, rule.level or rec.level, _thread(rule, rec, groups, rng), rule.logger or "",
                                 message, rec.node)
             out[rec.index] = Rewrite(rec, rule.event, text, state.last_zxid)
@@ -328,129 +290,30 @@ def _stamp_after(stamp: str, ms: int, limit: str | None) -> str:
     return min(moved, limit) if limit is not None and limit >= stamp else moved
 
 
-def injection_count(upgrade: list[Rewrite], share: float) -> int:
-    """``share`` of the windows of BLOCK lines that the upgraded log prints (at least one)."""
-    printed = sum(1 for w in upgrade if w.text is not None)
-    return max(1, round(share * -(-printed // BLOCK)))
-
-
-def plan_injections(upgrade: list[Rewrite], seed: int, share: float = INJECT_SHARE) -> list[Injection]:
-    """Place ``injection_count`` failures, each after a seeded record of its own seeded block of BLOCK records."""
-    if not 0.0 < share <= 1.0:
-        raise ValueError(f"--inject-share must be in (0, 1]; it was {share}")
-    rng = random.Random(f"{seed}:inject")
-    blocks = [upgrade[i: i + BLOCK] for i in range(0, len(upgrade), BLOCK)]
-    count = min(injection_count(upgrade, share), len(blocks))
-    chosen = sorted(rng.sample(range(len(blocks)), count))
-    # Faults in a seeded order, cycled, so that each occurs before any repeats.
-    order = rng.sample(zr.FAULTS, len(zr.FAULTS))
-    plans = []
-    for n, b in enumerate(chosen):
-        block = blocks[b]
-        after = rng.randrange(len(block))
-        fault = order[n % len(order)]
-        host = block[after]
-        following = upgrade[b * BLOCK + after + 1].record.stamp if b * BLOCK + after + 1 < len(upgrade) else None
+def plan_injections(upgrade: list[Rewrite], seed: int, share: float = INJECT_SHARE) -> list[wd.Injection[zr.Fault]]:
+    """Place ``injection_count`` failures (windowed.place_injections): each fault's statements as the host's node
+    logs them, a millisecond apart after the host line (not past the next line's time), quoting its newest zxid."""
+    def lines_for(index: int, fault: zr.Fault, rng: random.Random) -> tuple[wd.OutLine, ...]:
+        host = upgrade[index]
+        following = upgrade[index + 1].record.stamp if index + 1 < len(upgrade) else None
         values = _fault_values(host.record.node, host.last_zxid, rng)
         lines = []
         for k, st in enumerate(fault.statements, start=1):
-            message = slf4j(st.new_format, [a[1:] if a.startswith("=") else values[a] for a in st.args])
+            message = wd.fill(st.new_format, [a[1:] if a.startswith("=") else values[a] for a in st.args])
             stamp = _stamp_after(host.record.stamp, k, following)
             text = new_line(stamp, st.level, st.thread.format(**values), st.logger, message, host.record.node)
-            lines.append(OutLine(text, fault.name, st.level, st.logger, st.source, message))
-        plans.append(Injection(b, after, fault, tuple(lines)))
-    return plans
+            lines.append(wd.OutLine(text, fault.name, st.level, st.logger, st.source, message))
+        return tuple(lines)
 
-
-def choose_old_blocks(n_blocks: int, share: float, seed: int) -> set[int]:
-    """The blocks a rolling upgrade leaves in the old wording: round(share * n_blocks) of them, seeded."""
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"--rolling must be a share between 0 and 1; it was {share}")
-    rng = random.Random(f"{seed}:rolling")
-    return set(rng.sample(range(n_blocks), round(share * n_blocks)))
-
-
-def assemble(upgrade: list[Rewrite], plans: list[Injection], old_blocks: Collection[int] = ()) -> list[OutLine]:
-    """The upgraded log: each record as 3.8.4 prints it (or as 3.4.5 did in ``old_blocks``), plus the failures."""
-    after = {(p.block, p.after): p for p in plans}
-    out: list[OutLine] = []
-    for i, w in enumerate(upgrade):
-        block, position = divmod(i, BLOCK)
-        text = w.record.raw if block in old_blocks else w.text
-        if text is not None:
-            out.append(OutLine(text))
-        plan = after.get((block, position))
-        if plan is not None:
-            out.extend(plan.lines)
-    return out
+    return wd.place_injections(upgrade, zr.FAULTS, seed, share, lines_for)
 
 
 # -- writing -----------------------------------------------------------------------------------
 
 
-def _write_lines(path: Path, lines: list[str]) -> None:
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-
-
-def _write_labelled(out: Path, stem: str, lines: list[OutLine]) -> None:
-    _write_lines(out / f"{stem}.log", [l.text for l in lines])
-    marked = [f"{INJECTED_MARK if l.injected else NORMAL_MARK} {l.text}" for l in lines]
-    _write_lines(out / f"{stem}.labelled.log", marked)
-    truth = out / (f"{stem}_injected.csv" if stem != "upgraded" else "injected.csv")
-    with open(truth, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["line", "window", "fault", "level", "logger", "source", "message"])
-        for number, l in enumerate(lines, start=1):
-            if l.injected:
-                writer.writerow([number, (number - 1) // BLOCK, l.injected, l.level, l.logger, l.source, l.message])
-
-
-_LABELS = '{kind: line, field: Label, normal_values: ["-"], anomalous_values: ["INJECTED"]}'
-
-
-def _yaml(name: str, path: str, log_format: str, labels: str, ratios: tuple[float, float, float],
-          description: str) -> str:
-    return (
-        f"name: {name}\n"
-        f"description: >-\n  {description} Data: loghub (Zhu et al., ISSRE 2023), https://github.com/logpai/loghub\n"
-        f"source:\n  kind: text\n  path: {path}\n  log_format: \"{log_format}\"\n"
-        f"  timestamp: {{fields: [Date, Time], format: \"%Y-%m-%d %H:%M:%S,%f\"}}\n"
-        f"grouping: {{kind: count, size: {BLOCK}, step: {BLOCK}}}\n"
-        f"labels: {labels}\n"
-        f"split: {{kind: chronological, ratios: [{ratios[0]!r}, {ratios[1]!r}, {ratios[2]!r}]}}\n"
-        f"parser: {{masking: default}}\n"
-    )
-
-
-def _write_combined(out: Path, stem: str, history: list[Rewrite], lines: list[OutLine], what: str) -> None:
-    """History then the upgraded part in one labelled log, split so that train is exactly the history."""
-    marked = [f"{HISTORY_MARK} {w.record.raw}" for w in history]
-    marked += [f"{INJECTED_MARK if l.injected else NORMAL_MARK} {l.text}" for l in lines]
-    _write_lines(out / f"{stem}.labelled.log", marked)
-    train = len(history) / len(marked)
-    (out / f"{stem}.yaml").write_text(_yaml(
-        f"zookeeper-{stem.replace('_', '-')}", f"{stem}.labelled.log", LABELLED_FORMAT, _LABELS, (train, 0.0, 1.0 - train),
-        f"Train: the history ({len(history)} unlabelled lines, first token ?). Test: {what} "
-        f"({len(lines)} lines; a line is anomalous when its first token is INJECTED)."))
-
-
-def anomalous_windows(lines: list[OutLine]) -> int:
-    """Windows of BLOCK lines (step BLOCK) that hold an injected line."""
-    return len({i // BLOCK for i, l in enumerate(lines) if l.injected})
-
-
-def coverage(history: list[Rewrite], upgrade: list[Rewrite]) -> dict[str, int]:
-    """How much of the upgrade's events the history saw (in the old wording)."""
-    seen = {w.event for w in history}
-    unseen = [w.event for w in upgrade if w.event not in seen]
-    return {"history_events": len(seen), "upgrade_events": len({w.event for w in upgrade}),
-            "upgrade_events_unseen_in_history": len(set(unseen)), "upgrade_records_of_unseen_events": len(unseen)}
-
-
 def mapping(upgrade: list[Rewrite]) -> dict:
-    counts: dict[str, int] = {}
-    for w in upgrade:
-        counts[w.event] = counts.get(w.event, 0) + 1
+    """The ground truth ``score.py`` reads: every rule with its 3.4.5 and 3.8.4 statements, and the faults'."""
+    counts = wd.event_counts(upgrade)
     rules = [
         {
             "event": r.event, "old_template": r.old_template, "old_source": f"{zr.OLD_COMMIT}:{r.old_source}",
@@ -474,88 +337,29 @@ def mapping(upgrade: list[Rewrite]) -> dict:
     }
 
 
-NOTICE = """# Data notice
-
-The logs in this folder are derived from the loghub Zookeeper 2k sample
-(loghub_2k/Zookeeper/Zookeeper_2k.log, https://github.com/logpai/loghub). The loghub licence in
-LICENSE_loghub.txt applies to them: research use, and cite
-
-  Jieming Zhu, Shilin He, Pinjia He, Jinyang Liu, Michael R. Lyu. Loghub: A Large Collection of
-  System Log Datasets for AI-driven Log Analytics. ISSRE 2023.
-
-history.log holds original lines. upgraded*.log and rolling*.log are the remaining lines rewritten
-as ZooKeeper {release} prints the same events, with injected failure lines (injected*.csv);
-message formats from https://github.com/apache/zookeeper at commit {commit}.
-"""
+BENCHMARK = wd.Benchmark(
+    name="zookeeper", old_format=OLD_FORMAT, labelled_format=LABELLED_FORMAT, timestamp_format=STAMP_FORMAT,
+    source=f"ZooKeeper {zr.OLD_RELEASE} logs from the loghub Zookeeper 2k sample", source_pronoun="them",
+    old_release=zr.OLD_RELEASE, new_release=f"ZooKeeper {zr.NEW_RELEASE}",
+)
 
 
 def generate(data_dir: Path, out: Path, seed: int = 0, rolling: float | None = None,
              history_share: float = HISTORY_SHARE, inject_share: float = INJECT_SHARE) -> dict[str, int]:
     """Write the benchmark into ``out``; returns its counts."""
-    if not 0.0 < history_share < 1.0:
-        raise ValueError(f"--history-share must be between 0 and 1 (both excluded); it was {history_share}")
-    sample = data_dir / SAMPLE
-    if not sample.is_file():
-        raise FileNotFoundError(f"{sample} does not exist; pass --data-dir, the folder that holds {SAMPLE}")
-    records = parse_records(sample.read_text(encoding="utf-8").splitlines())
-    ordered = in_time_order(rewrite(records, seed))
-    cut = round(history_share * len(ordered))
-    history, upgrade = ordered[:cut], ordered[cut:]
+    records = parse_records(wd.read_sample(data_dir, SAMPLE, history_share))
+    history, upgrade = wd.split_history(in_time_order(rewrite(records, seed)), history_share)
     plans = plan_injections(upgrade, seed, inject_share)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_lines(out / "history.log", [w.record.raw for w in history])
-    upgraded = assemble(upgrade, plans)
-    _write_labelled(out, "upgraded", upgraded)
-    src = f"ZooKeeper {zr.OLD_RELEASE} logs from the loghub Zookeeper 2k sample"
-    (out / "history.yaml").write_text(_yaml(
-        "zookeeper-history", "history.log", OLD_FORMAT, "{kind: none}", (0.8, 0.1, 0.1),
-        f"The first {history_share:.0%} in time of the {src}, unlabelled, for fitting."))
-    (out / "upgraded.yaml").write_text(_yaml(
-        "zookeeper-upgraded", "upgraded.labelled.log", LABELLED_FORMAT, _LABELS, (0.1, 0.0, 0.9),
-        f"The last {1 - history_share:.0%} in time of the {src}, rewritten as ZooKeeper {zr.NEW_RELEASE} "
-        "prints them, with injected failures; a line is anomalous when it is injected (first token INJECTED)."))
-    _write_combined(out, "history_upgraded", history, upgraded,
-                    f"the rest, as ZooKeeper {zr.NEW_RELEASE} prints it, with injected failures")
-    counts = {"history_lines": len(history), "upgrade_records": len(upgrade), "upgraded_lines": len(upgraded),
-              "injected_lines": sum(1 for l in upgraded if l.injected), "injections": len(plans),
-              "windows": -(-len(upgraded) // BLOCK), "anomalous_windows": anomalous_windows(upgraded),
-              "blocks": -(-len(upgrade) // BLOCK), **coverage(history, upgrade)}
-    if rolling is not None:
-        old = choose_old_blocks(counts["blocks"], rolling, seed)
-        lines = assemble(upgrade, plans, old)
-        _write_labelled(out, "rolling", lines)
-        _write_combined(out, "history_rolling", history, lines,
-                        f"the rest, in a rolling upgrade ({rolling:.0%} of its blocks still {zr.OLD_RELEASE})")
-        (out / "rolling.yaml").write_text(_yaml(
-            "zookeeper-rolling", "rolling.labelled.log", LABELLED_FORMAT, _LABELS, (0.1, 0.0, 0.9),
-            f"As zookeeper-upgraded, but a seeded {rolling:.0%} of its blocks of {BLOCK} lines keep the "
-            f"{zr.OLD_RELEASE} wording (a rolling upgrade)."))
-        counts.update(rolling_lines=len(lines), rolling_old_blocks=len(old),
-                      rolling_windows=-(-len(lines) // BLOCK), rolling_anomalous_windows=anomalous_windows(lines))
-    (out / "mapping.json").write_text(json.dumps(mapping(upgrade), indent=2) + "\n", encoding="utf-8")
-    shutil.copyfile(data_dir / LICENCE, out / "LICENSE_loghub.txt")
-    (out / "NOTICE.md").write_text(NOTICE.format(release=zr.NEW_RELEASE, commit=zr.NEW_COMMIT), encoding="utf-8")
+    counts = wd.write_benchmark(out, BENCHMARK, history, upgrade, plans, seed=seed, rolling=rolling,
+                                history_share=history_share)
+    wd.write_provenance(out, mapping(upgrade), data_dir / LICENCE,
+                        wd.notice(SAMPLE, "Zookeeper", f"ZooKeeper {zr.NEW_RELEASE}",
+                                  f"https://github.com/apache/zookeeper at commit {zr.NEW_COMMIT}"))
     return counts
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--data-dir", type=Path, default=Path("/work/shared/data"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rolling", type=float, default=None, help="share of blocks left in the old wording")
-    parser.add_argument("--inject-share", type=float, default=INJECT_SHARE, help="failures per window of printed lines")
-    parser.add_argument("--history-share", type=float, default=HISTORY_SHARE,
-                        help="share of the lines, in time order, kept as history")
-    args = parser.parse_args(argv)
-    try:
-        counts = generate(args.data_dir, args.out, args.seed, args.rolling, args.history_share, args.inject_share)
-    except (FileNotFoundError, DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for key, value in counts.items():
-        print(f"{key}: {value}")
-    return 0
+    return wd.run_cli(argv, __doc__, generate, HISTORY_SHARE, INJECT_SHARE)
 
 
 if __name__ == "__main__":
