@@ -285,16 +285,20 @@ def test_a_new_warn_line_is_not_offered_a_message_the_history_logged_below_warn(
         assert "Verified checksum" not in asked[0] and verdict.rewords is None
 
 
-def test_a_warn_line_that_aligns_to_a_known_message_is_not_a_new_problem():
+@pytest.mark.parametrize("history_level", ["WARN", "INFO"])
+def test_a_warn_line_that_aligns_to_a_message_the_history_logged_at_warn_is_not_a_new_problem(history_level):
     from collaborlog.detector import evidence
     from collaborlog.memory.prevalence import Prevalence
 
     det = fitted()
+    det.vanished_.history_levels_["Verified checksum <NUM>"] = history_level  # as if the history had logged it so
     new = "Verified checksum <NUM> (took <NUM> ms)"
     lines, levels = ["Opening file <NUM>", new], {new: "WARN"}
     vectors = det.message_vectors(lines)
-    # Read as itself, a WARN line the history never wrote reports a problem; aligned to the
-    # history's message it rewords, it is that message, whose standing it keeps.
+    # Read as itself, a WARN line the history never wrote reports a problem.
     assert evidence.failure_signals(det, lines, vectors, {}, Prevalence(0.1), levels)[1] == (new,)
+    # Aligned to the history's message it rewords, it is that message and keeps its standing, but
+    # only where the history logged it at WARN: a failure line does not take a routine message's.
     aligned = ["Opening file <NUM>", "Verified checksum <NUM>"]
-    assert evidence.failure_signals(det, lines, vectors, {}, Prevalence(0.1), levels, aligned)[1] == ()
+    expected = () if history_level == "WARN" else (new,)
+    assert evidence.failure_signals(det, lines, vectors, {}, Prevalence(0.1), levels, aligned)[1] == expected

@@ -29,11 +29,13 @@ def failure_signals(det: CollaborLog, lines: list[str], vectors: dict[str, np.nd
     (where it prints no level) the LLM said so. A line that most of the stream carries is
     neither, unless the history saw that very message only in failures. A line that aligns to a
     known message (``aligned``: ``lines`` read so) is that message, not a new one: a WARN the
-    history wrote, reworded, reports what it always did."""
-    read = dict(zip(lines, aligned)) if aligned is not None else {}
+    history wrote, reworded, reports what it always did. Not when the history logged that
+    message below WARN (:meth:`Vanished.level_allows`): a failure line does not take a routine
+    message's standing."""
+    levels = levels or {}
+    read = {m: a for m, a in zip(lines, aligned or ()) if det.vanished_.level_allows(a, levels.get(m))}
     history = tuple(line for line in det.signatures_.signals(lines, vectors)
                     if det.signatures_.failure_only(line) or not prevalence.common(line))
-    levels = levels or {}
 
     def problem(m: str) -> bool:
         if m in said:

@@ -185,8 +185,9 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
                           + unjudged_reason(unplaced.get(i), small[0]), signals=unplaced.get(i, ()))
         elif j is None:
             rare = rare_lines.get(i, ()) if i in rare_rows else unplaced.get(i, ())
+            by_vote = novelty is None or (det.mode_ is not Mode.LABEL_FREE and pred.verdict == 1)
             d = Detection(seq.id, small[0], small[1], Route.SMALL_MODEL, Branch.SMALL_MODEL,
-                          float(losses[i]), pred.neighbours, small_model_reason(pred, rare, small[0], novelty is None),
+                          float(losses[i]), pred.neighbours, small_model_reason(pred, rare, small[0], by_vote),
                           signals=rare)
         elif j.branch is Branch.FALLBACK:
             d = Detection(seq.id, small[0], small[1], Route.LLM, j.branch, float(losses[i]), pred.neighbours,
@@ -228,14 +229,14 @@ def unbacked_guard(d: Detection) -> Detection:
         "(unfamiliar is not abnormal); read as normal"))
 
 
-def small_model_reason(pred: SMPrediction, rare: tuple[str, ...], verdict: int, supervised: bool) -> str:
+def small_model_reason(pred: SMPrediction, rare: tuple[str, ...], verdict: int, by_vote: bool) -> str:
     """Why the small model flagged a sequence (nothing for a normal verdict): the lines the
-    history rarely shows, the loss (without labels), or its neighbours' vote (with labels)."""
-    if rare:
-        return "lines the history rarely shows: " + "; ".join(repr(m) for m in rare[:3])
+    history rarely shows, its neighbours' vote (``by_vote``: the labels decided), or the loss."""
     if not verdict:
         return ""
-    if supervised:
+    if rare:
+        return "lines the history rarely shows: " + "; ".join(repr(m) for m in rare[:3])
+    if by_vote:
         abnormal = sum(n.label == 1 for n in pred.neighbours)
         return f"{abnormal} of its {len(pred.neighbours)} nearest history sequences are abnormal"
     return unjudged_reason((), verdict)
@@ -280,9 +281,9 @@ def telling(det: CollaborLog, messages: list[list[str]], routine: set[str], leve
             prevalence: Prevalence) -> list[list[str]]:
     """Each sequence's messages less those that tell nothing of a failure without labels: new
     routine events, messages more of the stream carries than failures can, and messages the log
-    prints below WARN that the history never showed, or showed rarely while the stream carries
-    them more often than failures are expected to be common (the contamination), beyond doubt:
-    the workload changed, and both the log and the stream say the message is routine."""
+    prints below WARN that the history never showed, or that the stream carries more often than
+    failures are expected to be (the contamination), beyond doubt: the workload changed, and
+    both the log and the stream say the message is routine."""
     assert det.novelty_ is not None
     known = det.novelty_.counts_
     expected = det.novelty_.contamination
