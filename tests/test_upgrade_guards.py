@@ -272,6 +272,8 @@ def test_a_new_warn_line_is_not_offered_a_message_the_history_logged_below_warn(
     client = _SameAsOffered(default=ABNORMAL)
     det = fitted(client)
     assert det.vanished_.history_levels_["Verified checksum <NUM>"] == "INFO"
+    # The levels are state: a saved detector keeps the rule.
+    assert Vanished.from_state(det.vanished_.state_dict()).history_levels_ == det.vanished_.history_levels_
     lines = NORMAL[:2] + [(level, "Checksum verification of {n} failed")] + NORMAL[3:]
     frame, stream = world([lines] * 40, [0] * 40, "s")
     for _ in det.detect_stream(frame, stream):
