@@ -298,3 +298,21 @@ def test_a_rare_message_the_stream_carries_more_often_than_failures_flags_nothin
         # At WARN the log does not call it routine: rarity in the history stays the evidence.
         assert flagged == [k for k in range(40) if k % 5 == 0] + [40]
     assert "Replica" in " ".join(out[40].signals)
+
+
+def test_a_reworded_line_is_read_at_its_own_level_under_the_name_it_aligns_to():
+    from synthetic import NORMAL, world
+
+    rotate = NORMAL + [("INFO", "Rotated journal {n}")]
+    history = [rotate if k % 50 == 7 else NORMAL for k in range(300)]
+    frame, seqs = world(history, [-1] * 300, "h")
+    det = CollaborLog(_config(align_threshold=0.6)).fit(frame, seqs[:250], seqs[250:])  # the hashing encoder's scale
+    # A new release words the rotation a little differently; the line aligns to the rotation the
+    # history rarely shows, and the stream now carries it in 8 of 40 windows, at INFO. Read under
+    # that name it keeps its own level: routine, by both the log and the stream.
+    rotated = NORMAL + [("INFO", "Rotated journal {n} now")]
+    windows = [rotated if k % 5 == 0 else NORMAL for k in range(40)]
+    frame, test = world(windows, [0] * 40, "s")
+    features = det.features(frame, test)
+    assert features.aligned[0][-1] == "Rotated journal <NUM>" != features.messages[0][-1]
+    assert [d.sequence_id for d in det.detect(frame, test) if d.verdict == 1] == []

@@ -77,7 +77,8 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     if det.novelty_ is not None and det.llm_enabled:
         # Without labels, what the history rarely shows is what the LLM should see, whatever
         # the autoencoder's loss.
-        to_llm |= novelty_scores(det, features.aligned, losses, det.routine_, levels, read_prevalence).novel
+        to_llm |= novelty_scores(det, features.aligned, losses, det.routine_,
+                                 levels_as_read(features.messages, features.aligned, levels), read_prevalence).novel
     keys = [det.pattern_of(a) for a in features.aligned]
     vanished = dropped(det, stream)
     reread = det.reread(vanished)
@@ -108,13 +109,14 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     # The small model reads a known pattern the same way: its label, not a neighbour vote.
     known = {i: entry for i, entry in enumerate(found) if entry is not None}
     read = [read_as(m, a, verdicts) for m, a in zip(features.messages, features.aligned)]
-    novelty = (novelty_scores(det, read, losses, det.routine_ | routine, levels, read_prevalence)
+    read_levels = levels_as_read(features.messages, read, levels)
+    novelty = (novelty_scores(det, read, losses, det.routine_ | routine, read_levels, read_prevalence)
                if det.novelty_ is not None else None)
     # Without labels, the rare lines named as evidence are those read through the batch's
     # rewordings, less what tells nothing (a reworded routine message is not rare).
     rare_lines = ({} if det.novelty_ is None else {
         i: tuple(det.novelty_.rare(lines))
-        for i, lines in enumerate(telling(det, read, det.routine_ | routine, levels, read_prevalence))})
+        for i, lines in enumerate(telling(det, read, det.routine_ | routine, read_levels, read_prevalence))})
     rare_rows: set[int] = set()
     if novelty is not None and det.llm_enabled:
         # Read through the rewordings the LLM confirmed, a sequence may turn out novel: the LLM
@@ -275,6 +277,18 @@ def novelty_scores(det: CollaborLog, messages: list[list[str]], losses: np.ndarr
     kept = telling(det, messages, routine, levels, prevalence)
     has_new = np.array([any(known[m] == 0 for m in lines) for lines in messages], dtype=bool)
     return det.novelty_.score(kept, np.where(has_new, 0.0, losses))
+
+
+def levels_as_read(raw: list[list[str]], read: list[list[str]], levels: dict[str, str]) -> dict[str, str]:
+    """``levels`` (per raw message) with the level of each name the lines are read as: a line
+    aligned to a known message, or read as a rewording of one, prints at its own level under
+    that name. Where lines of several levels read as one name, a WARN or worse wins."""
+    out: dict[str, str] = {}
+    for lines, names in zip(raw, read):
+        for m, name in zip(lines, names):
+            if m in levels and (name not in out or levels[m] in PROBLEM_LEVELS):
+                out[name] = levels[m]
+    return {**out, **levels}
 
 
 def telling(det: CollaborLog, messages: list[list[str]], routine: set[str], levels: dict[str, str],
