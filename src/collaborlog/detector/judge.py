@@ -109,14 +109,15 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     # The small model reads a known pattern the same way: its label, not a neighbour vote.
     known = {i: entry for i, entry in enumerate(found) if entry is not None}
     read = [read_as(m, a, verdicts) for m, a in zip(features.messages, features.aligned)]
-    read_levels = levels_as_read(features.messages, read, levels)
-    novelty = (novelty_scores(det, read, losses, det.routine_ | routine, read_levels, read_prevalence)
-               if det.novelty_ is not None else None)
-    # Without labels, the rare lines named as evidence are those read through the batch's
-    # rewordings, less what tells nothing (a reworded routine message is not rare).
-    rare_lines = ({} if det.novelty_ is None else {
-        i: tuple(det.novelty_.rare(lines))
-        for i, lines in enumerate(telling(det, read, det.routine_ | routine, read_levels, read_prevalence))})
+    novelty: NoveltyScores | None = None
+    rare_lines: dict[int, tuple[str, ...]] = {}
+    if det.novelty_ is not None:
+        read_levels = levels_as_read(features.messages, read, levels)
+        novelty = novelty_scores(det, read, losses, det.routine_ | routine, read_levels, read_prevalence)
+        # Without labels, the rare lines named as evidence are those read through the batch's
+        # rewordings, less what tells nothing (a reworded routine message is not rare).
+        rare_lines = {i: tuple(det.novelty_.rare(lines))
+                      for i, lines in enumerate(telling(det, read, det.routine_ | routine, read_levels, read_prevalence))}
     rare_rows: set[int] = set()
     if novelty is not None and det.llm_enabled:
         # Read through the rewordings the LLM confirmed, a sequence may turn out novel: the LLM
