@@ -132,6 +132,16 @@ def test_label_free_fit_and_detect_without_an_llm_on_an_unlabelled_sample(data_d
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in det.read_text().splitlines()]
     assert len(rows) == 40 and {r["branch"] for r in rows} <= {"small_model", "reused", "not_judged"}
+    # Scoring needs labels: evaluating the unlabelled sample is a message, not a traceback.
+    exp = tmp_path / "eval.yaml"
+    exp.write_text(f"name: eval\ndataset: {examples / 'zookeeper.yaml'}\nencoder: {{kind: hashing}}\n"
+                   "coordinator: {epochs: 5}\nsmall_model: {epochs: 3}\nllm: {backend: none}\n")
+    out = _run("evaluate", "--config", str(exp), "--data-dir", str(data_dir), "--output", str(tmp_path / "eval"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "have no label" in out.stderr and "collaborlog detect" in out.stderr
+    out = _run("fit", str(examples / "zookeeper.yaml"), "--out", str(tmp_path / "m2"), "--config", str(cfg),
+               "--contamination", "0.7", "--data-dir", str(data_dir))
+    assert out.returncode == 2 and "--contamination 0.7" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_a_malformed_llm_url_is_a_clear_error():

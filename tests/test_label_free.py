@@ -61,6 +61,8 @@ def test_fit_tells_when_rarity_is_a_weak_signal_on_the_history():
     nov = Novelty(contamination=0.05).fit(history, np.zeros(100), np.zeros(10))
     assert nov.floor_ == pytest.approx(0.2)
     assert "20% of the history's own sequences" in (nov.floor_notice() or "")
+    # A message counts as rare below the contamination share: the advice is to lower it, not raise it.
+    assert "lower `contamination`" in (nov.floor_notice() or "")
     assert Novelty.from_state(nov.state_dict()).floor_ == pytest.approx(0.2)
 
 

@@ -238,12 +238,18 @@ def fit(
     dataset: str = typer.Argument(..., help="A preset name or a dataset YAML file (its train and valid splits are used)."),
     out: Path = typer.Option(..., "--out", help="Directory to save the detector into."),
     config: Optional[Path] = typer.Option(None, "--config", help="An experiment YAML whose model and LLM settings to use."),
+    contamination: Optional[float] = typer.Option(
+        None, "--contamination", help="Without labels: the share of the history that may be failures (default 0.05; "
+        "overrides --config's). A message rarer than this share of the history's sequences is evidence, so a lower "
+        "value flags fewer sequences."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     keep: int = typer.Option(5, "--keep", min=1, help=KEEP_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no summary lines."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object on stdout at the end (for scripts)."),
 ) -> None:
     """Fit a detector on a dataset's history and save it (as a new version where --out holds a model already)."""
+    from pydantic import ValidationError
+
     from collaborlog.data.dataset import load_dataset, resolve_config
     from collaborlog.detector.facade import CollaborLog
     from collaborlog.experiments.config import ExperimentConfig, detector_config, load_experiment
@@ -252,9 +258,15 @@ def fit(
 
     ds_cfg, config_dir = resolve_config(dataset)
     exp = load_experiment(config)[0] if config else ExperimentConfig(name=ds_cfg.name, dataset=dataset)
+    settings = detector_config(exp, exp.seeds[0], ds_cfg.parser)
+    if contamination is not None:
+        try:
+            settings = type(settings).model_validate({**settings.model_dump(), "contamination": contamination})
+        except ValidationError as err:
+            raise CollaborLogError(f"--contamination {contamination}: {err.errors()[0]['msg']}") from None
     with progress_bars(err_console, not quiet):
         ds = load_dataset(ds_cfg, _base(data_dir, config_dir))
-        detector = CollaborLog(detector_config(exp, exp.seeds[0], ds_cfg.parser), cache_dir=default_cache_dir()).fit(
+        detector = CollaborLog(settings, cache_dir=default_cache_dir()).fit(
             ds.log, ds.splits.train, ds.splits.valid)
         saved = _save_fitted(detector, out, len(ds.splits.train), keep)
     if as_json:

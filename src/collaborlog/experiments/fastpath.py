@@ -59,6 +59,7 @@ def prepare(config: ExperimentConfig, config_dir: Path | None, data_dir: Path | 
     the aligner fitted on the history's messages)."""
     dataset = load_experiment_dataset(config.dataset, config, config_dir, data_dir)
     testset = test_split(config, config_dir, data_dir, dataset)
+    testset.require_labels(config.test_dataset or config.dataset)
     encoder = build_encoder(config.detector.encoder)
     featurizer = Featurizer(TemplateMiner(dataset.config.parser), encoder,
                             EmbeddingCache(encoder.identity, default_cache_dir()))
@@ -122,7 +123,8 @@ class FastPath:
 
     small_model: SmallModel
     coordinator: Coordinator
-    baseline: EventCountBaseline
+    baseline: EventCountBaseline | None
+    """``None`` when no history sequence is labelled: a supervised baseline has nothing to learn."""
     fit_seconds: float
 
 
@@ -133,7 +135,7 @@ class TestPredictions:
     sm_verdict: np.ndarray
     losses: np.ndarray
     to_llm: np.ndarray
-    baseline_verdict: np.ndarray
+    baseline_verdict: np.ndarray | None
     seconds: dict[str, float]
 
 
@@ -145,7 +147,9 @@ def fit_fast_path(config: ExperimentConfig, data: Prepared, seed: int) -> FastPa
         data.train.vectors, y["train"], [s.id for s in data.dataset.splits.train], data.valid.vectors, y["valid"])
     coordinator = Coordinator(config.detector.coordinator.model_copy(update={"seed": seed})).fit(data.train.vectors, data.valid.vectors)
     fit_seconds = time.perf_counter() - t0
-    baseline = EventCountBaseline(config.baseline, seed).fit(data.train.templates, y["train"])
+    baseline = None
+    if (y["train"] >= 0).any():
+        baseline = EventCountBaseline(config.baseline, seed).fit(data.train.templates, y["train"])
     return FastPath(sm, coordinator, baseline, fit_seconds)
 
 
@@ -159,7 +163,7 @@ def predict_test(models: FastPath, test: SequenceFeatures) -> TestPredictions:
     losses, routes = models.coordinator.route(test.vectors)
     t_route = (time.perf_counter() - t) / n
     t = time.perf_counter()
-    base = models.baseline.predict(test.templates)
+    base = None if models.baseline is None else models.baseline.predict(test.templates)
     t_base = (time.perf_counter() - t) / n
     return TestPredictions(sm_out.verdict, losses, np.array([r is Route.LLM for r in routes], dtype=bool), base,
                            {"small_model": t_sm, "route": t_route, "baseline": t_base})
@@ -185,9 +189,11 @@ def evaluate_seed(config: ExperimentConfig, data: Prepared, seed: int) -> SeedRe
                   per_route={Route.SMALL_MODEL.value: _subset_scores(yt, sm_verdict, ~to_llm, seed),
                              Route.LLM.value: _subset_scores(yt, sm_verdict, to_llm, seed)},
                   seconds_per_sequence=data.seconds_per_sequence + t_sm + t_route),
-        SystemRow(f"baseline: event counts + {config.baseline.replace('_', ' ')}",
-                  _subset_scores(yt, base_pred, labelled, seed), seconds_per_sequence=data.seconds_per_sequence + t_base),
     ]
+    if base_pred is not None:
+        rows.append(SystemRow(f"baseline: event counts + {config.baseline.replace('_', ' ')}",
+                              _subset_scores(yt, base_pred, labelled, seed),
+                              seconds_per_sequence=data.seconds_per_sequence + t_base))
     tau_rows = []
     for q in config.quantiles:
         tau = float(np.quantile(coordinator.valid_losses_, q))

@@ -147,6 +147,7 @@ def run_experiment(cfg: ExperimentConfig, config_dir: Path | None = None, data_d
     seed = cfg.seeds[0] if seed is None else seed
     dataset = load_experiment_dataset(cfg.dataset, cfg, config_dir, data_dir)
     testset = test_split(cfg, config_dir, data_dir, dataset)
+    testset.require_labels(cfg.test_dataset or cfg.dataset)
     log, test, changed = testset.log, testset.sequences, testset.changed
     y = testset.labels
     dcfg = detector_config(cfg, seed, dataset.config.parser)

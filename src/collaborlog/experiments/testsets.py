@@ -11,7 +11,7 @@ import numpy as np
 
 from collaborlog.data.dataset import Dataset, find_data_dir, load_dataset, resolve_config
 from collaborlog.data.logevol import sessions_frame
-from collaborlog.errors import ConfigError
+from collaborlog.errors import ConfigError, DataError
 from collaborlog.experiments.config import ExperimentConfig
 from collaborlog.experiments.simulator import evolve
 from collaborlog.records import LogFrame, Sequence
@@ -33,6 +33,13 @@ class TestSet:
     @property
     def labels(self) -> np.ndarray:
         return np.array([s.label for s in self.sequences], dtype=np.int8)
+
+    def require_labels(self, name: str) -> None:
+        """Raise a :class:`DataError` when no test sequence is labelled: there is nothing to score."""
+        if not (self.labels >= 0).any():
+            raise DataError(f"the test sequences of {name!r} have no label, so there is nothing to score; "
+                            "`collaborlog detect` finds anomalies without labels (see the README's quickstart), "
+                            "or give the dataset labels to evaluate it")
 
 
 def resolve_beside(path: str, config_dir: Path | None) -> Path:

@@ -91,7 +91,8 @@ class Novelty:
             return None
         return (f"{self.floor_:.0%} of the history's own sequences carry a message fewer than "
                 f"{self.contamination:.0%} of the others carry, so rare lines will also flag normal sequences "
-                "(about that share of them without an LLM): let an LLM judge them, or raise `contamination`")
+                "(about that share of them without an LLM): let an LLM judge them, or lower `contamination` "
+                "(`fit --contamination`), so that a message must be rarer to count")
 
     def share(self, message: str) -> float:
         """The smoothed share of history sequences carrying ``message`` (never 0)."""
