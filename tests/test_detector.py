@@ -138,7 +138,7 @@ def test_fit_is_deterministic_under_a_seed(hdfs20k):
 def test_detector_config_rejects_unknown_keys():
     with pytest.raises(Exception, match="aem"):
         DetectorConfig.model_validate({"aem": {"batch": 10}})
-    assert AEMConfig().batch_size == 100 and EncoderConfig().kind == "minilm"
+    assert AEMConfig().batch_size == 25 and EncoderConfig().kind == "minilm"
 
 
 def test_a_judged_pattern_is_reused_without_asking_the_llm_again(hdfs20k):

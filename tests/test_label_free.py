@@ -318,3 +318,28 @@ def test_a_reworded_line_is_read_at_its_own_level_under_the_name_it_aligns_to():
     features = det.features(frame, test)
     assert features.aligned[0][-1] == "Rotated journal <NUM>" != features.messages[0][-1]
     assert [d.sequence_id for d in det.detect(frame, test) if d.verdict == 1] == []
+
+
+@pytest.mark.parametrize("learn", [True, False])
+@pytest.mark.parametrize("lookahead", [False, True])
+def test_with_lookahead_drift_is_read_on_the_whole_input_so_no_verdict_depends_on_its_batch(lookahead, learn):
+    from synthetic import NORMAL, world
+
+    skipped = NORMAL[:2] + [("INFO", "Skipped checksum {n}")] + NORMAL[3:]
+    history = [NORMAL if k % 2 else skipped for k in range(300)]
+    frame, seqs = world(history, [-1] * 300, "h")
+    det = CollaborLog(_config(aem={"batch_size": 10, "lookahead": lookahead})).fit(frame, seqs[:250], seqs[250:])
+    # A drifted input (31 of 40 windows over the loss bar, none with a rare line), whose first
+    # batch holds one such window among familiar ones.
+    odd = NORMAL[:2] + [NORMAL[1]] * 30 + [skipped[2]] + NORMAL[2:]
+    frame, test = world([odd] + [NORMAL] * 9 + [odd] * 30, [0] * 40, "s")
+
+    def flagged(batch_size: int) -> list[int]:
+        out = [d for b in det.copy().detect_stream(frame, test, batch_size=batch_size, learn=learn) for d in b]
+        return [k for k, d in enumerate(out) if d.verdict == 1]
+
+    # Strictly online, the first window is judged when its loss is over the bar in one window of
+    # ten: not drift, and the loss alone flags it. Read ahead, most of the input is over the bar.
+    assert flagged(10) == ([] if lookahead else [0])
+    if lookahead:
+        assert flagged(40) == flagged(25) == []

@@ -23,8 +23,11 @@ class AEMConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    batch_size: int = Field(default=100, gt=0)
-    """Sequences per stream batch; the models learn after each."""
+    batch_size: int = Field(default=25, gt=0)
+    """Sequences per stream batch; the models learn after each batch that holds an LLM verdict.
+    Until a batch is learned every unfamiliar sequence in it goes to the LLM, so a smaller batch
+    sends fewer (HDFS to Hadoop 2.7.7: 2.6% of the sequences at 25, 9.8% at 100, with the same F1
+    and LLM calls); a batch without an LLM verdict costs no learning."""
     lookahead: bool = True
     """Whether how common each message is counts the whole input at hand (a file being scored),
     not only the batches judged so far: a batch's verdicts then do not depend on where in the

@@ -253,7 +253,9 @@ class CollaborLog:
         """Judge ``sequences`` in arrival order, one batch at a time; with ``learn`` (default: the
         AEM's ``enabled``), learn after each batch. With ``lookahead`` (default: the AEM's
         ``lookahead``), how common each message is counts all of ``sequences``, not only those
-        judged so far (see :class:`collaborlog.memory.prevalence.Upcoming`).
+        judged so far, and so (without labels) does whether the stream has drifted: a verdict then
+        depends neither on where its batch sits nor on the batch size (see
+        :class:`collaborlog.memory.prevalence.Upcoming`).
 
         ``on_learned(n)`` is called after each batch that taught the models ``n > 0`` sequences
         (before the batch is yielded), e.g. to save a checkpoint."""
@@ -261,7 +263,13 @@ class CollaborLog:
         size = batch_size or self.config.aem.batch_size
         learning = self.config.aem.enabled if learn is None else learn
         ahead = self.config.aem.lookahead if lookahead is None else lookahead
-        upcoming = Upcoming(*self.featurizer().read(log, sequences)) if ahead and len(sequences) > size else None
+        upcoming = None
+        if ahead and len(sequences) > size:
+            # Without labels, whether the stream has drifted is read on the losses of the whole
+            # input (one more pass over it, whose embeddings the read below reuses).
+            losses = (self.coordinator_.score(self.featurizer().transform(log, sequences, learn=False).vectors)
+                      if self.novelty_ is not None else None)
+            upcoming = Upcoming(*self.featurizer().read(log, sequences), losses, observed=learning)
         for begin in range(0, len(sequences), size):
             batch = sequences[begin:begin + size]
             if upcoming is not None:

@@ -72,7 +72,10 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     # Without labels, novelty is the evidence while it is as rare in the stream as failures
     # are; once most of the stream is unfamiliar (an upgrade, drift), the LLM's word on what is
     # routine counts too (see :mod:`collaborlog.memory.novelty`).
-    drift = det.novelty_ is not None and det.novelty_.drifted(det.prevalence_.bound, losses)
+    # With the input read ahead, on the losses of all of it: a verdict does not depend on where its
+    # batch sits, nor on the batch size.
+    drift = det.novelty_ is not None and det.novelty_.drifted(
+        det.prevalence_.bound, losses if upcoming is None else np.concatenate([losses, upcoming.other_losses()]))
     trusted = det.novelty_ is None or drift
     if det.novelty_ is not None and det.llm_enabled:
         # Without labels, what the history rarely shows is what the LLM should see, whatever

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+import numpy as np
+
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval of a share of ``k`` in ``n`` (``(0, 1)`` when ``n`` is 0).
@@ -112,21 +114,37 @@ class Upcoming:
     (2, 2, 2)
     """
 
-    def __init__(self, messages: list[list[str]], aligned: list[list[str]]) -> None:
+    def __init__(self, messages: list[list[str]], aligned: list[list[str]], losses: np.ndarray | None = None,
+                 observed: bool = True) -> None:
         self._read = list(zip(messages, aligned))
         self._next = 0
+        self._batch = (0, 0)
         self.seen = len(self._read)
         self.messages: Counter[str] = Counter()
         self.aligned: Counter[str] = Counter()
         for lines, names in self._read:
             self.messages.update(set(lines))
             self.aligned.update(set(names))
+        self.losses = None if losses is None else np.asarray(losses, dtype=np.float64)
+        """Each sequence's coordinator loss, read before any batch is judged (``None``: not read)."""
+        self.observed = observed
+        """Whether the detector observes each batch once judged (the AEM counts it): if not, the
+        batches judged before still count in :meth:`other_losses`."""
 
     def pop(self, n: int) -> "Upcoming":
         """No longer count the next ``n`` sequences (the batch about to be judged); returns ``self``."""
         for lines, names in self._read[self._next:self._next + n]:
             self.messages.subtract(set(lines))
             self.aligned.subtract(set(names))
-        self._next = min(self._next + n, len(self._read))
+        self._batch = (self._next, min(self._next + n, len(self._read)))
+        self._next = self._batch[1]
         self.seen = len(self._read) - self._next
         return self
+
+    def other_losses(self) -> np.ndarray:
+        """The losses of the input's sequences the detector has not observed, but for the batch
+        being judged: the rest of the input, and the batches judged before unless :attr:`observed`."""
+        if self.losses is None:
+            return np.zeros(0)
+        begin, end = self._batch
+        return self.losses[end:] if self.observed else np.concatenate([self.losses[:begin], self.losses[end:]])
