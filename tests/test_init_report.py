@@ -328,3 +328,32 @@ def test_yaml_written_by_init_round_trips_odd_file_names(tmp_path):
     assert yaml.safe_load(out.read_text(encoding="utf-8"))["source"]["path"] == "o'brien\u2028x.log"
     assert load_dataset_config(out) == guess.config
     assert isinstance(guess.config.grouping, (CountGrouping, TimeGrouping))
+
+
+def test_report_shows_the_lines_of_the_log_detect_read(tmp_path):
+    from collaborlog.data.dataset import load_dataset, resolve_config
+
+    own, other = tmp_path / "own.log", tmp_path / "other.log"
+    own.write_text("".join(f"own line {k}\n" for k in range(20)), encoding="utf-8")
+    other.write_text("".join(f"other line {k}\n" for k in range(20)), encoding="utf-8")
+    ds = tmp_path / "ds.yaml"
+    ds.write_text("name: ds\nsource: {kind: text, path: own.log, log_format: '<Content>'}\n"
+                  "grouping: {kind: count, size: 4, step: 4}\nlabels: {kind: none}\n", encoding="utf-8")
+    cfg, folder = resolve_config(str(ds))
+    first = load_dataset(cfg, folder).splits.all()[0].id
+    path = _write(tmp_path / "det.jsonl", [json.dumps({"sequence_id": first, "verdict": 1, "score": 1.5,
+                                                       "route": "llm", "branch": "ad_certain", "loss": 0.1,
+                                                       "neighbours": [], "reason": "odd"})])
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(app, ["report", str(path), "--out", str(out), "--dataset", str(ds), "--log", str(other)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert "other line 0" in page and "own line" not in page
+    result = CliRunner().invoke(app, ["report", str(path), "--out", str(out), "--log", str(other)])
+    assert result.exit_code != 0 and "--dataset" in str(result.exception)
+
+
+def test_report_shows_a_log_line_s_control_bytes_as_escapes():
+    from collaborlog.experiments.report import _e
+
+    assert _e("disk\x00 <sda>\x1b[31m\tfailed") == "disk\\x00 &lt;sda&gt;\\x1b[31m\tfailed"

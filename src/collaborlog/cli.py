@@ -612,16 +612,24 @@ def report(
     dataset: Optional[str] = typer.Option(None, "--dataset", help="The dataset the detections judged (preset or "
                                           "YAML), to show each anomalous sequence's lines."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    log: Optional[list[str]] = typer.Option(None, "--log", help="With --dataset: the file(s) 'detect --log' read, in "
+                                            "the same order, instead of the dataset's own file."),
 ) -> None:
     """Render one self-contained HTML report: summary, results tables, plots, new messages, explained detections."""
     from collaborlog.experiments.report import write_report
 
     lines = None
+    if log and dataset is None:
+        raise CollaborLogError("--log names the file(s) the detections read in a dataset's format: give --dataset too")
     if dataset is not None:
         from collaborlog.data.dataset import load_dataset, resolve_config
+        from collaborlog.ops.log_input import STDIN, with_log
 
+        if STDIN in (log or []):
+            raise CollaborLogError("--log - (stdin) cannot be read again for a report: give the file detect read")
         cfg, config_dir = resolve_config(dataset)
-        ds = load_dataset(cfg, _base(data_dir, config_dir))
+        with with_log(cfg, log) as reading:
+            ds = load_dataset(reading, _base(data_dir, config_dir))
         lines = {s.id: [ds.log.content[int(i)] for i in s.lines] for s in ds.splits.all()}
     data = write_report(path, out, lines)
     anomalous = sum(1 for d in data.detections if d.verdict == 1)

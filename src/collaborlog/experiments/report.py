@@ -180,8 +180,12 @@ def quoted_lines(reason: str, lines: tuple[str, ...] | list[str]) -> set[int]:
     return hits
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """``value`` as HTML text; control bytes a log may hold (NUL, escape codes) are shown as ``\\xNN``."""
+    return html.escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value)), quote=True)
 
 
 def _table(headers: list[str], rows: list[list[object]], numeric: frozenset[int] | set[int] = frozenset(), cls: str = "") -> str:
