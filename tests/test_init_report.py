@@ -131,6 +131,11 @@ def test_init_relative_path_and_errors(tmp_path):
         guess_dataset(tmp_path / "missing.log")
     with pytest.raises(CollaborLogError, match="no non-blank line"):
         guess_dataset(_write(tmp_path / "blank.log", ["", "   "]))
+    # A structured file's header row is no log line: init says how to describe it instead.
+    table = _write(tmp_path / "logs.csv.gz", ["Date,Level,Content", "2024-01-01,INFO,started"])
+    with pytest.raises(CollaborLogError, match="kind: csv"):
+        init(table, tmp_path / "t.yaml")
+    assert not (tmp_path / "t.yaml").exists()
 
 
 def test_cli_init_prints_the_check(tmp_path):

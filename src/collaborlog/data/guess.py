@@ -400,7 +400,7 @@ def render_yaml(guess: Guess, sample_path: Path) -> str:
             "# No labels: the detector is fitted label-free (the history is taken as mostly normal).",
             "labels: {kind: none}",
             "# Chronological: train on the past, judge the future (as a deployed detector would).",
-            f"split: {_flow(cfg.split.model_dump(mode='json', exclude={'seed'}))}",
+            f"split: {_flow(cfg.split.model_dump(mode='json', exclude_unset=True))}",
             ""]
     return "\n".join(out)
 
@@ -433,6 +433,13 @@ def init(sample: Path, out: Path, name: str | None = None, force: bool = False,
         raise CollaborLogError(f"{out} already exists; pass --force to overwrite it, or choose another --out")
     if out.is_dir():
         raise CollaborLogError(f"--out {out} is a folder: give a file name such as {out / 'dataset.yaml'}")
+    structured = [x.lower() for x in Path(sample).suffixes if x.lower() != ".gz"][-1:]
+    if structured and structured[0] in (".csv", ".jsonl", ".parquet"):
+        kind = structured[0][1:]
+        raise CollaborLogError(
+            f"init guesses the layout of a text log, and {sample} is a {kind} file whose columns say it already: "
+            f"write the dataset by hand, e.g. source: {{kind: {kind}, path: {Path(sample).name}, content: <the "
+            "message column>}, then grouping, labels and split (the README's 'Your own logs')")
     guess, lines = guess_dataset(sample, name, out.parent, limit)
     text = render_yaml(guess, sample)
     # What was written must read back as the same configuration: the comments are no part of it.
