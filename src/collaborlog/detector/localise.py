@@ -58,12 +58,14 @@ def cited(reason: str, message: str, reason_words: set[str]) -> bool:
     return len(own) >= 2 and len(own & reason_words) >= CITED_SHARE * len(own)
 
 
-def line_levels(log: LogFrame) -> list[str] | None:
-    """Each line's level as :func:`~collaborlog.data.levels.normalize` reads it, where the log prints levels."""
+def line_levels(log: LogFrame, lines: np.ndarray) -> list[str] | None:
+    """The level of each of ``lines`` (indices into ``log``) as :func:`~collaborlog.data.levels.normalize`
+    reads it, where the log prints levels (only those lines: a batch must not cost the whole log)."""
     name = level_field(log)
     if name is None:
         return None
-    return [normalize(v) or "" for v in log.fields[name]]
+    column = log.fields[name]
+    return [normalize(column[int(i)]) or "" for i in lines]
 
 
 def blame(det: CollaborLog, log: LogFrame, sequences: list[Sequence], features: SequenceFeatures,
@@ -74,13 +76,12 @@ def blame(det: CollaborLog, log: LogFrame, sequences: list[Sequence], features: 
     rows = [i for i, d in enumerate(detections) if d.verdict == 1]
     if not rows or k <= 0:
         return detections
-    levels = line_levels(log)
     normal = _nearest_normal(det, features.vectors[rows])
     out = list(detections)
     for row, nearest in zip(rows, normal):
         d = detections[row]
         scored = score_lines(det, d, features.messages[row], features.aligned[row], nearest,
-                             [levels[int(i)] for i in sequences[row].lines] if levels is not None else None)
+                             line_levels(log, sequences[row].lines))
         out[row] = replace(d, blame=tuple(_blamed(log, sequences[row], position, score, reasons)
                                           for position, score, reasons in scored[:k]))
     return out
