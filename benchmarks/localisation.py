@@ -95,7 +95,7 @@ def main() -> None:
     test = ds.splits.test
     features = det.features(ds.log, test)
     detections = det.detect(ds.log, test)
-    levels = localise.line_levels(ds.log)
+    levels = localise.line_levels(ds.log, np.arange(len(ds.log)))
     hidden = replace(ds.log, fields={k: v for k, v in ds.log.fields.items() if k.lower() not in LEVEL_FIELDS})
 
     # Every labelled-anomalous block as if flagged, so that each is localised.

@@ -332,7 +332,8 @@ def test_with_lookahead_drift_is_read_on_the_whole_input_so_no_verdict_depends_o
     # A drifted input (31 of 40 windows over the loss bar, none with a rare line), whose first
     # batch holds one such window among familiar ones.
     odd = NORMAL[:2] + [NORMAL[1]] * 30 + [skipped[2]] + NORMAL[2:]
-    frame, test = world([odd] + [NORMAL] * 9 + [odd] * 30, [0] * 40, "s")
+    lost = odd + [("ERROR", "Replica {n} lost on disk")]
+    frame, test = world([odd] + [NORMAL] * 9 + [odd] * 29 + [lost], [0] * 39 + [1], "s")
 
     def flagged(batch_size: int) -> list[int]:
         out = [d for b in det.copy().detect_stream(frame, test, batch_size=batch_size, learn=learn) for d in b]
@@ -340,6 +341,24 @@ def test_with_lookahead_drift_is_read_on_the_whole_input_so_no_verdict_depends_o
 
     # Strictly online, the first window is judged when its loss is over the bar in one window of
     # ten: not drift, and the loss alone flags it. Read ahead, most of the input is over the bar.
-    assert flagged(10) == ([] if lookahead else [0])
+    # The window with a line the history never showed is flagged either way.
+    assert flagged(10) == ([39] if lookahead else [0, 39])
     if lookahead:
-        assert flagged(40) == flagged(25) == []
+        assert flagged(40) == flagged(25) == flagged(7) == [39]
+
+
+@pytest.mark.parametrize("learn", [True, False])
+def test_with_lookahead_how_common_a_message_is_does_not_depend_on_the_batch(learn):
+    from synthetic import NORMAL, world
+
+    history = [NORMAL] * 300
+    frame, seqs = world(history, [-1] * 300, "h")
+    det = CollaborLog(_config(aem={"batch_size": 10})).fit(frame, seqs[:250], seqs[250:])
+    # A WARN line the history never showed, in the first 12 windows of 40 and the last: more of
+    # the input carries it than failures can be common, wherever the batches cut it.
+    quota = NORMAL + [("WARN", "Quota exceeded on volume {n}")]
+    frame, test = world([quota] * 12 + [NORMAL] * 27 + [quota], [0] * 40, "s")
+    whole = [k for k, d in enumerate(det.copy().detect(frame, test)) if d.verdict == 1]
+    for size in (10, 20, 40):
+        out = [d for b in det.copy().detect_stream(frame, test, batch_size=size, learn=learn) for d in b]
+        assert [k for k, d in enumerate(out) if d.verdict == 1] == whole == []

@@ -67,18 +67,27 @@ def cluster(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """A detector fitted on history block sessions, saved."""
+    return _fitted(tmp_path_factory.mktemp("model"), labelled=True)
+
+
+@pytest.fixture(scope="module")
+def label_free_model(tmp_path_factory):
+    """The same, fitted on the history without its labels."""
+    return _fitted(tmp_path_factory.mktemp("label-free-model"), labelled=False)
+
+
+def _fitted(folder, labelled: bool):
     from collaborlog.detector.config import DetectorConfig
     from collaborlog.detector.facade import CollaborLog
     from collaborlog.detector.persistence import save
 
-    folder = tmp_path_factory.mktemp("model")
     history = folder / "history.log"
     history.write_text("\n".join(_lines(200, start=10_000, novel=False)) + "\n")
     ds = _dataset(str(history))
     frame = read_log(history, ds.source, keep_fields={"Level"})
     seqs = group_sessions(frame, ds.grouping, GroupStats())
-    labelled = [s.__class__(s.id, s.lines, int(any("Exception" in frame.content[i] for i in s.lines)), s.start)
-                for s in seqs]
+    labelled = [s.__class__(s.id, s.lines, int(any("Exception" in frame.content[i] for i in s.lines))
+                            if labelled else -1, s.start) for s in seqs]
     config = DetectorConfig.model_validate({
         "encoder": {"kind": "hashing"}, "coordinator": {"epochs": 40}, "small_model": {"epochs": 2, "k": 3},
         "governor": {"cache": False}, "aem": {"batch_size": 40, "coordinator_epochs": 1, "small_model_epochs": 1}})
@@ -175,6 +184,19 @@ def test_ray_with_the_aem_equals_detect_stream_and_hands_out_new_versions(cluste
     numbers = [v.pop() for v in per_round]
     assert numbers[0] == 0 and all(b - a in (0, 1) for a, b in zip(numbers, numbers[1:]))
     assert learned and max(numbers) <= len(learned) <= max(numbers) + 1
+
+
+def test_ray_with_the_aem_equals_detect_stream_without_labels(cluster, label_free_model, logs):
+    # Without labels drift is read on the whole input's losses: the actors read them ahead too.
+    from collaborlog.detector.persistence import load
+    from collaborlog.scale import RayConfig, detect_on_ray
+
+    whole, parts = logs
+    assert load(label_free_model).novelty_ is not None
+    expected, _ = _single_process(label_free_model, whole, learn=True, batch=60)
+    result = detect_on_ray(load(label_free_model, llm=ScriptedClient(default=ANSWER)), _dataset("unused"), [parts],
+                           RayConfig(workers=2, batch_size=16, round_size=60), learn=True)
+    assert _as_rows(result.detections) == _as_rows(expected)
 
 
 def test_window_grouping_and_missing_inputs_are_clear_errors(cluster, model, tmp_path):

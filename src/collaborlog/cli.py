@@ -278,6 +278,8 @@ def fit(
     if quiet:
         return
     console.print(f"mode: {detector.mode_reason_}", markup=False)
+    if contamination is not None and detector.novelty_ is None:
+        console.print("note: --contamination is not used: the history's labels give the failures' rate", markup=False)
     console.print(f"fitted on {len(ds.splits.train):,} sequences (k = {detector.small_model_.k_}, "
                   f"tau = {detector.coordinator_.tau_:.3g}); {saved}", markup=False)
 

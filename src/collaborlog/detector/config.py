@@ -26,12 +26,11 @@ class AEMConfig(BaseModel):
     batch_size: int = Field(default=25, gt=0)
     """Sequences per stream batch; the models learn after each batch that holds an LLM verdict.
     Until a batch is learned every unfamiliar sequence in it goes to the LLM, so a smaller batch
-    sends fewer (HDFS to Hadoop 2.7.7: 2.6% of the sequences at 25, 9.8% at 100, with the same F1
-    and LLM calls); a batch without an LLM verdict costs no learning."""
+    sends fewer (measured in docs/results.md); a batch without an LLM verdict costs no learning."""
     lookahead: bool = True
     """Whether how common each message is counts the whole input at hand (a file being scored),
-    not only the batches judged so far: a batch's verdicts then do not depend on where in the
-    input it sits. ``False``: strictly online, each verdict from what came before it (as when
+    not only the batches judged so far (and, without labels, so does drift): without learning a
+    batch's verdicts then do not depend on where in the input it sits. ``False``: strictly online, each verdict from what came before it (as when
     following a live log)."""
     replay: int = Field(default=512, ge=0)
     """History sequences replayed with the new ones, so that nothing is forgotten."""

@@ -253,8 +253,9 @@ class CollaborLog:
         """Judge ``sequences`` in arrival order, one batch at a time; with ``learn`` (default: the
         AEM's ``enabled``), learn after each batch. With ``lookahead`` (default: the AEM's
         ``lookahead``), how common each message is counts all of ``sequences``, not only those
-        judged so far, and so (without labels) does whether the stream has drifted: a verdict then
-        depends neither on where its batch sits nor on the batch size (see
+        judged so far, and so (without labels) does whether the stream has drifted: without
+        learning a verdict then depends neither on where its batch sits nor on the batch size (with
+        it, on what the batches before taught the models; see
         :class:`collaborlog.memory.prevalence.Upcoming`).
 
         ``on_learned(n)`` is called after each batch that taught the models ``n > 0`` sequences
@@ -265,11 +266,7 @@ class CollaborLog:
         ahead = self.config.aem.lookahead if lookahead is None else lookahead
         upcoming = None
         if ahead and len(sequences) > size:
-            # Without labels, whether the stream has drifted is read on the losses of the whole
-            # input (one more pass over it, whose embeddings the read below reuses).
-            losses = (self.coordinator_.score(self.featurizer().transform(log, sequences, learn=False).vectors)
-                      if self.novelty_ is not None else None)
-            upcoming = Upcoming(*self.featurizer().read(log, sequences), losses, observed=learning)
+            upcoming = self.read_ahead(log, sequences, observed=learning)
         for begin in range(0, len(sequences), size):
             batch = sequences[begin:begin + size]
             if upcoming is not None:
@@ -283,6 +280,15 @@ class CollaborLog:
                 if learned and on_learned is not None:
                     on_learned(learned)
             yield detections
+
+    def read_ahead(self, log: LogFrame, sequences: list[Sequence], observed: bool = True) -> Upcoming:
+        """``sequences`` read ahead of the batches that judge them (see :class:`Upcoming`): their
+        messages and, without labels (where drift is read on the whole input), their coordinator
+        losses as the detector stands. ``observed``: whether the detector learns each batch."""
+        if self.novelty_ is None:
+            return Upcoming(*self.featurizer().read(log, sequences), observed=observed)
+        ahead = self.featurizer().transform(log, sequences, learn=False)
+        return Upcoming(ahead.messages, ahead.aligned, self.coordinator_.score(ahead.vectors), observed=observed)
 
     def judge_features(self, sequences: list[Sequence], features: SequenceFeatures,
                        levels: dict[str, str] | None = None,

@@ -72,8 +72,8 @@ def judge(det: CollaborLog, sequences: list[Sequence], features: SequenceFeature
     # Without labels, novelty is the evidence while it is as rare in the stream as failures
     # are; once most of the stream is unfamiliar (an upgrade, drift), the LLM's word on what is
     # routine counts too (see :mod:`collaborlog.memory.novelty`).
-    # With the input read ahead, on the losses of all of it: a verdict does not depend on where its
-    # batch sits, nor on the batch size.
+    # With the input read ahead, on the losses of all of it: the batches observed so far, this
+    # one, and the rest as the detector scored it before the stream began.
     drift = det.novelty_ is not None and det.novelty_.drifted(
         det.prevalence_.bound, losses if upcoming is None else np.concatenate([losses, upcoming.other_losses()]))
     trusted = det.novelty_ is None or drift

@@ -124,7 +124,7 @@ class FastPath:
     small_model: SmallModel
     coordinator: Coordinator
     baseline: EventCountBaseline | None
-    """``None`` when no history sequence is labelled: a supervised baseline has nothing to learn."""
+    """``None`` unless the history's labels show both classes: a supervised baseline has nothing to learn."""
     fit_seconds: float
 
 
@@ -148,7 +148,7 @@ def fit_fast_path(config: ExperimentConfig, data: Prepared, seed: int) -> FastPa
     coordinator = Coordinator(config.detector.coordinator.model_copy(update={"seed": seed})).fit(data.train.vectors, data.valid.vectors)
     fit_seconds = time.perf_counter() - t0
     baseline = None
-    if (y["train"] >= 0).any():
+    if len(np.unique(y["train"][y["train"] >= 0])) > 1:
         baseline = EventCountBaseline(config.baseline, seed).fit(data.train.templates, y["train"])
     return FastPath(sm, coordinator, baseline, fit_seconds)
 

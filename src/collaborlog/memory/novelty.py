@@ -92,7 +92,7 @@ class Novelty:
         return (f"{self.floor_:.0%} of the history's own sequences carry a message fewer than "
                 f"{self.contamination:.0%} of the others carry, so rare lines will also flag normal sequences "
                 "(about that share of them without an LLM): let an LLM judge them, or lower `contamination` "
-                "(`fit --contamination`), so that a message must be rarer to count")
+                "(`collaborlog fit --contamination`), so that a message must be rarer to count")
 
     def share(self, message: str) -> float:
         """The smoothed share of history sequences carrying ``message`` (never 0)."""

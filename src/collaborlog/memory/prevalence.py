@@ -101,49 +101,62 @@ class Prevalence:
 
 
 class Upcoming:
-    """The rest of the input at hand, not judged yet: how many sequences, and per message how many
-    of them carry it, as printed (``messages``) and read as the known messages they align to
-    (``aligned``).
+    """The input at hand that the detector has not observed, but for the batch being judged: how
+    many sequences, per message how many of them carry it, as printed (``messages``) and read as
+    the known messages they align to (``aligned``), and (where read) each one's coordinator loss.
 
-    Whether a message is common is then judged on all the input a batch run holds, not only on
-    what came before: a window's verdict does not depend on where in the file it sits, and the
-    first windows of a period that writes new routine events are not flagged for them.
+    Whether a message is common, and whether the stream has drifted, are then judged on all the
+    input a batch run holds, not only on what came before: a window's verdict does not depend on
+    where in the file it sits, and the first windows of a period that writes new routine events
+    are not flagged for them. A detector that learns observes each batch once judged (the AEM
+    counts it), so a judged batch leaves; one that does not learn never counts it, so it stays
+    (``observed=False``): either way the counts are the whole input's, the batch apart.
 
     >>> ahead = Upcoming([["a"], ["a", "b"], ["a"]], [["A"], ["A", "b"], ["A"]])
     >>> ahead.pop(1).seen, ahead.messages["a"], ahead.aligned["A"]
     (2, 2, 2)
+    >>> kept = Upcoming([["a"], ["b"], ["c"]], [["a"], ["b"], ["c"]], observed=False)
+    >>> kept.pop(1).pop(1).seen, kept.messages["a"], kept.messages["b"]
+    (2, 1, 0)
     """
 
     def __init__(self, messages: list[list[str]], aligned: list[list[str]], losses: np.ndarray | None = None,
                  observed: bool = True) -> None:
-        self._read = list(zip(messages, aligned))
-        self._next = 0
+        self.read = list(zip(messages, aligned))
+        """Each sequence's ``(messages, aligned)``, in input order."""
         self._batch = (0, 0)
-        self.seen = len(self._read)
+        self.seen = len(self.read)
         self.messages: Counter[str] = Counter()
         self.aligned: Counter[str] = Counter()
-        for lines, names in self._read:
+        for lines, names in self.read:
             self.messages.update(set(lines))
             self.aligned.update(set(names))
         self.losses = None if losses is None else np.asarray(losses, dtype=np.float64)
         """Each sequence's coordinator loss, read before any batch is judged (``None``: not read)."""
         self.observed = observed
-        """Whether the detector observes each batch once judged (the AEM counts it): if not, the
-        batches judged before still count in :meth:`other_losses`."""
+        """Whether the detector observes each batch once judged: if not, the batches judged before
+        still count."""
 
     def pop(self, n: int) -> "Upcoming":
-        """No longer count the next ``n`` sequences (the batch about to be judged); returns ``self``."""
-        for lines, names in self._read[self._next:self._next + n]:
-            self.messages.subtract(set(lines))
-            self.aligned.subtract(set(names))
-        self._batch = (self._next, min(self._next + n, len(self._read)))
-        self._next = self._batch[1]
-        self.seen = len(self._read) - self._next
+        """Take the next ``n`` sequences out (the batch about to be judged), and the previous batch
+        too where it was observed, else put it back; returns ``self``. Call it before each batch."""
+        begin, end = self._batch
+        if not self.observed:
+            self._count(begin, end, +1)
+        start = min(end + n, len(self.read))
+        self._count(end, start, -1)
+        self._batch = (end, start)
+        self.seen = len(self.read) - (start if self.observed else start - end)
         return self
 
+    def _count(self, begin: int, end: int, sign: int) -> None:
+        for lines, names in self.read[begin:end]:
+            for counter, items in ((self.messages, set(lines)), (self.aligned, set(names))):
+                counter.update({m: sign for m in items})
+
     def other_losses(self) -> np.ndarray:
-        """The losses of the input's sequences the detector has not observed, but for the batch
-        being judged: the rest of the input, and the batches judged before unless :attr:`observed`."""
+        """The losses :class:`Upcoming` counts: the input's sequences the detector has not
+        observed, but for the batch being judged (empty where losses were not read)."""
         if self.losses is None:
             return np.zeros(0)
         begin, end = self._batch

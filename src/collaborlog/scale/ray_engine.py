@@ -145,15 +145,17 @@ class FeatureWorker:
 
 
 class AheadWorker(FeatureWorker):
-    """An actor that reads sequences ahead: their masked messages and the known messages they
-    align to, nothing else (see :meth:`collaborlog.features.featurizer.Featurizer.read`)."""
+    """An actor that reads sequences ahead: their masked messages, the known messages they align
+    to and, without labels, their coordinator losses (see :meth:`CollaborLog.read_ahead`)."""
 
     def __call__(self, batch: "pd.DataFrame") -> "pd.DataFrame":
         import pandas as pd
 
         frame, sequences = _sequences(batch)
-        messages, aligned = self.detector.featurizer().read(frame, sequences)
-        return pd.DataFrame({"order": batch["order"].to_numpy(), "message": messages, "aligned": aligned})
+        ahead = self.detector.read_ahead(frame, sequences)
+        losses = ahead.losses if ahead.losses is not None else np.full(len(sequences), np.nan)
+        return pd.DataFrame({"order": batch["order"].to_numpy(), "message": [m for m, _ in ahead.read],
+                             "aligned": [a for _, a in ahead.read], "loss": losses})
 
 
 def _sequences(batch: "pd.DataFrame") -> tuple[LogFrame, list[Sequence]]:
@@ -167,14 +169,17 @@ def _sequences(batch: "pd.DataFrame") -> tuple[LogFrame, list[Sequence]]:
     return frame, sequences
 
 
-def _read_ahead(grouped: Any, version: Any, config: RayConfig) -> tuple[list[list[str]], list[list[str]]]:
-    """The whole job read ahead by the actors, in order: each sequence's masked messages and the
-    known messages they align to (what :meth:`CollaborLog.detect_stream` counts with ``lookahead``)."""
+def _read_ahead(grouped: Any, version: Any, config: RayConfig, observed: bool) -> Upcoming:
+    """The whole job read ahead by the actors, in order (what :meth:`CollaborLog.detect_stream`
+    counts with ``lookahead``); ``observed``: whether the detector learns each round."""
     ray = require_ray()
     read = grouped.map_batches(AheadWorker, fn_constructor_kwargs={"version": version}, batch_size=config.batch_size,
                                batch_format="pandas", compute=ray.data.ActorPoolStrategy(size=config.workers))
     rows = sorted(read.iter_rows(), key=lambda r: int(r["order"]))
-    return [[str(m) for m in r["message"]] for r in rows], [[str(m) for m in r["aligned"]] for r in rows]
+    # A detector with labels reads no losses ahead: Arrow carries its NaN as None.
+    losses = np.array([np.nan if r["loss"] is None else float(r["loss"]) for r in rows], dtype=np.float64)
+    return Upcoming([[str(m) for m in r["message"]] for r in rows], [[str(m) for m in r["aligned"]] for r in rows],
+                    None if np.isnan(losses).any() else losses, observed=observed)
 
 
 def _read(rows: dict, cfg: DatasetConfig) -> list[dict]:
@@ -247,7 +252,7 @@ def detect_on_ray(detector: CollaborLog, dataset: DatasetConfig, paths: list[Pat
         if len(rounds) > 1 and detector.config.aem.lookahead:
             begin = time.perf_counter()
             version = ray.put(DetectorVersion.of(detector, number))
-            upcoming = Upcoming(*_read_ahead(grouped, version, config))
+            upcoming = _read_ahead(grouped, version, config, observed=detector.config.aem.enabled)
             seconds["featurize"] += time.perf_counter() - begin
         for part in rounds:
             if version is None:
