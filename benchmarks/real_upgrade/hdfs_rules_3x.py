@@ -14,7 +14,20 @@ block (``BLOCK* allocate``) and the pending-reconstruction time-out are still lo
 
 from __future__ import annotations
 
-from hdfs_rules import ADDR, BLK, IP, Fate, NewStatement, Rule
+import hdfs_rules
+from hdfs_rules import (
+    ASYNC_DISK,
+    BLOCK_MANAGER,
+    BLOCK_STATE_CHANGE,
+    CLIENT_TRACE,
+    DATANODE,
+    FSDATASET,
+    STATE_CHANGE,
+    VOLUME_SCANNER,
+    Fate,
+    NewStatement,
+    Rule,
+)
 
 RELEASE = {
     "name": "Apache Hadoop 3.3.6",
@@ -30,15 +43,7 @@ RELEASE = {
     "layout": "%d{ISO8601} %p %c: %m%n",
 }
 
-# Logger names (log4j %c) in the release: the same classes as in 2.7.7.
-DATANODE = "org.apache.hadoop.hdfs.server.datanode.DataNode"
-CLIENT_TRACE = DATANODE + ".clienttrace"
-FSDATASET = "org.apache.hadoop.hdfs.server.datanode.fsdataset.impl.FsDatasetImpl"
-ASYNC_DISK = "org.apache.hadoop.hdfs.server.datanode.fsdataset.impl.FsDatasetAsyncDiskService"
-VOLUME_SCANNER = "org.apache.hadoop.hdfs.server.datanode.VolumeScanner"
-STATE_CHANGE = "org.apache.hadoop.hdfs.StateChange"
-BLOCK_STATE_CHANGE = "BlockStateChange"
-BLOCK_MANAGER = "org.apache.hadoop.hdfs.server.blockmanagement.BlockManager"
+# Logger names (log4j %c): the same classes as in 2.7.7, imported from hdfs_rules.
 
 # The synthetic cluster as a freshly formatted 3.3.6 cluster prints it. Same namespace, pool and
 # block-id scheme as the 2.7.7 variant, with the 3.x defaults read in the source.
@@ -93,24 +98,32 @@ FIELDS = {
     "datanodes": "every datanode of a merged group, each followed by a space",
 }
 
+_OLD = {rule.event: rule for rule in hdfs_rules.RULES}
+
+
+def _rule(event: str, fate: Fate, new: tuple[NewStatement, ...], note: str,
+          hidden: NewStatement | None = None) -> Rule:
+    """``event``'s rule: the 2008 side (template, pattern, level, logger) is the 2.7.7 table's, the
+    3.3.6 side is given."""
+    old = _OLD[event]
+    return Rule(event, old.old_template, old.old_pattern, old.old_level, old.old_logger, fate, new, note, hidden)
+
+
 RULES: tuple[Rule, ...] = (
-    Rule(
-        "E1", "<*>Adding an already existing block<*>", rf"Adding an already existing block {BLK}.*",
-        "WARN", "dfs.DataBlockScanner", Fate.DROPPED_REMOVED, (),
+    _rule(
+        "E1", Fate.DROPPED_REMOVED, (),
         "DataBlockScanner is gone since 2.7 (BlockScanner/VolumeScanner, HDFS-7430); 3.3.6 has no such "
         "statement.",
     ),
-    Rule(
-        "E2", "<*>Verification succeeded for<*>", rf"Verification succeeded for {BLK}",
-        "INFO", "dfs.DataBlockScanner", Fate.DROPPED_DEBUG, (),
+    _rule(
+        "E2", Fate.DROPPED_DEBUG, (),
         "A successful scan is logged at TRACE by VolumeScanner's result handler.",
         hidden=NewStatement("TRACE", VOLUME_SCANNER, "Successfully scanned {eblk} on {volume}",
                             "Successfully scanned <*> on <*>", "server/datanode/VolumeScanner.java:275",
                             "Successfully scanned {block} on {volume}"),
     ),
-    Rule(
-        "E3", "<*>Served block<*>to<*>", rf"(?P<dn>{ADDR}) Served block {BLK} to /(?P<ip>{IP})",
-        "INFO", "dfs.DataNode$DataXceiver", Fate.DROPPED_DEBUG, (),
+    _rule(
+        "E3", Fate.DROPPED_DEBUG, (),
         "A read is traced only at DEBUG: DataXceiver builds a client-trace HDFS_READ format ('Served "
         "block' without a client name) and BlockSender logs it with ClientTraceLog.debug.",
         hidden=NewStatement("DEBUG", CLIENT_TRACE,
@@ -122,10 +135,8 @@ RULES: tuple[Rule, ...] = (
                             "DN_CLIENTTRACE_FORMAT with op HDFS_READ (a client's read; '{dnR} Served block {block} "
                             "to {remoteAddress}' only without a client name)"),
     ),
-    Rule(
-        "E4", "<*>Got exception while serving<*>to<*>",
-        rf"(?P<dn>{ADDR}):Got exception while serving {BLK} to /(?P<ip>{IP}):?",
-        "WARN", "dfs.DataNode$DataXceiver", Fate.REWORDED,
+    _rule(
+        "E4", Fate.REWORDED,
         (NewStatement("WARN", DATANODE, "{dnreg}:Got exception while serving {eblk} to /{ip_port}",
                       "<*>:Got exception while serving <*> to <*>", "server/datanode/DataXceiver.java:649",
                       "{dnR}:Got exception while serving {block} to {remoteAddress} (exception as throwable)"),),
@@ -133,46 +144,37 @@ RULES: tuple[Rule, ...] = (
         "as throwable (a SocketException is logged at TRACE as 'Ignoring exception', a "
         "SocketTimeoutException not at all; the 2008 exception is not in the data, so the line is kept).",
     ),
-    Rule(
-        "E5", "<*>Receiving block<*>src:<*>dest:<*>",
-        rf"Receiving block {BLK} src: (?P<src>/{ADDR}) dest: (?P<dest>/{ADDR})",
-        "INFO", "dfs.DataNode$DataXceiver", Fate.REWORDED,
+    _rule(
+        "E5", Fate.REWORDED,
         (NewStatement("INFO", DATANODE, "Receiving {eblk} src: {src} dest: {dest}",
                       "Receiving <*> src: <*> dest: <*>", "server/datanode/DataXceiver.java:750",
                       "Receiving {block} src: {remoteAddress} dest: {localAddress}"),),
         "'block' dropped from the wording; ExtendedBlock ids; the datanode's port is 9866.",
     ),
-    Rule(
-        "E6", "<*>Received block<*>src:<*>dest:<*>of size<*>",
-        rf"Received block {BLK} src: (?P<src>/{ADDR}) dest: (?P<dest>/{ADDR}) of size (?P<size>\d+)",
-        "INFO", "dfs.DataNode$DataXceiver", Fate.REWORDED,
+    _rule(
+        "E6", Fate.REWORDED,
         (NewStatement("INFO", DATANODE, "Received {eblk} src: {src} dest: {dest} of size {size}",
                       "Received <*> src: <*> dest: <*> of size <*>", "server/datanode/DataXceiver.java:934",
                       "Received {block} src: {remoteAddress} dest: {localAddress} of size {block.getNumBytes()}"),),
         "'block' dropped from the wording; ExtendedBlock ids.",
     ),
-    Rule(
-        "E7", "<*>writeBlock<*>received exception<*>", rf"writeBlock {BLK} received exception (?P<exc>.*)",
-        "INFO", "dfs.DataNode$DataXceiver", Fate.REWORDED,
+    _rule(
+        "E7", Fate.REWORDED,
         (NewStatement("INFO", DATANODE, "opWriteBlock {eblk} received exception {exc}",
                       "opWriteBlock <*> received exception <*>", "server/datanode/DataXceiver.java:942",
                       "opWriteBlock {block} received exception {ioe.toString()}"),),
         "Renamed after the data-transfer op; ExtendedBlock ids.",
     ),
-    Rule(
-        "E8", "<*>PacketResponder<*>for block<*>Interrupted<*>",
-        rf"PacketResponder (?P<n>\d+) for block {BLK} Interrupted\.?",
-        "INFO", "dfs.DataNode$PacketResponder", Fate.REWORDED,
+    _rule(
+        "E8", Fate.REWORDED,
         (NewStatement("INFO", DATANODE, "{responder}: Thread is interrupted.",
                       "PacketResponder: <*>, type=<*>: Thread is interrupted.",
                       "server/datanode/BlockReceiver.java:1484", "{myString}: Thread is interrupted."),),
         "The responder names itself by block and pipeline position; in 3.x a responder with "
         "downstream datanodes lists them (2.7.7 printed the list only for the last one, empty).",
     ),
-    Rule(
-        "E9", "<*>Received block<*>of size<*>from<*>",
-        rf"Received block {BLK} of size (?P<size>\d+) from /(?P<ip>{IP})",
-        "INFO", "dfs.DataNode$PacketResponder", Fate.REWORDED,
+    _rule(
+        "E9", Fate.REWORDED,
         (NewStatement("INFO", CLIENT_TRACE,
                       "src: /{ip_port}, dest: /{dest}, bytes: {size}, op: HDFS_WRITE, cliID: {client}, offset: 0, "
                       "srvID: {srv_id}, blockid: {eblk}, duration(ns): {duration}",
@@ -186,62 +188,52 @@ RULES: tuple[Rule, ...] = (
         "at INFO by default), now with 'duration(ns):'. With that logger off the release prints "
         "'Received {eblk} size {size} from {inAddr}' (server/datanode/BlockReceiver.java:1554).",
     ),
-    Rule(
-        "E10", "<*>PacketResponder<*>Exception<*>", rf"PacketResponder {BLK} (?P<n>\d+) Exception (?P<exc>.*)",
-        "INFO", "dfs.DataNode$PacketResponder", Fate.REWORDED,
+    _rule(
+        "E10", Fate.REWORDED,
         (NewStatement("INFO", DATANODE, "{responder}", "PacketResponder: <*>, type=<*>",
                       "server/datanode/BlockReceiver.java:1468", "{myString} (exception as throwable)"),),
         "Only the responder's name (an error reading the downstream ack); the exception moved to the "
         "stack-trace lines, which (as in loghub) are not kept.",
     ),
-    Rule(
-        "E11", "<*>PacketResponder <*> for block <*> terminating<*>",
-        rf"PacketResponder (?P<n>\d+) for block {BLK} terminating",
-        "INFO", "dfs.DataNode$PacketResponder", Fate.REWORDED,
+    _rule(
+        "E11", Fate.REWORDED,
         (NewStatement("INFO", DATANODE, "{responder} terminating", "PacketResponder: <*>, type=<*> terminating",
                       "server/datanode/BlockReceiver.java:1523", "{myString} terminating"),),
         "Count 0 is LAST_IN_PIPELINE (no list), more is HAS_DOWNSTREAM_IN_PIPELINE with its "
         "downstream datanodes (downstreams=<n>:[..]).",
     ),
-    Rule(
-        "E12", "<*>:Exception writing block<*>to mirror<*>",
-        rf"(?P<dn>{ADDR}):Exception writing block {BLK} to mirror (?P<mirror>\S+).*",
-        "INFO", "dfs.DataNode$BlockReceiver", Fate.REWORDED,
+    _rule(
+        "E12", Fate.REWORDED,
         (NewStatement("INFO", DATANODE, "{dnreg}:Exception writing {eblk} to mirror {mirror}",
                       "<*>:Exception writing <*> to mirror <*>", "server/datanode/BlockReceiver.java:472",
                       "{datanode.getDNRegistrationForBP(bpid)}:Exception writing {block} to mirror {mirrorAddr} "
                       "(exception as throwable)"),),
         "Full datanode registration; 'block' dropped from the wording; exception as throwable.",
     ),
-    Rule(
-        "E13", "<*>Receiving empty packet for block<*>", rf"Receiving empty packet for block {BLK}",
-        "INFO", "dfs.DataNode$BlockReceiver", Fate.DROPPED_DEBUG, (),
+    _rule(
+        "E13", Fate.DROPPED_DEBUG, (),
         "Reworded and at DEBUG (guarded by isDebugEnabled).",
         hidden=NewStatement("DEBUG", DATANODE, "Receiving an empty packet or the end of the block {eblk}",
                             "Receiving an empty packet or the end of the block <*>",
                             "server/datanode/BlockReceiver.java:632",
                             "Receiving an empty packet or the end of the block {block}"),
     ),
-    Rule(
-        "E14", "<*>Exception in receiveBlock for block<*>", rf"Exception in receiveBlock for block {BLK}(?P<exc>.*)",
-        "INFO", "dfs.DataNode$BlockReceiver", Fate.REWORDED,
+    _rule(
+        "E14", Fate.REWORDED,
         (NewStatement("INFO", DATANODE, "Exception for {eblk}", "Exception for <*>",
                       "server/datanode/BlockReceiver.java:1029", "Exception for {block} (exception as throwable)"),),
         "Shortened; the exception moved to the stack-trace lines.",
     ),
-    Rule(
-        "E15", "<*>Changing block file offset of block<*>from<*>to<*>meta file offset to<*>",
-        rf"Changing block file offset of block {BLK} from \d+ to \d+ meta file offset to \d+",
-        "INFO", "dfs.DataNode$BlockReceiver", Fate.DROPPED_DEBUG, (),
+    _rule(
+        "E15", Fate.DROPPED_DEBUG, (),
         "Only the meta-file offset change is logged, at DEBUG (guarded by isDebugEnabled).",
         hidden=NewStatement("DEBUG", FSDATASET, "Changing meta file offset of block {eblk} from {old} to {new}",
                             "Changing meta file offset of block <*> from <*> to <*>",
                             "server/datanode/fsdataset/impl/FsDatasetImpl.java:1754",
                             "Changing meta file offset of block {b} from {oldPos} to {newPos}"),
     ),
-    Rule(
-        "E16", "<*>:Transmitted block<*>to<*>", rf"(?P<dn>{ADDR}):Transmitted block {BLK} to /(?P<tgt>{ADDR})",
-        "INFO", "dfs.DataNode$DataTransfer", Fate.REWORDED,
+    _rule(
+        "E16", Fate.REWORDED,
         (NewStatement("INFO", DATANODE, "DataTransfer, at {display}: Transmitted {eblk} (numBytes={numbytes}) to "
                       "/{tgt}", "DataTransfer, at <*>: Transmitted <*> (numBytes=<*>) to <*>",
                       "server/datanode/DataNode.java:2903",
@@ -249,27 +241,22 @@ RULES: tuple[Rule, ...] = (
                       "(numBytes={b.getNumBytes()}) to {curTarget}"),),
         "Prefixed by the class and the sending datanode's display name (host:port); the size is printed.",
     ),
-    Rule(
-        "E17", "<*>:Failed to transfer<*>to<*>got<*>",
-        rf"(?P<dn>{ADDR}):Failed to transfer {BLK} to (?P<tgt>{ADDR}) got (?P<exc>.*)",
-        "WARN", "dfs.DataNode$DataTransfer", Fate.REWORDED,
+    _rule(
+        "E17", Fate.REWORDED,
         (NewStatement("WARN", DATANODE, "{dnreg}:Failed to transfer {eblk} to {tgt} got",
                       "<*>:Failed to transfer <*> to <*> got", "server/datanode/DataNode.java:2927",
                       "{bpReg}:Failed to transfer {b} to {targets[0]} got (exception as throwable)"),),
         "Full datanode registration; exception as throwable (an slf4j format: no trailing space).",
     ),
-    Rule(
-        "E18", "<*>Starting thread to transfer block<*>to<*>",
-        rf"(?P<dn>{ADDR}) Starting thread to transfer block {BLK} to (?P<targets>.*)",
-        "INFO", "dfs.DataNode", Fate.REWORDED,
+    _rule(
+        "E18", Fate.REWORDED,
         (NewStatement("INFO", DATANODE, "{dnreg} Starting thread to transfer {eblk} to {xfer_targets}",
                       "<*> Starting thread to transfer <*> to <*>", "server/datanode/DataNode.java:2682",
                       "{bpReg} Starting thread to transfer {block} to {xferTargetsString}"),),
         "Full datanode registration; targets joined by single spaces.",
     ),
-    Rule(
-        "E19", "<*>Reopen Block<*>", rf"Reopen Block {BLK}.*",
-        "INFO", "dfs.FSDataset", Fate.SPLIT,
+    _rule(
+        "E19", Fate.SPLIT,
         (NewStatement("INFO", FSDATASET, "Recover RBW replica {eblk}", "Recover RBW replica <*>",
                       "server/datanode/fsdataset/impl/FsDatasetImpl.java:1508", "Recover RBW replica {b}"),
          NewStatement("INFO", FSDATASET, "At {display}, Recovering ReplicaBeingWritten, {blk}, RBW",
@@ -279,19 +266,16 @@ RULES: tuple[Rule, ...] = (
         "Pipeline recovery (recoverRbw) prints two statements, the second now naming the datanode; the "
         "replica's multi-line description is kept to its first line.",
     ),
-    Rule(
-        "E20", "<*>Unexpected error trying to delete block<*>BlockInfo not found in volumeMap<*>",
-        rf"Unexpected error trying to delete block {BLK}\. BlockInfo not found in volumeMap\.",
-        "WARN", "dfs.FSDataset", Fate.REWORDED,
+    _rule(
+        "E20", Fate.REWORDED,
         (NewStatement("INFO", FSDATASET, "Failed to delete replica {blk}: ReplicaInfo not found.",
                       "Failed to delete replica <*>: ReplicaInfo not found.",
                       "server/datanode/fsdataset/impl/FsDatasetImpl.java:2119",
                       "Failed to delete replica {invalidBlks[i]}: ReplicaInfo not found."),),
         "Reworded and lowered from WARN to INFO (a replica deleted earlier is normal).",
     ),
-    Rule(
-        "E21", "<*>Deleting block<*>file<*>", rf"Deleting block {BLK} file (?P<path>\S+)",
-        "INFO", "dfs.FSDataset", Fate.SPLIT,
+    _rule(
+        "E21", Fate.SPLIT,
         (NewStatement("INFO", ASYNC_DISK, "Scheduling {blk} replica FinalizedReplica, {blk}, FINALIZED",
                       "Scheduling <*> replica FinalizedReplica, <*>, FINALIZED",
                       "server/datanode/fsdataset/impl/FsDatasetAsyncDiskService.java:244",
@@ -304,37 +288,29 @@ RULES: tuple[Rule, ...] = (
         "replica (a multi-line description, kept to its first line, so ' for deletion' falls on its "
         "last line); the done line prints the replica file as a file: URI under the 32x32 layout.",
     ),
-    Rule(
-        "E22", "<*>BLOCK* NameSystem<*>allocateBlock:<*>",
-        rf"BLOCK\* NameSystem\.allocateBlock: (?P<path>\S+?)\.? {BLK}",
-        "INFO", "dfs.FSNamesystem", Fate.REWORDED,
+    _rule(
+        "E22", Fate.REWORDED,
         (NewStatement("INFO", STATE_CHANGE, "BLOCK* allocate {blk}, replicas={replicas} for {path}",
                       "BLOCK* allocate <*>, replicas=<*> for <*>", "server/namenode/FSDirWriteFileOp.java:802",
                       "BLOCK* allocate {b}, replicas={uc.appendUCPartsConcise} for {src}"),),
         "The block prints its id only, then its expected replicas' datanodes (no UC state, no "
         "storage ids as in 2.7.7); logged by FSDirWriteFileOp.logAllocatedBlock.",
     ),
-    Rule(
-        "E23", "<*>BLOCK* NameSystem<*>delete:<*>is added to invalidSet of<*>",
-        rf"BLOCK\* NameSystem\.delete: {BLK} is added to invalidSet of (?P<dn>{ADDR})",
-        "INFO", "dfs.FSNamesystem", Fate.DROPPED_DEBUG, (),
+    _rule(
+        "E23", Fate.DROPPED_DEBUG, (),
         "At DEBUG: the one line per deleted block listing its datanodes (2.7.7 INFO, merged) is "
         "blockLog.debug in 3.x.",
         hidden=NewStatement("DEBUG", BLOCK_STATE_CHANGE, "BLOCK* addToInvalidates: {blk} {datanodes}",
                             "BLOCK* addToInvalidates: <*> <*>", "server/blockmanagement/BlockManager.java:1757",
                             "BLOCK* addToInvalidates: {storedBlock} {datanodes}"),
     ),
-    Rule(
-        "E24", "<*>BLOCK* Removing block<*>from neededReplications as it does not belong to any file<*>",
-        rf"BLOCK\* Removing block {BLK} from neededReplications as it does not belong to any file\.?",
-        "INFO", "dfs.FSNamesystem", Fate.DROPPED_REMOVED, (),
+    _rule(
+        "E24", Fate.DROPPED_REMOVED, (),
         "BlockManager.scheduleReconstruction removes an abandoned block from neededReconstruction "
         "without logging (server/blockmanagement/BlockManager.java:2110).",
     ),
-    Rule(
-        "E25", "<*>BLOCK* ask<*>to replicate<*>to<*>",
-        rf"BLOCK\* ask (?P<dn>{ADDR}) to replicate {BLK} to datanode\(s\) (?P<targets>.*)",
-        "INFO", "dfs.FSNamesystem", Fate.DROPPED_DEBUG, (),
+    _rule(
+        "E25", Fate.DROPPED_DEBUG, (),
         "At DEBUG (2.7.7: INFO): the scheduled reconstruction work is logged only when blockLog is "
         "debug-enabled, the source now an array of datanodes.",
         hidden=NewStatement("DEBUG", BLOCK_STATE_CHANGE, "BLOCK* ask [{dn}] to replicate {blk} to datanode(s) "
@@ -342,10 +318,8 @@ RULES: tuple[Rule, ...] = (
                             "server/blockmanagement/BlockManager.java:2083",
                             "BLOCK* ask {rw.getSrcNodes()} to replicate {rw.getBlock()} to {targetList}"),
     ),
-    Rule(
-        "E26", "<*>BLOCK* NameSystem<*>addStoredBlock: blockMap updated:<*>is added to<*>size<*>",
-        rf"BLOCK\* NameSystem\.addStoredBlock: blockMap updated: (?P<dn>{ADDR}) is added to {BLK} size (?P<size>\d+)",
-        "INFO", "dfs.FSNamesystem", Fate.DROPPED_DEBUG, (),
+    _rule(
+        "E26", Fate.DROPPED_DEBUG, (),
         "Reworded and at DEBUG (2.7.7: INFO 'blockMap updated'): a replica reported to the namenode "
         "is no longer logged by default.",
         hidden=NewStatement("DEBUG", BLOCK_STATE_CHANGE, "BLOCK* addStoredBlock: {dn} is added to {blk} "
@@ -353,11 +327,8 @@ RULES: tuple[Rule, ...] = (
                             "server/blockmanagement/BlockManager.java:3527",
                             "BLOCK* addStoredBlock: {node} is added to {storedBlock} (size={storedBlock.getNumBytes()})"),
     ),
-    Rule(
-        "E27", "<*>BLOCK* NameSystem<*>addStoredBlock: Redundant addStoredBlock request received for<*>on<*>size<*>",
-        rf"BLOCK\* NameSystem\.addStoredBlock: Redundant addStoredBlock request received for {BLK} on "
-        rf"(?P<dn>{ADDR}) size (?P<size>\d+)",
-        "WARN", "dfs.FSNamesystem", Fate.DROPPED_DEBUG, (),
+    _rule(
+        "E27", Fate.DROPPED_DEBUG, (),
         "At DEBUG, as in 2.7.7.",
         hidden=NewStatement("DEBUG", BLOCK_STATE_CHANGE, "BLOCK* addStoredBlock: Redundant addStoredBlock request "
                             "received for {blk} on node {dn} size {size}",
@@ -366,12 +337,8 @@ RULES: tuple[Rule, ...] = (
                             "BLOCK* addStoredBlock: Redundant addStoredBlock request received for {storedBlock} "
                             "on node {node} size {storedBlock.getNumBytes()}"),
     ),
-    Rule(
-        "E28", "<*>BLOCK* NameSystem<*>addStoredBlock: addStoredBlock request received for<*>on<*>size<*>But it does "
-               "not belong to any file.",
-        rf"BLOCK\* NameSystem\.addStoredBlock: addStoredBlock request received for {BLK} on (?P<dn>{ADDR}) size "
-        rf"(?P<size>\d+) But it does not belong to any file\.",
-        "INFO", "dfs.FSNamesystem", Fate.DROPPED_DEBUG, (),
+    _rule(
+        "E28", Fate.DROPPED_DEBUG, (),
         "At DEBUG (2.7.7: INFO), same shortened wording.",
         hidden=NewStatement("DEBUG", BLOCK_STATE_CHANGE, "BLOCK* addStoredBlock: {blk} on {dn} size {size} but it "
                             "does not belong to any file", "BLOCK* addStoredBlock: <*> on <*> size <*> but it does "
@@ -379,9 +346,8 @@ RULES: tuple[Rule, ...] = (
                             "BLOCK* addStoredBlock: {block} on {node} size {block.getNumBytes()} but it does not "
                             "belong to any file"),
     ),
-    Rule(
-        "E29", "<*>PendingReplicationMonitor timed out block<*>", rf"PendingReplicationMonitor timed out block {BLK}",
-        "WARN", "dfs.FSNamesystem", Fate.REWORDED,
+    _rule(
+        "E29", Fate.REWORDED,
         (NewStatement("WARN", BLOCK_MANAGER, "PendingReconstructionMonitor timed out {blk}",
                       "PendingReconstructionMonitor timed out <*>",
                       "server/blockmanagement/PendingReconstructionBlocks.java:283",
@@ -389,9 +355,8 @@ RULES: tuple[Rule, ...] = (
         "Replication became reconstruction (erasure coding, HDFS-7285): PendingReplicationBlocks is "
         "PendingReconstructionBlocks; 'block' dropped; BlockManager's logger.",
     ),
-    Rule(
-        "E30", "<*>BLOCK* ask <*> to delete <*>", rf"BLOCK\* ask (?P<dn>{ADDR}) to delete (?P<blocks>.*)",
-        "INFO", "dfs.FSNamesystem", Fate.DROPPED_DEBUG, (),
+    _rule(
+        "E30", Fate.DROPPED_DEBUG, (),
         "At DEBUG (2.7.7: INFO): invalidateWorkForOneNode logs the deletion command with blockLog.debug.",
         hidden=NewStatement("DEBUG", BLOCK_STATE_CHANGE, "BLOCK* BlockManager: ask {dn} to delete {block_list}",
                             "BLOCK* BlockManager: ask <*> to delete <*>",
