@@ -28,6 +28,27 @@ def test_a_reworded_message_is_read_as_its_known_counterpart_and_a_new_event_is_
     assert again.align(["Metrics published"], vectors[1:2]).names == ["Metrics published"]
 
 
+def test_a_new_message_close_to_a_history_message_is_read_as_it_even_when_a_learned_one_is_closer():
+    # A failure line of the new release resembles its old wording, and resembles more a routine
+    # line of the same release that the stream taught first (the same id formats): read by the
+    # closest alone, it would take the routine line's reading and hide.
+    history = ["Redundant request received for <BLK>", "Receiving block <BLK>"]
+    aligner = MessageAligner(threshold=0.85).fit(history, _unit([1, 0, 0], [0, 1, 0]))
+    learned = "blockIndex <ID> was added to <ID>"
+    aligner.add([learned], _unit([0.6, 0, 0.8]))
+    redundant = _unit([0.88, 0, 0.47])  # 0.88 from its old wording, 0.90 from the learned line
+    assert float(redundant[0] @ aligner.vectors_[2]) > float(redundant[0] @ aligner.vectors_[0]) >= 0.85
+    assert aligner.align(["Redundant call received <ID>"], redundant).names == [history[0]]
+    # With no history message close enough, the closest learned message reads it.
+    variant = _unit([0.55, 0, 0.83])
+    assert aligner.align(["blockIndex <HEX> was added to <ID>"], variant).names == [learned]
+    # Told apart after a round trip; a detector saved before counts every message as the history's.
+    state = aligner.state_dict()
+    assert MessageAligner.from_state(state).align(["Redundant call received <ID>"], redundant).names == [history[0]]
+    del state["history"]
+    assert MessageAligner.from_state(state).align(["Redundant call received <ID>"], redundant).names == [learned]
+
+
 def test_alignment_with_nothing_known_leaves_messages_alone():
     out = MessageAligner().fit([], np.zeros((0, 3), np.float32)).align(["a"], _unit([1, 0, 0]))
     assert out.names == ["a"] and out.similarity[0] == 0.0

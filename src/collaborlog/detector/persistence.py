@@ -158,6 +158,7 @@ class _Aligner(TypedDict):
     threshold: float
     messages: list[str]
     aliases: dict[str, str]
+    history: NotRequired[int]
 
 
 COMPONENTS: dict[str, tuple[TypeAdapter, dict[str, int], tuple[str, ...]]] = {

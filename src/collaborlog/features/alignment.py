@@ -11,6 +11,12 @@ coordinator, which routes them to the LLM.
 The LLM always sees the real, new wording; only the models' inputs are translated. The AEM
 adds the new events the LLM has judged to the known messages, and the rewordings the LLM has
 confirmed below the threshold as *aliases* of the message they reword.
+
+A new message close enough to a message of the history is read as that one, even where a message
+first learned from the stream is closer: the statements of one new release share its id formats
+and wording, which makes them alike whatever they report, while the history's messages are the
+ones its labels speak of. (Read by the closest alone, a release's new failure line could take
+the reading of a routine line of the same release that the stream taught first.)
 """
 
 from __future__ import annotations
@@ -39,13 +45,15 @@ class MessageAligner:
         self.vectors_ = np.zeros((0, 0), np.float32)
         self.aliases_: dict[str, str] = {}
         """A confirmed rewording -> the known message it is read as."""
+        self.history_ = 0
+        """How many of ``messages_`` (the first ones) the history holds; the rest the stream taught."""
         self._row: dict[str, int] = {}
 
     def fit(self, messages: list[str], vectors: np.ndarray) -> "MessageAligner":
         """Know ``messages`` (one unit vector per row of ``vectors``)."""
         self.messages_, self.vectors_, self._row = [], np.zeros((0, vectors.shape[1]), np.float32), {}
         self.aliases_ = {}
-        self.add(messages, vectors)
+        self.history_ = self.add(messages, vectors)
         return self
 
     def add(self, messages: list[str], vectors: np.ndarray) -> int:
@@ -90,8 +98,12 @@ class MessageAligner:
         unknown = [i for i, m in enumerate(messages) if not self.knows(m)]
         if unknown and len(self.messages_):
             sims = out[unknown] @ self.vectors_.T
+            rows = np.arange(len(unknown))
             best = sims.argmax(axis=1)
-            for i, b, s in zip(unknown, best, sims[np.arange(len(unknown)), best]):
+            if 0 < self.history_ < len(self.messages_):
+                old = sims[:, :self.history_].argmax(axis=1)
+                best = np.where(sims[rows, old] >= self.threshold, old, best)
+            for i, b, s in zip(unknown, best, sims[rows, best]):
                 similarity[i] = s
                 if s >= self.threshold:
                     names[i] = self.messages_[b]
@@ -101,7 +113,8 @@ class MessageAligner:
         return Aligned(names, out, similarity)
 
     def state_dict(self) -> dict:
-        return {"threshold": self.threshold, "messages": self.messages_, "aliases": self.aliases_, "vectors": self.vectors_}
+        return {"threshold": self.threshold, "messages": self.messages_, "aliases": self.aliases_,
+                "history": self.history_, "vectors": self.vectors_}
 
     @classmethod
     def from_state(cls, data: dict) -> "MessageAligner":
@@ -114,4 +127,8 @@ class MessageAligner:
         out.vectors_ = np.asarray(vectors, np.float32)
         out._row = {m: i for i, m in enumerate(out.messages_)}
         out.aliases_ = dict(data["aliases"])
+        # Saved before the history's messages were told apart: all of them count as the history's.
+        out.history_ = int(data.get("history", len(out.messages_)))
+        if not 0 <= out.history_ <= len(out.messages_):
+            raise ValueError(f"{out.history_} history messages of {len(out.messages_)}")
         return out
