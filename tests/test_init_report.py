@@ -136,6 +136,16 @@ def test_init_relative_path_and_errors(tmp_path):
     with pytest.raises(CollaborLogError, match="kind: csv"):
         init(table, tmp_path / "t.yaml")
     assert not (tmp_path / "t.yaml").exists()
+    # A binary file is named as given, not as the sample init copies it to; NUL padding is no binary.
+    binary = tmp_path / "core.log"
+    binary.write_bytes(bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)))
+    with pytest.raises(CollaborLogError, match=f"{binary} does not look like a text log"):
+        init(binary, tmp_path / "b.yaml")
+    padded = tmp_path / "rotated.log"
+    padded.write_bytes(b"\x00" * 5000 + b"".join(f"2024-01-02 03:04:{i % 60:02d} INFO svc: tick {i}\n".encode()
+                                                   for i in range(40)))
+    guess, check = init(padded, tmp_path / "p.yaml")
+    assert guess.log_format == "<Date> <Time> <Level> <Component>: <Content>" and check.matched_share == 1.0
 
 
 def test_cli_init_prints_the_check(tmp_path):

@@ -63,6 +63,24 @@ def test_binary_garbage_is_a_clear_error(tmp_path):
         read_log(path, _text_source())
 
 
+@pytest.mark.parametrize("where", ["head", "middle"])
+def test_nul_padding_is_removed_and_counted_not_taken_for_a_binary_file(tmp_path, where):
+    # A copy-truncate rotation leaves the file's start as NULs, a crash leaves a run of them mid-file.
+    lines = [f"081109 2035{i % 60:02d} INFO c: message number {i}\n".encode() for i in range(40)]
+    pad = b"\x00" * 5000
+    body = pad + b"".join(lines) if where == "head" else b"".join(lines[:20]) + pad + b"".join(lines[20:])
+    path = tmp_path / "padded.log"
+    path.write_bytes(body)
+    frame = read_log(path, _text_source())
+    assert frame.content == [f"message number {i}" for i in range(40)] and frame.matched.all()
+    assert frame.stats.nul_lines == 1 and any("NUL bytes" in w for w in frame.stats.warnings())
+    # NULs between the characters are no padding: a UTF-16 file is still refused.
+    utf16 = tmp_path / "utf16.log"
+    utf16.write_bytes(b"".join(lines).decode().encode("utf-16-le"))
+    with pytest.raises(DataError, match="does not look like a text log"):
+        read_log(utf16, _text_source())
+
+
 def test_empty_file_is_a_clear_error(tmp_path):
     path = tmp_path / "empty.log"
     path.write_bytes(b"")

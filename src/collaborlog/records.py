@@ -62,6 +62,8 @@ class ReadStats:
     """Empty or whitespace-only lines (rows with empty content in CSV, parquet and JSON Lines); skipped."""
     bad_timestamps: int = 0
     """Lines whose timestamp could not be parsed; they take the previous line's time."""
+    nul_lines: int = 0
+    """Lines that held NUL bytes (padding a crash or a copy-truncate rotation leaves); the NULs were removed."""
     truncated: bool = False
     """The compressed stream ended early or broke; every complete line before the break was kept."""
     damage: StreamDamage | None = None
@@ -75,6 +77,9 @@ class ReadStats:
             out.append(f"{self.undecodable} line(s) had undecodable bytes, replaced with U+FFFD")
         if self.oversized:
             out.append(f"{self.oversized} line(s) were longer than the limit and were cut")
+        if self.nul_lines:
+            out.append(f"{self.nul_lines} line(s) held NUL bytes (padding a crash or a copy-truncate log "
+                       "rotation leaves), removed")
         if self.bad_timestamps:
             every = " (every line: check source.timestamp)" if self.bad_timestamps == self.lines else ""
             out.append(f"{self.bad_timestamps} line(s) had an unparseable timestamp{every}")

@@ -28,7 +28,7 @@ import yaml
 from collaborlog.data.config import DatasetConfig, TimestampSpec, parse_model
 from collaborlog.data.dataset import Dataset, load_dataset
 from collaborlog.data.levels import normalize
-from collaborlog.data.readers import format_regex, parse_timestamps
+from collaborlog.data.readers import SNIFF_BYTES, format_regex, parse_timestamps, refuse_binary
 from collaborlog.errors import CollaborLogError
 
 SAMPLE_LINES = 2_000
@@ -144,10 +144,14 @@ def read_sample(path: Path, limit: int = SAMPLE_LINES) -> list[str]:
     with open(path, "rb") as fh:
         gzipped = fh.read(2) == b"\x1f\x8b"
     lines: list[str] = []
+    head = b""
     try:
         with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as fh:
             for raw in fh:
-                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if len(head) < SNIFF_BYTES:
+                    head += raw[:SNIFF_BYTES]
+                # NUL bytes are removed, as the readers remove them (padding, not text).
+                text = raw.replace(b"\x00", b"").decode("utf-8", errors="replace").rstrip("\r\n")
                 if text.strip():
                     lines.append(text)
                     if len(lines) >= limit:
@@ -155,6 +159,7 @@ def read_sample(path: Path, limit: int = SAMPLE_LINES) -> list[str]:
     except (OSError, EOFError) as err:
         if not lines:
             raise CollaborLogError(f"cannot read {path}: {err}; give an intact plain or gzip log") from None
+    refuse_binary(path, head[:SNIFF_BYTES])
     if not lines:
         raise CollaborLogError(f"{path} holds no non-blank line to guess a format from")
     return lines

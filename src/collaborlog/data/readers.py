@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 _GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib's code for "a gzip header and trailer around deflate data"
 _CHUNK = 1 << 16
-_SNIFF_BYTES = 65_536
+SNIFF_BYTES = 65_536
+"""How much of a file's start is read to tell a text log from a binary file."""
 _PANDAS_COMPRESSIONS = {".bz2", ".xz", ".zip", ".zst", ".tar"}
 _TEXT_CONTROL_OK = {9, 10, 11, 12, 13, 27}
 _LINE = "\x00line"
@@ -120,7 +121,15 @@ def format_regex(log_format: str) -> tuple[re.Pattern[str], list[str]]:
     return re.compile(pattern + r"\Z", re.DOTALL), headers
 
 
+_NUL_RUN = re.compile(rb"\x00{8,}")
+"""A run of NUL bytes: the padding a crash, a preallocated file or a copy-truncate log rotation
+leaves in a text log (where the writer's offset runs past the copied part), not binary data."""
+
+
 def _looks_binary(head: bytes) -> bool:
+    """Whether a file's first bytes are not text: a NUL, or more than a tenth control bytes, once
+    runs of NUL padding are set aside (a text log in UTF-16 has a NUL in every other byte)."""
+    head = _NUL_RUN.sub(b"", head)
     if not head:
         return False
     bad = sum(1 for b in head if b < 32 and b not in _TEXT_CONTROL_OK)
@@ -205,24 +214,34 @@ def read_bytes(path: Path) -> tuple[bytes, StreamDamage | None]:
     return data, damage[0] if damage else None
 
 
+def _without_nul(block: bytes, stats: ReadStats) -> bytes:
+    """``block`` without its NUL bytes, each line that held some counted in ``stats``: no text log
+    line holds one, and a NUL run is padding (see :data:`_NUL_RUN`) that would make a line unmatched."""
+    if b"\x00" not in block:
+        return block
+    stats.nul_lines += sum(1 for line in block.split(b"\n") if b"\x00" in line)
+    return block.replace(b"\x00", b"")
+
+
 def _line_blocks(path: Path, stats: ReadStats, max_line_bytes: int | None = None) -> Iterator[list[bytes]]:
     """Yield the file's lines as bytes, a chunk's worth at a time, decompressing gzip.
 
     A damaged compressed stream keeps every complete line before the break and drops the line the
     break cuts through; ``stats`` records where it broke and what was lost. A line longer than
-    ``max_line_bytes`` is cut to that length as it is read.
+    ``max_line_bytes`` is cut to that length as it is read. NUL bytes are removed, and the lines
+    that held them counted (a line of padding alone is then blank).
     """
     damage: list[StreamDamage] = []
     carry = b""
     sniffed = False
     for chunk in _chunks(path, damage):
-        if not sniffed and len(carry) + len(chunk) < _SNIFF_BYTES:
+        if not sniffed and len(carry) + len(chunk) < SNIFF_BYTES:
             carry += chunk  # sniff a whole head, not the first tiny piece of a member
             continue
         if not sniffed:
             chunk, carry, sniffed = carry + chunk, b"", True
-            _refuse_binary(path, chunk[:_SNIFF_BYTES])
-        lines = (carry + chunk).split(b"\n")
+            refuse_binary(path, chunk[:SNIFF_BYTES])
+        lines = _without_nul(carry + chunk, stats).split(b"\n")
         carry = lines.pop()
         if max_line_bytes is not None and len(carry) > max_line_bytes:
             # Without a cut, a line with no end would be copied again with every chunk: quadratic time and
@@ -230,8 +249,8 @@ def _line_blocks(path: Path, stats: ReadStats, max_line_bytes: int | None = None
             carry = carry[:max_line_bytes]
         yield lines
     if not sniffed:
-        _refuse_binary(path, carry[:_SNIFF_BYTES])
-        lines = carry.split(b"\n")
+        refuse_binary(path, carry[:SNIFF_BYTES])
+        lines = _without_nul(carry, stats).split(b"\n")
         carry = lines.pop()
         yield lines
     if damage:
@@ -244,7 +263,8 @@ def _line_blocks(path: Path, stats: ReadStats, max_line_bytes: int | None = None
         yield [carry]
 
 
-def _refuse_binary(path: Path, head: bytes) -> None:
+def refuse_binary(path: Path, head: bytes) -> None:
+    """Raise a :class:`DataError` when ``head``, the first bytes of ``path``, are not text."""
     if _looks_binary(head):
         raise DataError(
             f"{path} does not look like a text log (it holds NUL or control bytes); "
