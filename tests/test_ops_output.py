@@ -11,7 +11,7 @@ import pytest
 
 from collaborlog import __version__
 from collaborlog.data.dataset import preset_config
-from collaborlog.errors import ConfigError
+from collaborlog.errors import ConfigError, DatasetNotFoundError
 from collaborlog.ops.log_input import with_log
 from collaborlog.ops.output import FIELDS, OutputFormat, output_format, render
 from collaborlog.verdicts import Branch, Detection, MemorySource, Neighbour, Route
@@ -57,8 +57,10 @@ def test_version_flag_and_bad_format_on_the_command_line(tmp_path):
     assert out.returncode == 2 and "--format must be one of" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_stdin_is_spooled_to_a_file_that_is_gone_afterwards():
+def test_stdin_is_spooled_to_a_file_that_is_gone_afterwards(tmp_path, monkeypatch):
     cfg = preset_config("hdfs-20k")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "other.log").write_bytes(b"line one\n")
     with with_log(cfg, "-", stdin=io.BytesIO(b"line one\nline two\n")) as reading:
         spool = Path(reading.source.path)
         assert spool.read_bytes() == b"line one\nline two\n"
@@ -68,3 +70,7 @@ def test_stdin_is_spooled_to_a_file_that_is_gone_afterwards():
         assert same is cfg
     with with_log(cfg, "other.log") as other:
         assert Path(other.source.path) == Path("other.log").resolve()
+    # A file that is not there is named as given, not as a dataset missing from a data folder.
+    with pytest.raises(DatasetNotFoundError, match=r"^--log gone\.log: no such file"):
+        with with_log(cfg, ["other.log", "gone.log"]):
+            pass

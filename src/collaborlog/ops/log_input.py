@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from collaborlog.data.config import DatasetConfig
-from collaborlog.errors import ConfigError
+from collaborlog.errors import ConfigError, DatasetNotFoundError
 
 STDIN = "-"
 
@@ -33,6 +33,9 @@ def with_log(cfg: DatasetConfig, log: str | list[str] | None, stdin: BinaryIO | 
     if logs.count(STDIN) > 1:
         raise ConfigError("--log - (stdin) may be given once: stdin can be read only once")
     paths = [str(Path(p).resolve()) for p in logs]
+    missing = [p for p in logs if p != STDIN and not Path(p).is_file()]
+    if missing:
+        raise DatasetNotFoundError(f"--log {missing[0]}: no such file (give the path of a log file, or - for stdin)")
     if STDIN not in logs:
         yield _reading(cfg, paths)
         return
