@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from collaborlog.data.config import SourceConfig, TimestampSpec
-from collaborlog.data.readers import format_regex, read_log
+from collaborlog.data.readers import format_regex, read_log, read_logs
 from collaborlog.errors import ConfigError, DataError
 
 FMT = "<Date> <Time> <Level> <Component>: <Content>"
@@ -79,6 +79,21 @@ def test_nul_padding_is_removed_and_counted_not_taken_for_a_binary_file(tmp_path
     utf16.write_bytes(b"".join(lines).decode().encode("utf-16-le"))
     with pytest.raises(DataError, match="does not look like a text log"):
         read_log(utf16, _text_source())
+
+
+def test_a_long_nul_run_is_one_line_and_hides_no_binary_file(tmp_path):
+    lines = [f"081109 2035{i % 60:02d} INFO c: message number {i}\n".encode() for i in range(40)]
+    long_run = tmp_path / "long.log"  # far longer than a read chunk: still one line of padding
+    long_run.write_bytes(b"".join(lines[:20]) + b"\x00" * (1 << 20) + b"x" + b"".join(lines[20:]))
+    frame = read_log(long_run, _text_source())
+    assert frame.stats.nul_lines == 1 and len(frame) == 40
+    # Counts add up over several files.
+    assert read_logs([long_run, long_run], _text_source()).stats.nul_lines == 2
+    # Padding longer than the sniffed head does not let binary data after it pass as text.
+    binary = tmp_path / "padded.bin"
+    binary.write_bytes(b"\x00" * 70_000 + bytes(np.random.default_rng(0).integers(0, 256, 70_000, dtype=np.uint8)))
+    with pytest.raises(DataError, match="does not look like a text log"):
+        read_log(binary, _text_source())
 
 
 def test_empty_file_is_a_clear_error(tmp_path):

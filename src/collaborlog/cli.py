@@ -145,6 +145,7 @@ def summary(
         ("lines", result.lines), ("unmatched lines (kept)", result.unmatched_lines),
         ("undecodable lines (bytes replaced)", result.undecodable_lines),
         ("oversized lines (cut)", result.oversized_lines), ("blank lines (skipped)", result.blank_lines),
+        ("lines with NUL padding (removed)", result.nul_lines),
         ("lines without a session key", result.ungrouped_lines),
         ("sequences", result.sequences), ("anomalous sequences", result.anomalous_sequences),
         ("unlabelled sequences", result.unlabelled_sequences),

@@ -28,7 +28,7 @@ import yaml
 from collaborlog.data.config import DatasetConfig, TimestampSpec, parse_model
 from collaborlog.data.dataset import Dataset, load_dataset
 from collaborlog.data.levels import normalize
-from collaborlog.data.readers import SNIFF_BYTES, format_regex, parse_timestamps, refuse_binary
+from collaborlog.data.readers import SNIFF_BYTES, format_regex, parse_timestamps, refuse_binary, without_padding
 from collaborlog.errors import CollaborLogError
 
 SAMPLE_LINES = 2_000
@@ -147,15 +147,14 @@ def read_sample(path: Path, limit: int = SAMPLE_LINES) -> list[str]:
     head = b""
     try:
         with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as fh:
-            for raw in fh:
+            # Read in bounded pieces: a copy-truncated log may start with gigabytes of NULs and no newline.
+            while len(lines) < limit and (raw := fh.readline(SNIFF_BYTES)):
                 if len(head) < SNIFF_BYTES:
-                    head += raw[:SNIFF_BYTES]
+                    head += without_padding(raw)
                 # NUL bytes are removed, as the readers remove them (padding, not text).
                 text = raw.replace(b"\x00", b"").decode("utf-8", errors="replace").rstrip("\r\n")
                 if text.strip():
                     lines.append(text)
-                    if len(lines) >= limit:
-                        break
     except (OSError, EOFError) as err:
         if not lines:
             raise CollaborLogError(f"cannot read {path}: {err}; give an intact plain or gzip log") from None

@@ -127,9 +127,8 @@ leaves in a text log (where the writer's offset runs past the copied part), not 
 
 
 def _looks_binary(head: bytes) -> bool:
-    """Whether a file's first bytes are not text: a NUL, or more than a tenth control bytes, once
-    runs of NUL padding are set aside (a text log in UTF-16 has a NUL in every other byte)."""
-    head = _NUL_RUN.sub(b"", head)
+    """Whether a file's first bytes, less NUL padding (see :func:`without_padding`), are not text:
+    a NUL (a text log in UTF-16 has one in every other byte), or more than a tenth control bytes."""
     if not head:
         return False
     bad = sum(1 for b in head if b < 32 and b not in _TEXT_CONTROL_OK)
@@ -214,13 +213,22 @@ def read_bytes(path: Path) -> tuple[bytes, StreamDamage | None]:
     return data, damage[0] if damage else None
 
 
-def _without_nul(block: bytes, stats: ReadStats) -> bytes:
-    """``block`` without its NUL bytes, each line that held some counted in ``stats``: no text log
-    line holds one, and a NUL run is padding (see :data:`_NUL_RUN`) that would make a line unmatched."""
+def _without_nul(block: bytes, stats: ReadStats, carried: bool) -> tuple[bytes, bool]:
+    """``block`` without its NUL bytes, each line that held some counted once in ``stats``: no text
+    log line holds one, and a NUL run is padding (see :data:`_NUL_RUN`) that would make a line
+    unmatched. ``carried``: the block starts with the rest of a line counted already. Returns the
+    block, and whether its last (unfinished) line is counted."""
     if b"\x00" not in block:
-        return block
-    stats.nul_lines += sum(1 for line in block.split(b"\n") if b"\x00" in line)
-    return block.replace(b"\x00", b"")
+        return block, carried and b"\n" not in block
+    held = [b"\x00" in line for line in block.split(b"\n")]
+    stats.nul_lines += sum(held) - int(carried and held[0])
+    return block.replace(b"\x00", b""), held[-1] or (carried and len(held) == 1)
+
+
+def without_padding(chunk: bytes) -> bytes:
+    """``chunk`` less its NUL padding, for sniffing: runs of NULs, and NULs at its ends (where a
+    run the chunk boundary cut may end or begin)."""
+    return _NUL_RUN.sub(b"", chunk.strip(b"\x00"))
 
 
 def _line_blocks(path: Path, stats: ReadStats, max_line_bytes: int | None = None) -> Iterator[list[bytes]]:
@@ -229,30 +237,30 @@ def _line_blocks(path: Path, stats: ReadStats, max_line_bytes: int | None = None
     A damaged compressed stream keeps every complete line before the break and drops the line the
     break cuts through; ``stats`` records where it broke and what was lost. A line longer than
     ``max_line_bytes`` is cut to that length as it is read. NUL bytes are removed, and the lines
-    that held them counted (a line of padding alone is then blank).
+    that held them counted (a line of padding alone is then blank). A file whose first
+    :data:`SNIFF_BYTES` that are not padding do not look like text is refused as soon as they
+    are read (however much padding comes first).
     """
     damage: list[StreamDamage] = []
     carry = b""
-    sniffed = False
+    counted = False
+    probe: bytes | None = b""
     for chunk in _chunks(path, damage):
-        if not sniffed and len(carry) + len(chunk) < SNIFF_BYTES:
-            carry += chunk  # sniff a whole head, not the first tiny piece of a member
-            continue
-        if not sniffed:
-            chunk, carry, sniffed = carry + chunk, b"", True
-            refuse_binary(path, chunk[:SNIFF_BYTES])
-        lines = _without_nul(carry + chunk, stats).split(b"\n")
+        if probe is not None:
+            probe += without_padding(chunk)
+            if len(probe) >= SNIFF_BYTES:
+                refuse_binary(path, probe[:SNIFF_BYTES])
+                probe = None
+        block, counted = _without_nul(carry + chunk, stats, counted)
+        lines = block.split(b"\n")
         carry = lines.pop()
         if max_line_bytes is not None and len(carry) > max_line_bytes:
             # Without a cut, a line with no end would be copied again with every chunk: quadratic time and
             # memory without bound. The caller still sees it longer than its limit, and counts it.
             carry = carry[:max_line_bytes]
         yield lines
-    if not sniffed:
-        refuse_binary(path, carry[:SNIFF_BYTES])
-        lines = _without_nul(carry, stats).split(b"\n")
-        carry = lines.pop()
-        yield lines
+    if probe is not None:
+        refuse_binary(path, probe)
     if damage:
         stats.damage = damage[0]
         if damage[0].cut_short:
@@ -633,7 +641,7 @@ def read_logs(paths: list[Path], source: SourceConfig, keep_fields: set[str] | N
     names = list(dict.fromkeys(name for f in frames for name in f.fields))
     stats = ReadStats()
     for f in frames:
-        for name in ("lines", "unmatched", "undecodable", "oversized", "blank", "bad_timestamps"):
+        for name in ("lines", "unmatched", "undecodable", "oversized", "blank", "bad_timestamps", "nul_lines"):
             setattr(stats, name, getattr(stats, name) + getattr(f.stats, name))
         stats.truncated |= f.stats.truncated
         # One damage is reported (the first file's that has one): its warning names where a stream broke.

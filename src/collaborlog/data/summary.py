@@ -25,6 +25,7 @@ class DatasetSummary:
     oversized_lines: int
     blank_lines: int
     bad_timestamps: int
+    nul_lines: int
     truncated: bool
     ungrouped_lines: int
     unknown_label_sessions: int
@@ -75,6 +76,7 @@ def summarize(dataset: Dataset) -> DatasetSummary:
         oversized_lines=stats.oversized,
         blank_lines=stats.blank,
         bad_timestamps=stats.bad_timestamps,
+        nul_lines=stats.nul_lines,
         truncated=stats.truncated,
         ungrouped_lines=dataset.group_stats.ungrouped_lines,
         unknown_label_sessions=dataset.label_stats.unknown_sessions,

@@ -16,14 +16,26 @@ A new message close enough to a message of the history is read as that one, even
 first learned from the stream is closer: the statements of one new release share its id formats
 and wording, which makes them alike whatever they report, while the history's messages are the
 ones its labels speak of. (Read by the closest alone, a release's new failure line could take
-the reading of a routine line of the same release that the stream taught first.)
+the reading of a routine line of the same release that the stream taught first.) Only a learned
+message that differs from the new one in its masked variables alone (``<HEX>`` for ``<NUM>``:
+the same statement) is preferred.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
+
+
+_VARIABLE = re.compile(r"<[^<>\s]+>")
+
+
+def _statement(message: str) -> str:
+    """``message`` with every masked variable alike: two messages of one statement whose ids
+    were masked differently read the same."""
+    return _VARIABLE.sub("<*>", message)
 
 
 @dataclass(frozen=True)
@@ -102,7 +114,9 @@ class MessageAligner:
             best = sims.argmax(axis=1)
             if 0 < self.history_ < len(self.messages_):
                 old = sims[:, :self.history_].argmax(axis=1)
-                best = np.where(sims[rows, old] >= self.threshold, old, best)
+                for r in np.nonzero((best != old) & (sims[rows, old] >= self.threshold))[0]:
+                    if _statement(messages[unknown[r]]) != _statement(self.messages_[best[r]]):
+                        best[r] = old[r]
             for i, b, s in zip(unknown, best, sims[rows, best]):
                 similarity[i] = s
                 if s >= self.threshold:

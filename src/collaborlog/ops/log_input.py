@@ -35,7 +35,8 @@ def with_log(cfg: DatasetConfig, log: str | list[str] | None, stdin: BinaryIO | 
     paths = [str(Path(p).resolve()) for p in logs]
     missing = [p for p in logs if p != STDIN and not Path(p).is_file()]
     if missing:
-        raise DatasetNotFoundError(f"--log {missing[0]}: no such file (give the path of a log file, or - for stdin)")
+        what = "not a file" if Path(missing[0]).exists() else "no such file"
+        raise DatasetNotFoundError(f"--log {missing[0]}: {what} (give the path of a log file, or - for stdin)")
     if STDIN not in logs:
         yield _reading(cfg, paths)
         return
