@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 _VARIABLE = re.compile(r"<[^<>\s]+>")
 
 
