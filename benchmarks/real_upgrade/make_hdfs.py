@@ -77,8 +77,6 @@ RELEASES = {
     "3.3.6": Release("3.3.6", hdfs_rules_3x.RULES, hdfs_rules_3x.CLUSTER, hdfs_rules_3x.RELEASE, "hdfs-3x"),
 }
 DEFAULT_RELEASE = NEW_VERSION
-# The default release's table, by its old names.
-RULES, CLUSTER, RELEASE = hdfs_rules.RULES, hdfs_rules.CLUSTER, hdfs_rules.RELEASE
 _COMPILED = {key: [(rule, re.compile(rule.old_pattern, re.DOTALL)) for rule in release.rules]
              for key, release in RELEASES.items()}
 _NAMESPACE = uuid.UUID("6f1c3a52-4a0e-4c7e-9a55-0c2d2a7e1b09")  # fixed: ids are reproducible
@@ -145,7 +143,7 @@ def classify(message: str, release: str = DEFAULT_RELEASE) -> tuple[Rule, re.Mat
         match = pattern.fullmatch(message)
         if match:
             return rule, match
-    raise DataError(f"no rule of hdfs_rules.py parses the old message {message!r}; add one to RULES")
+    raise DataError(f"no rule of the {release} table parses the old message {message!r}; add one to its RULES")
 
 
 class Cluster:
