@@ -148,6 +148,17 @@ def test_csv_parquet_and_jsonl(tmp_path):
     assert jsonl.stats.unmatched == 1 and jsonl.content[-1] == "{not json"
 
 
+@pytest.mark.parametrize("packed", [False, True])
+def test_nul_padding_in_a_csv_is_removed_and_counted(tmp_path, packed):
+    rows = [f"2020-01-01 00:00:{i:02d},event {i}\n".encode() for i in range(20)]
+    body = b"\x00" * 5000 + b"ts,msg\n" + b"".join(rows[:10]) + b"\x00" * 3000 + b"".join(rows[10:])
+    path = tmp_path / ("a.csv.gz" if packed else "a.csv")
+    path.write_bytes(gzip.compress(body) if packed else body)
+    frame = read_log(path, SourceConfig(path=path.name, kind="csv", content="msg", timestamp=TimestampSpec(fields=("ts",))))
+    assert frame.content == [f"event {i}" for i in range(20)] and frame.stats.nul_lines == 2
+    assert frame.stats.bad_timestamps == 0 and any("NUL bytes" in w for w in frame.stats.warnings())
+
+
 def test_missing_content_column_names_the_columns(tmp_path):
     pd.DataFrame({"message": ["x"]}).to_csv(tmp_path / "a.csv", index=False)
     with pytest.raises(DataError, match="message"):

@@ -402,17 +402,27 @@ def _table_lines(table: pd.DataFrame, source: SourceConfig, keep_fields: set[str
     )
 
 
+def _holds_nul(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return any(b"\x00" in chunk for chunk in iter(lambda: fh.read(_CHUNK), b""))
+
+
 def _read_csv(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFrame:
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == _GZIP_MAGIC
-    raw = b""
+    raw: bytes | None = None
     if gzipped:
         raw, stats.damage = read_bytes(path)
         stats.truncated = stats.damage is not None and stats.damage.cut_short
+    elif path.suffix.lower() not in _PANDAS_COMPRESSIONS and _holds_nul(path):
+        raw = path.read_bytes()
+    if raw is not None:
+        # NUL padding is removed and counted, as in a text log (see _without_nul).
+        raw = _without_nul(raw, stats, False)[0]
 
     def opened() -> Path | io.BytesIO:
         # Other compressions are left to pandas, which infers them from the file name.
-        return io.BytesIO(raw) if gzipped else path
+        return io.BytesIO(raw) if raw is not None else path
 
     # Blank lines are kept as rows with empty content, so that they are counted as blank below; a row wider
     # than the header must not turn its first fields into an index (pandas infers one by default).
@@ -428,7 +438,7 @@ def _read_csv(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFram
             raise DataError(f"cannot read {path} as csv: {err}. Repair the file") from None
         columns = list(pd.read_csv(opened(), nrows=0, **options).columns)
     # A row that does not fit the header (often a damaged one): read row by row, and keep it.
-    text = (raw if gzipped else path.read_bytes()).decode(source.encoding, errors="replace")
+    text = (raw if raw is not None else path.read_bytes()).decode(source.encoding, errors="replace")
     rows = csv.reader(io.StringIO(text, newline=""))
     next(rows, None)  # the header, already read into ``columns``
     width = len(columns)
