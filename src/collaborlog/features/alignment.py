@@ -17,24 +17,17 @@ first learned from the stream is closer: the statements of one new release share
 and wording, which makes them alike whatever they report, while the history's messages are the
 ones its labels speak of. (Read by the closest alone, a release's new failure line could take
 the reading of a routine line of the same release that the stream taught first.) Only a learned
-message that differs from the new one in its masked variables alone (``<HEX>`` for ``<NUM>``:
-the same statement) is preferred.
+message the new one is a variant of (the same statement with other variables or optional parts,
+:func:`collaborlog.memory.rewording.variant_of`) is preferred.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-_VARIABLE = re.compile(r"<[^<>\s]+>")
-
-
-def _statement(message: str) -> str:
-    """``message`` with every masked variable alike: two messages of one statement whose ids
-    were masked differently read the same."""
-    return _VARIABLE.sub("<*>", message)
+from collaborlog.memory.rewording import variant_of
 
 
 @dataclass(frozen=True)
@@ -114,7 +107,7 @@ class MessageAligner:
             if 0 < self.history_ < len(self.messages_):
                 old = sims[:, :self.history_].argmax(axis=1)
                 for r in np.nonzero((best != old) & (sims[rows, old] >= self.threshold))[0]:
-                    if _statement(messages[unknown[r]]) != _statement(self.messages_[best[r]]):
+                    if variant_of(messages[unknown[r]], [self.messages_[best[r]]]) is None:
                         best[r] = old[r]
             for i, b, s in zip(unknown, best, sims[rows, best]):
                 similarity[i] = s
