@@ -17,11 +17,18 @@ def test_default_masks():
         == "Receiving block <BLK> src: /<IP>:<PORT> dest: /<IP>:<PORT>"
     assert masker.mask("wrote /mnt/hadoop/job_1/job.jar in 12.5 ms, id 0xdeadbeef") == "wrote <PATH> in <NUM> ms, id <HEX>"
     # Identifiers in shapes no rule names are still masked; plain words and short tokens are not.
-    assert masker.mask("Receiving block-n5436ab4ae7efeda0 for attempt_2015_0042 on node7") == \
+    assert masker.mask("Receiving block-n5436ab4ae7efeda0 for attempt_201511_0042 on node7") == \
         "Receiving <ID> for <ID> on node7"
     assert masker.mask("cannot delete block-n5436ab4ae7. Not found") == "cannot delete <ID>. Not found"
     assert masker.mask("PacketResponder 1 for block blk_-42 terminating") == "PacketResponder <NUM> for block <BLK> terminating"
     assert masker.mask("[instance: b9000564-fe1a-409b-b8cc-1e88b294cd1d] spawned") == "[instance: <UUID>] spawned"
+    # A name with small counters is one message whatever the counters' size; longer digit runs
+    # make an identifier.
+    for small, large in [("rdd_2_4", "rdd_112_33"), ("broadcast_2_piece0", "broadcast_12_piece0"),
+                         ("Thread-7", "Thread-1234"), ("pool-1-thread-2", "pool-12-thread-345")]:
+        assert masker.mask(f"Found {small} locally") == masker.mask(f"Found {large} locally") != f"Found {small} locally"
+    assert masker.mask("Found rdd_11_0 in memory") == "Found rdd_<NUM> in memory"
+    assert masker.mask("Running job_1445144423722_0020 on R02-M1-N0-C") == "Running <ID> on <ID>"
     # Digits inside words stay: they name things rather than vary.
     assert masker.mask("node R02 uses ext4") == "node R02 uses ext4"
 

@@ -25,10 +25,15 @@ _PORT = MaskRule(regex=r"(?<=<IP>:)\d{1,5}\b", mask="PORT")
 _PATH = MaskRule(regex=r"(?<![\w/<>])(?:/[\w.\-$@~+<>]+){2,}/?", mask="PATH")
 _UUID = MaskRule(regex=r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", mask="UUID")
 _HEX = MaskRule(regex=r"\b(?:0[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,})\b", mask="HEX")
-# A long token that mixes letters with at least three digits is an identifier, whatever its
-# shape ("block-n5436ab4ae7", "task_0042_attempt_7", "c0a8012e"): new versions invent id formats.
-_ID = MaskRule(regex=r"(?<![\w<>./-])(?=(?:[A-Za-z_-]*\d){3})(?=[\w-]*[A-Za-z])[A-Za-z0-9_-]{8,}(?![\w<>/-]|\.\w)",
-               mask="ID")
+_TOKEN_END = r"(?![\w<>/-]|\.\w)"
+# A name followed by small counters ("rdd_2_4", "Thread-123", "broadcast_12_piece0", "node-171"):
+# the counters are numbers, masked as such whatever their size, so that one statement keeps one
+# message when a counter passes 99 (three digits would make the whole token an identifier).
+_COUNTED_NAME = r"[A-Za-z]+(?:[_-](?:[A-Za-z]+\d*|\d{1,4}))*?[_-]\d{1,4}(?:[_-](?:[A-Za-z]+\d*|\d{1,4}))*" + _TOKEN_END
+# Any other long token that mixes letters with at least three digits is an identifier, whatever
+# its shape ("block-n5436ab4ae7", "job_1445144423722_0020", "c0a8012e"): new versions invent id formats.
+_ID = MaskRule(regex=r"(?<![\w<>./-])(?!" + _COUNTED_NAME + r")(?=(?:[A-Za-z_-]*\d){3})(?=[\w-]*[A-Za-z])[A-Za-z0-9_-]{8,}"
+               + _TOKEN_END, mask="ID")
 _NUM = MaskRule(regex=r"(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)?(?![A-Za-z0-9])", mask="NUM")
 # Masks glued together (or to digits) by "_", "-" or "." are one variable: a new id format that
 # appends a generation stamp ("<BLK>_<NUM>") or builds an id from parts ("<IP>-<NUM>") must not
