@@ -29,7 +29,9 @@ _TOKEN_END = r"(?![\w<>/-]|\.\w)"
 # A name followed by small counters ("rdd_2_4", "Thread-123", "broadcast_12_piece0", "node-171"):
 # the counters are numbers, masked as such whatever their size, so that one statement keeps one
 # message when a counter passes 99 (three digits would make the whole token an identifier).
-_COUNTED_NAME = r"[A-Za-z]+(?:[_-](?:[A-Za-z]+\d*|\d{1,4}))*?[_-]\d{1,4}(?:[_-](?:[A-Za-z]+\d*|\d{1,4}))*" + _TOKEN_END
+# (Each part's first character decides its kind, so the match is linear in the token's length.)
+_COUNTED_NAME = (r"(?=[A-Za-z]+(?:[_-][A-Za-z]+\d*)*[_-]\d)[A-Za-z]+(?:[_-](?:[A-Za-z]+\d*|\d{1,4}))+"
+                 + _TOKEN_END)
 # Any other long token that mixes letters with at least three digits is an identifier, whatever
 # its shape ("block-n5436ab4ae7", "job_1445144423722_0020", "c0a8012e"): new versions invent id formats.
 _ID = MaskRule(regex=r"(?<![\w<>./-])(?!" + _COUNTED_NAME + r")(?=(?:[A-Za-z_-]*\d){3})(?=[\w-]*[A-Za-z])[A-Za-z0-9_-]{8,}"
