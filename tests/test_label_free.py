@@ -362,3 +362,25 @@ def test_with_lookahead_how_common_a_message_is_does_not_depend_on_the_batch(lea
     for size in (10, 20, 40):
         out = [d for b in det.copy().detect_stream(frame, test, batch_size=size, learn=learn) for d in b]
         assert [k for k, d in enumerate(out) if d.verdict == 1] == whole == []
+
+
+@pytest.mark.parametrize("warn_first", [True, False])
+def test_a_rare_message_read_from_lines_of_several_levels_is_asked_about_at_the_worst(warn_first):
+    from synthetic import NORMAL, world
+
+    rotate = NORMAL + [("INFO", "Rotated journal {n}")]
+    history = [rotate if k % 50 == 7 else NORMAL for k in range(300)]
+    frame, seqs = world(history, [-1] * 300, "h")
+    client = _LevelReader()  # calls the rotation INFO
+    cfg = _config(llm={"backend": "embedded"}, vanish_evidence=None, align_threshold=0.6)
+    det = CollaborLog(cfg, llm=client).fit(frame, seqs[:250], seqs[250:])
+    # A drifted stream; two lines the history's rare rotation reads as, one at WARN and one at
+    # INFO, in either order. The log's WARN is not overruled by a later INFO line of the same name.
+    wide = NORMAL[:2] + [NORMAL[1]] * 6 + NORMAL[2:]
+    warned, quiet = NORMAL + [("WARN", "Rotated journal {n} again")], NORMAL + [("INFO", "Rotated journal {n} now")]
+    frame, test = world([wide] * 30 + ([warned, quiet] if warn_first else [quiet, warned]), [0] * 32, "s")
+    features = det.features(frame, test)
+    assert features.aligned[30][-1] == features.aligned[31][-1] == "Rotated journal <NUM>"
+    out = det.detect(frame, test)
+    assert any("Rotated" in m for m in client.asked)
+    assert out[30 if warn_first else 31].verdict == 1

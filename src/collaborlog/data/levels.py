@@ -53,3 +53,15 @@ def message_levels(log: LogFrame, sequences: list[Sequence], messages: list[list
             if level is not None:
                 counts[message][level] += 1
     return {m: c.most_common(1)[0][0] for m, c in counts.items()}
+
+
+def levels_as_read(raw: list[list[str]], read: list[list[str]], levels: dict[str, str]) -> dict[str, str]:
+    """``levels`` (per raw message) with the level of each name the lines are read as: a line
+    aligned to a known message, or read as a rewording of one, prints at its own level under
+    that name. Where lines of several levels read as one name, a WARN or worse wins."""
+    out: dict[str, str] = {}
+    for lines, names in zip(raw, read):
+        for m, name in zip(lines, names):
+            if m in levels and (name not in out or levels[m] in PROBLEM_LEVELS):
+                out[name] = levels[m]
+    return {**out, **levels}

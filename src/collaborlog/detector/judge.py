@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from collaborlog.data.levels import PROBLEM_LEVELS
+from collaborlog.data.levels import PROBLEM_LEVELS, levels_as_read
 from collaborlog.detector import evidence, questions
 from collaborlog.detector.config import Mode
 from collaborlog.features.featurizer import SequenceFeatures
@@ -281,18 +281,6 @@ def novelty_scores(det: CollaborLog, messages: list[list[str]], losses: np.ndarr
     kept = telling(det, messages, routine, levels, prevalence)
     has_new = np.array([any(known[m] == 0 for m in lines) for lines in messages], dtype=bool)
     return det.novelty_.score(kept, np.where(has_new, 0.0, losses))
-
-
-def levels_as_read(raw: list[list[str]], read: list[list[str]], levels: dict[str, str]) -> dict[str, str]:
-    """``levels`` (per raw message) with the level of each name the lines are read as: a line
-    aligned to a known message, or read as a rewording of one, prints at its own level under
-    that name. Where lines of several levels read as one name, a WARN or worse wins."""
-    out: dict[str, str] = {}
-    for lines, names in zip(raw, read):
-        for m, name in zip(lines, names):
-            if m in levels and (name not in out or levels[m] in PROBLEM_LEVELS):
-                out[name] = levels[m]
-    return {**out, **levels}
 
 
 def telling(det: CollaborLog, messages: list[list[str]], routine: set[str], levels: dict[str, str],

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from collaborlog.data.levels import PROBLEM_LEVELS
+from collaborlog.data.levels import PROBLEM_LEVELS, levels_as_read
 from collaborlog.features.featurizer import SequenceFeatures
 from collaborlog.memory.prevalence import Prevalence
 from collaborlog.memory.rewording import offer, variant_of
@@ -73,9 +73,10 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
     # Where the log prints its levels, a message's level is read, not guessed: it decides
     # whether a new event reports a problem (a rewording keeps its original's standing). A
     # rare message stays evidence unless both the log and the LLM put it below WARN. A rare
-    # message is asked by its known name: its level is the one the lines read as it print.
-    levels = {**{name: levels[line] for i in rows for line, name in zip(features.messages[i], features.aligned[i])
-                 if line in levels and name in rare}, **levels}
+    # message is asked by its known name: its level is the one the lines read as it print (a
+    # WARN or worse among them wins, as wherever lines are read as a name).
+    as_read = levels_as_read([features.messages[i] for i in rows], [features.aligned[i] for i in rows], levels)
+    levels = {**{name: as_read[name] for name in rare if name in as_read}, **levels}
     return {m: replace(v, problem=(v.problem if m in rare else False) or levels[m] in PROBLEM_LEVELS
                        if v.rewords is None else v.problem,
                        level=levels[m], reason=f"{v.reason} (the log prints it at {levels[m]})")
