@@ -365,7 +365,7 @@ def test_with_lookahead_how_common_a_message_is_does_not_depend_on_the_batch(lea
 
 
 @pytest.mark.parametrize("warn_first", [True, False])
-def test_a_rare_message_read_from_lines_of_several_levels_is_asked_about_at_the_worst(warn_first):
+def test_a_rare_message_read_from_lines_of_several_levels_is_asked_about_at_the_most_severe(warn_first):
     from synthetic import NORMAL, world
 
     rotate = NORMAL + [("INFO", "Rotated journal {n}")]

@@ -29,6 +29,7 @@ def test_default_masks():
         assert masker.mask(f"Found {small} locally") == masker.mask(f"Found {large} locally") != f"Found {small} locally"
     assert masker.mask("Found rdd_11_0 in memory") == "Found rdd_<NUM> in memory"
     assert masker.mask("Running job_1445144423722_0020 on R02-M1-N0-C") == "Running <ID> on <ID>"
+    assert masker.mask("Thread-1-attempt1445144423722 exited") == "<ID> exited"
     # Digits inside words stay: they name things rather than vary.
     assert masker.mask("node R02 uses ext4") == "node R02 uses ext4"
 

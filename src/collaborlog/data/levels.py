@@ -14,6 +14,7 @@ from collaborlog.records import LogFrame, Sequence
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 PROBLEM_LEVELS = frozenset({"WARN", "ERROR", "FATAL"})
+_SEVERITY = {level: rank for rank, level in enumerate(LEVELS)}
 LEVEL_FIELDS = ("level", "severity")
 """Field names (compared without case) read as a line's level."""
 
@@ -58,10 +59,10 @@ def message_levels(log: LogFrame, sequences: list[Sequence], messages: list[list
 def levels_as_read(raw: list[list[str]], read: list[list[str]], levels: dict[str, str]) -> dict[str, str]:
     """``levels`` (per raw message) with the level of each name the lines are read as: a line
     aligned to a known message, or read as a rewording of one, prints at its own level under
-    that name. Where lines of several levels read as one name, a WARN or worse wins."""
+    that name. Where lines of several levels read as one name, the most severe wins."""
     out: dict[str, str] = {}
     for lines, names in zip(raw, read):
         for m, name in zip(lines, names):
-            if m in levels and (name not in out or levels[m] in PROBLEM_LEVELS):
+            if m in levels and (name not in out or _SEVERITY[levels[m]] > _SEVERITY[out[name]]):
                 out[name] = levels[m]
     return {**out, **levels}

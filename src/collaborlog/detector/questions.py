@@ -73,8 +73,8 @@ def new_message_verdicts(det: CollaborLog, features: SequenceFeatures, rows: lis
     # Where the log prints its levels, a message's level is read, not guessed: it decides
     # whether a new event reports a problem (a rewording keeps its original's standing). A
     # rare message stays evidence unless both the log and the LLM put it below WARN. A rare
-    # message is asked by its known name: its level is the one the lines read as it print (a
-    # WARN or worse among them wins, as wherever lines are read as a name).
+    # message is asked by its known name: its level is the one the lines read as it print (the
+    # most severe of them, as wherever lines are read as a name).
     as_read = levels_as_read([features.messages[i] for i in rows], [features.aligned[i] for i in rows], levels)
     levels = {**{name: as_read[name] for name in rare if name in as_read}, **levels}
     return {m: replace(v, problem=(v.problem if m in rare else False) or levels[m] in PROBLEM_LEVELS
