@@ -403,8 +403,7 @@ def _table_lines(table: pd.DataFrame, source: SourceConfig, keep_fields: set[str
 
 
 def _holds_nul(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return any(b"\x00" in chunk for chunk in iter(lambda: fh.read(_CHUNK), b""))
+    return any(b"\x00" in chunk for chunk in _chunks(path, []))
 
 
 def _read_csv(path: Path, source: SourceConfig, stats: ReadStats) -> pd.DataFrame:

@@ -31,7 +31,7 @@ _TOKEN_END = r"(?![\w<>/-]|\.\w)"
 # message when a counter passes 99 (three digits would make the whole token an identifier). A
 # counter has at most 4 digits and a word part at most 2 (longer runs are ids or timestamps).
 # (Each part's first character decides its kind, so the match is linear in the token's length.)
-_COUNTED_NAME = (r"(?=[A-Za-z]+(?:[_-][A-Za-z]+\d{0,2})*[_-]\d)[A-Za-z]+(?:[_-](?:[A-Za-z]+\d{0,2}|\d{1,4}))+"
+_COUNTED_NAME = (r"[A-Za-z]+(?:[_-][A-Za-z]+\d{0,2})*[_-]\d{1,4}(?:[_-](?:[A-Za-z]+\d{0,2}|\d{1,4}))*"
                  + _TOKEN_END)
 # Any other long token that mixes letters with at least three digits is an identifier, whatever
 # its shape ("block-n5436ab4ae7", "job_1445144423722_0020", "c0a8012e"): new versions invent id formats.
