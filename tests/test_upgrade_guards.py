@@ -12,7 +12,7 @@ from collaborlog.data.levels import message_levels, normalize
 from collaborlog.detector.config import DetectorConfig
 from collaborlog.detector.facade import CollaborLog
 from collaborlog.llm.backends import ScriptedClient
-from collaborlog.memory.rewording import offer
+from collaborlog.memory.rewording import offer, variant_of
 from collaborlog.memory.vanished import Vanished
 from collaborlog.records import LogFrame, Sequence
 from collaborlog.verdicts import Branch, Route
@@ -228,6 +228,25 @@ def test_a_pair_the_stream_leaves_no_room_for_is_not_offered():
     cosine = np.array([[0.9, 0.8]])
     assert offer(new, old, cosine, k=2, min_overlap=0.5) == {new[0]: [0, 1]}
     assert offer(new, old, cosine, k=2, min_overlap=0.5, allowed=np.array([[False, True]])) == {new[0]: [1]}
+
+
+def test_one_statement_printed_with_other_values_is_one_statement_and_takes_one_old_message():
+    # A release's statement prints an enum and an optional list as name=value pairs: the
+    # printed values are variables, not wording. Read as words, they made the two printings
+    # two statements, and a one-to-one assignment then offered the second one another old
+    # message first (a failure message of the same component).
+    last = "Responder: <BLK>, type=LAST_IN_PIPELINE terminating"
+    inner = "Responder: <BLK>, type=HAS_DOWNSTREAM_IN_PIPELINE, downstreams=<NUM>:[<IP>:<PORT>, <IP>:<PORT>] terminating"
+    assert variant_of(inner, [last]) == last and variant_of(last, [inner]) == inner
+    old = ["Responder <NUM> terminating", "Responder <NUM> interrupted, terminating"]
+    cosine = np.array([[0.9, 0.8], [0.9, 0.8]])
+    offered = offer([last, inner], old, cosine, k=2, min_overlap=0.5)
+    assert offered == {last: [0, 1], inner: [0, 1]}
+    # A bracketed value is left out whole, and the names stay.
+    assert variant_of("allocate <BLK>{state=NEW, replicas=[R[[DISK]DS-<UUID>:NORMAL], R[[SSD]DS-<UUID>:NORMAL]]}",
+                      ["allocate <BLK>{state=OPEN, replicas=[]}"]) is not None
+    # Different names are different statements.
+    assert variant_of("Responder: <BLK>, type=LAST terminating", ["Responder: <BLK>, mode=LAST terminating"]) is None
 
 
 @pytest.mark.parametrize("reworded", [True, False])

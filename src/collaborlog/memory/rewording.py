@@ -18,6 +18,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 _PLACEHOLDER = re.compile(r"<[A-Z*]+>")
+_CLOSE = {"[": "]", "{": "}", "(": ")"}
+_VALUE_END = frozenset(" \t,;&)]}")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _SUFFIX = re.compile(r"(?:ations?|ions?|ings?|ed|es|er|e|s)$")
@@ -26,10 +28,16 @@ _STOP = frozenset({"the", "and", "for", "from", "with", "was", "are", "has", "ha
 
 @lru_cache(maxsize=1 << 16)
 def words(message: str) -> frozenset[str]:
-    """The word stems of a masked message: lower-cased, camelCase split, masks, words under three
-    letters and the commonest function words left out, and inflections cut ("deleting",
-    "deletion" and "deleted" are one stem), so that a reworded statement keeps its words."""
-    text = _CAMEL.sub(" ", _PLACEHOLDER.sub(" ", message))
+    """The word stems of a masked message: lower-cased, camelCase split, masks, the values of
+    ``name=value`` pairs (a variable's value, such as ``type=LAST_IN_PIPELINE``: the name stays),
+    words under three letters and the commonest function words left out, and inflections cut
+    ("deleting", "deletion" and "deleted" are one stem), so that a reworded statement keeps its
+    words.
+
+    >>> sorted(words("Responder done, type=LAST_IN_PIPELINE, state=OK"))
+    ['don', 'respond', 'stat', 'typ']
+    """
+    text = _CAMEL.sub(" ", _PLACEHOLDER.sub(" ", without_values(message)))
     out = set()
     for word in _WORD.findall(text):
         word = word.lower()
@@ -37,6 +45,37 @@ def words(message: str) -> frozenset[str]:
             stem = _SUFFIX.sub("", word)
             out.add(stem if len(stem) >= 3 else word)
     return frozenset(out)
+
+
+def without_values(text: str) -> str:
+    """``text`` with the value of each ``name=value`` pair left out: a run up to a space, comma,
+    semicolon, ``&`` or closing bracket, or a whole bracketed group (``replicas=[a[b], c]``).
+
+    >>> without_values("type=LAST, replicas=[R[[DISK]DS-1], R[x]]} for f, src= /a")
+    'type , replicas } for f, src  /a'
+    """
+    out, i, n = [], 0, len(text)
+    while i < n:
+        c = text[i]
+        out.append(c)
+        i += 1
+        if c != "=" or i < 2 or not (text[i - 2].isalnum() or text[i - 2] == "_"):
+            continue
+        out[-1] = " "
+        if i < n and text[i] in _CLOSE:
+            depth = 0
+            while i < n:
+                if text[i] in _CLOSE:
+                    depth += 1
+                elif text[i] in _CLOSE.values():
+                    depth -= 1
+                i += 1
+                if depth == 0:
+                    break
+        else:
+            while i < n and text[i] not in _VALUE_END:
+                i += 1
+    return "".join(out)
 
 
 def variant_of(message: str, known: list[str]) -> str | None:
@@ -82,11 +121,16 @@ def offer(new: list[str], old: list[str], cosine: np.ndarray, k: int, min_overla
     shared = np.array([[overlap(a, b) for b in old_words] for a in new_words], dtype=np.float64)
     ok = shared >= min_overlap if allowed is None else (shared >= min_overlap) & allowed
     score = np.where(ok, (np.asarray(cosine, np.float64) + shared) / 2, -np.inf)
-    # Variants of one statement (the same words, other variables or repeats) are one row of the
+    # Variants of one statement (other variables, repeats or optional parts) are one row of the
     # assignment: they all reword the same old message.
-    variant = {w: n for n, w in enumerate(dict.fromkeys(new_words))}
-    group = np.array([variant[w] for w in new_words])
-    best = np.stack([score[group == g].max(axis=0) for g in range(len(variant))])
+    heads: list[str] = []
+    group = np.zeros(len(new), dtype=int)
+    for i, m in enumerate(new):
+        head = variant_of(m, heads)
+        group[i] = heads.index(head) if head is not None else len(heads)
+        if head is None:
+            heads.append(m)
+    best = np.stack([score[group == g].max(axis=0) for g in range(len(heads))])
     rows, cols = linear_sum_assignment(np.where(np.isfinite(best), -best, 1e6))
     assigned = {int(r): int(c) for r, c in zip(rows, cols) if np.isfinite(best[r, c])}
     out = {}
