@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from collaborlog.data.config import load_dataset_config
+from collaborlog.data.config import SplitConfig, load_dataset_config
 from collaborlog.data.dataset import (
+    held_out,
     load_dataset,
     preset_config,
     preset_names,
@@ -71,3 +72,20 @@ def test_unknown_config_keys_are_named(tmp_path):
     path.write_text("name: x\nsource: {path: a.log, kind: text, log_format: '<Content>', colour: red}\n")
     with pytest.raises(ConfigError, match="unknown key 'source.colour'"):
         load_dataset_config(path)
+
+
+def test_a_history_for_fitting_only_has_no_test_part_and_refuses_to_be_scored(tmp_path):
+    (tmp_path / "app.log").write_text(
+        "".join(f"2024-01-01 00:{i // 60:02d}:{i % 60:02d} INFO svc: request {i} ok\n" for i in range(100)))
+    cfg_path = tmp_path / "app.yaml"
+    cfg_path.write_text(
+        "name: app\nsource:\n  path: app.log\n  log_format: '<Date> <Time> <Level> <Component>: <Content>'\n"
+        "grouping: {kind: count, size: 10, step: 10}\nsplit: {kind: chronological, ratios: [0.9, 0.1, 0.0]}\n")
+    cfg, base = resolve_config(str(cfg_path))
+    ds = load_dataset(cfg, base)
+    assert (len(ds.splits.train), len(ds.splits.valid), len(ds.splits.test)) == (9, 1, 0)
+    with pytest.raises(ConfigError, match="no test split"):
+        held_out(ds)
+    # Train must not be empty.
+    with pytest.raises(ValueError):
+        SplitConfig(ratios=(0.0, 0.5, 0.5))

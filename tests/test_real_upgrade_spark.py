@@ -246,3 +246,7 @@ def test_the_sample_generates_with_both_wordings_in_the_rolling_variant(data_dir
     for name in ("history.yaml", "upgraded.yaml", "rolling.yaml"):
         ds = load_dataset(load_dataset_config(out / name), out)
         assert ds.log.stats.unmatched == 0 and ds.log.stats.bad_timestamps == 0, name
+    # The history is fitted on whole (train and validation; no test part left unread).
+    history = load_dataset(load_dataset_config(out / "history.yaml"), out)
+    assert not history.splits.test
+    assert sum(len(s.lines) for s in history.splits.train + history.splits.valid) == counts["history_lines"]

@@ -279,7 +279,7 @@ def write_benchmark(out: Path, bench: Benchmark, history: Sequence[Rewritten], u
     write_labelled(out, "upgraded", upgraded)
     (out / "history.yaml").write_text(dataset_yaml(
         f"{bench.name}-history", "history.log", bench.old_format, bench.timestamp_format, "{kind: none}",
-        (0.8, 0.1, 0.1), f"The first {history_share:.0%} in time of the {bench.source}, unlabelled, for fitting."))
+        (0.9, 0.1, 0.0), f"The first {history_share:.0%} in time of the {bench.source}, unlabelled, for fitting (all of it: no test part)."))
     write_labelled_yaml(
         out, bench, "upgraded", (0.1, 0.0, 0.9),
         f"The last {1 - history_share:.0%} in time of the {bench.source}, rewritten as {bench.new_release} "

@@ -533,7 +533,7 @@ def evolve(
     """Rewrite a dataset's test split as a later software version would log it (labels kept)."""
     from collections import Counter
 
-    from collaborlog.data.dataset import load_dataset, resolve_config
+    from collaborlog.data.dataset import held_out, load_dataset, resolve_config
     from collaborlog.data.logevol import write_sessions_jsonl
     from collaborlog.experiments.simulator import EvolutionConfig
     from collaborlog.experiments.simulator import evolve as simulate
@@ -542,7 +542,7 @@ def evolve(
     ds = load_dataset(cfg, _base(data_dir, config_dir))
     evo_cfg = EvolutionConfig(seed=seed, template_ratio=template_ratio, sequence_ratio=sequence_ratio,
                               formats=formats, upgrade=upgrade)
-    result = simulate(ds.log, ds.splits.test, evo_cfg, cfg.parser)
+    result = simulate(ds.log, held_out(ds), evo_cfg, cfg.parser)
     out.mkdir(parents=True, exist_ok=True)
     write_sessions_jsonl(out / "session_test.jsonl", [
         {"id": s.id, "label": s.label, "Content": [result.log.content[i] for i in s.lines],

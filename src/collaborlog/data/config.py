@@ -165,7 +165,9 @@ class SplitConfig(_Strict):
     ``gap`` follows the CoorLog paper's LogHub protocol: the first ``period`` of the log's lines
     (in time order) is split by ``ratios`` at random under ``seed``; so is the part of the log
     that starts ``days`` after that period ends, whose test part is the ``later`` split (log
-    patterns drift over the gap). What falls inside the gap is left out.
+    patterns drift over the gap). What falls inside the gap is left out. A test ratio of 0 makes
+    a history for fitting only (``collaborlog fit`` reads train and validation): all of it is
+    fitted on, and commands that score a test split refuse it.
     """
 
     kind: Literal["chronological", "random", "predefined", "gap"] = "chronological"
@@ -184,8 +186,8 @@ class SplitConfig(_Strict):
     @field_validator("ratios")
     @classmethod
     def _ratios_sum_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
-        if any(r < 0 for r in v) or abs(sum(v) - 1.0) > 1e-6 or v[0] <= 0 or v[2] <= 0:
-            raise ValueError(f"ratios must be three non-negative numbers summing to 1 with train and test > 0; it was {v}")
+        if any(r < 0 for r in v) or abs(sum(v) - 1.0) > 1e-6 or v[0] <= 0:
+            raise ValueError(f"ratios must be three non-negative numbers summing to 1 with train > 0; it was {v}")
         return v
 
 

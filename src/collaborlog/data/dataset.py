@@ -56,6 +56,15 @@ class Dataset:
         return self.config.name
 
 
+def held_out(dataset: Dataset) -> list[Sequence]:
+    """``dataset``'s test split, to score on; a :class:`ConfigError` when it has none (a history
+    for fitting only: ``split.ratios`` with a test ratio of 0)."""
+    if not dataset.splits.test:
+        raise ConfigError(f"dataset {dataset.name!r} has no test split (its split.ratios leave no test part, "
+                          f"or it holds too few sequences): it can be fitted on, not scored")
+    return dataset.splits.test
+
+
 def preset_names() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in resources.files("collaborlog.data.presets").iterdir()
                   if p.name.endswith(".yaml"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collaborlog.data.dataset import Dataset, find_data_dir, load_dataset, resolve_config
+from collaborlog.data.dataset import Dataset, find_data_dir, held_out, load_dataset, resolve_config
 from collaborlog.data.logevol import sessions_frame
 from collaborlog.errors import ConfigError, DataError
 from collaborlog.experiments.config import ExperimentConfig
@@ -70,17 +70,17 @@ def test_split(config: ExperimentConfig, config_dir: Path | None, data_dir: Path
         raise ConfigError("give at most one of evolve, test_sessions and test_dataset")
     if config.test_dataset is not None:
         other = load_experiment_dataset(config.test_dataset, config, config_dir, data_dir)
-        return TestSet(other.log, other.splits.test, None)
+        return TestSet(other.log, held_out(other), None)
     if config.test_sessions is not None:
         return TestSet(*sessions_frame(resolve_beside(config.test_sessions, config_dir)))
     if config.evolve is not None:
-        ev = evolve(dataset.log, dataset.splits.test, config.evolve, dataset.config.parser)
+        ev = evolve(dataset.log, held_out(dataset), config.evolve, dataset.config.parser)
         return TestSet(ev.log, ev.sequences, ev.changed(), evolved=True)
     if config.test_split == "later":
         if not dataset.splits.later:
             raise ConfigError("test_split: later needs a dataset split with kind: gap (the test part after the gap)")
         return TestSet(dataset.log, dataset.splits.later, None)
-    return TestSet(dataset.log, dataset.splits.test, None)
+    return TestSet(dataset.log, held_out(dataset), None)
 
 
 test_split.__test__ = False  # type: ignore[attr-defined]  # not a pytest test function
