@@ -195,6 +195,13 @@ def test_mapping_is_in_the_schema_the_scorer_reads(data: Path, tmp_path: Path):
     new = "Started reading broadcast variable 3 with 1 pieces (estimated total size 4.0 MiB)"
     scores = rewording_scores({new: "Started reading broadcast variable 3"}, mapping)
     assert scores["recallable"] == scores["correct"] == 1
+    # A template's literal part masked away: the message is matched through a line it was read from.
+    committed = "<ID>: Committed. Elapsed time: <NUM> ms."
+    scores = rewording_scores({committed: "<ID>: Committed"}, mapping)
+    assert scores["claimed"] == 1 and scores["correct"] == 0
+    scores = rewording_scores({committed: "<ID>: Committed"}, mapping,
+                              {"<ID>: Committed": "attempt_201706092018_0024_m_000004_1026: Committed"})
+    assert scores["recallable"] == scores["correct"] == 1
 
 
 def test_the_combined_dataset_trains_on_the_history_and_tests_on_the_upgrade(data: Path, tmp_path: Path):

@@ -44,20 +44,27 @@ def old_to_new(mapping: dict) -> dict[str, list[str]]:
             for rule in mapping["rules"] if rule["status"] not in ("demoted", "removed")}
 
 
-def rewording_scores(read_as: dict[str, str], mapping: dict) -> dict[str, float]:
+def rewording_scores(read_as: dict[str, str], mapping: dict, raw: dict[str, str] | None = None) -> dict[str, float]:
     """Precision and recall of the new messages read as old ones, against ``old_to_new``.
 
     ``read_as``: each distinct new message of the stream -> the known message it is read as
-    (itself when it is read as a new event)."""
+    (itself when it is read as a new event). ``raw``: a masked message -> a line it was masked
+    from; a template's literal parts may be masked away (``attempt_<*>: Committed`` reads
+    ``<ID>: Committed``), so a message matches a template when it or its line does."""
+    raw = raw or {}
     rules = [(template_regex(old), [template_regex(n) for n in news]) for old, news in old_to_new(mapping).items()]
+
+    def matches(template: re.Pattern[str], message: str) -> bool:
+        return bool(template.fullmatch(message) or (message in raw and template.fullmatch(raw[message])))
+
     claimed = correct = recallable = 0
     wrong = []
     for new, name in read_as.items():
-        truth = [old for old, news in rules if any(n.fullmatch(new) for n in news)]
+        truth = [old for old, news in rules if any(matches(n, new) for n in news)]
         recallable += bool(truth)
         if name != new:
             claimed += 1
-            right = any(old.fullmatch(name) for old in truth)
+            right = any(matches(old, name) for old in truth)
             correct += right
             if not right:
                 wrong.append((new, name))
@@ -89,6 +96,7 @@ def main() -> None:
     from collaborlog.detector.facade import CollaborLog
     from collaborlog.memory.patterns import read_as
     from collaborlog.models.metrics import score
+    from collaborlog.parsing.masking import build_masker, masking_rules
 
     hist_cfg, hist_dir = resolve_config(args.history)
     history = load_dataset(hist_cfg, find_data_dir(args.data_dir) if hist_dir is None else hist_dir)
@@ -103,6 +111,11 @@ def main() -> None:
     print(f"history: {args.history} ({len(train):,} train sequences{', labels hidden' if args.hide_labels else ''}); "
           f"test: {len(test):,} sequences of {args.test_dataset}, {int((y == 1).sum())} anomalous; "
           f"cache {os.environ['COLLABORLOG_CACHE_DIR']}\n", flush=True)
+    masker = build_masker(masking_rules(hist_cfg.parser))
+    raw: dict[str, str] = {}
+    for log in (history.log, upgraded.log):
+        for line in log.content:
+            raw.setdefault(masker.mask(line), line)
     rows = []
     for seed in args.seeds:
         base = DetectorConfig(seed=seed, aem={"batch_size": args.batch_size}, governor={"max_calls": args.max_calls})
@@ -129,7 +142,7 @@ def main() -> None:
                 read.setdefault(line, name)
         history_messages = set(det.vanished_.history_counts_)
         new_read = {m: n for m, n in read.items() if m not in history_messages}
-        rw = rewording_scores(new_read, mapping) if mapping else None
+        rw = rewording_scores(new_read, mapping, raw) if mapping else None
         rows.append((seed, s, fa, int(normal.sum()), share, calls, cached, fit_s, stream_s, rw))
         routed = f"LLM share {share:.1%}" if det.llm_enabled else f"routed {share:.1%}, not judged (no LLM)"
         print(f"## seed {seed}: P {s.precision:.3f} R {s.recall:.3f} F1 {s.f1:.3f}; false alarms {fa}/{int(normal.sum())} "
