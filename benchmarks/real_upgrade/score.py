@@ -111,11 +111,15 @@ def main() -> None:
     print(f"history: {args.history} ({len(train):,} train sequences{', labels hidden' if args.hide_labels else ''}); "
           f"test: {len(test):,} sequences of {args.test_dataset}, {int((y == 1).sum())} anomalous; "
           f"cache {os.environ['COLLABORLOG_CACHE_DIR']}\n", flush=True)
-    masker = build_masker(masking_rules(hist_cfg.parser))
+    # A masked message -> a line it was read from (the first), to match a mapping's templates.
     raw: dict[str, str] = {}
-    for log in (history.log, upgraded.log):
-        for line in log.content:
-            raw.setdefault(masker.mask(line), line)
+    if mapping:
+        masker = build_masker(masking_rules(hist_cfg.parser))
+        for log in (history.log, upgraded.log):
+            codes, messages = masker.factorize(log.content)
+            _, first = np.unique(codes, return_index=True)
+            for message, line in zip(messages, first):
+                raw.setdefault(message, log.content[int(line)])
     rows = []
     for seed in args.seeds:
         base = DetectorConfig(seed=seed, aem={"batch_size": args.batch_size}, governor={"max_calls": args.max_calls})

@@ -29,13 +29,13 @@ _STOP = frozenset({"the", "and", "for", "from", "with", "was", "are", "has", "ha
 @lru_cache(maxsize=1 << 16)
 def words(message: str) -> frozenset[str]:
     """The word stems of a masked message: lower-cased, camelCase split, masks, the values of
-    ``name=value`` pairs (a variable's value, such as ``type=LAST_IN_PIPELINE``: the name stays),
+    ``name=value`` pairs (a variable's value, such as ``kind=PRIMARY_NODE``: the name stays),
     words under three letters and the commonest function words left out, and inflections cut
     ("deleting", "deletion" and "deleted" are one stem), so that a reworded statement keeps its
     words.
 
-    >>> sorted(words("Responder done, type=LAST_IN_PIPELINE, state=OK"))
-    ['don', 'respond', 'stat', 'typ']
+    >>> sorted(words("Worker done, kind=PRIMARY_NODE, state=OK"))
+    ['don', 'kind', 'stat', 'work']
     """
     text = _CAMEL.sub(" ", _PLACEHOLDER.sub(" ", without_values(message)))
     out = set()
@@ -127,9 +127,9 @@ def offer(new: list[str], old: list[str], cosine: np.ndarray, k: int, min_overla
     group = np.zeros(len(new), dtype=int)
     for i, m in enumerate(new):
         head = variant_of(m, heads)
-        group[i] = heads.index(head) if head is not None else len(heads)
         if head is None:
-            heads.append(m)
+            heads.append(head := m)
+        group[i] = heads.index(head)
     best = np.stack([score[group == g].max(axis=0) for g in range(len(heads))])
     rows, cols = linear_sum_assignment(np.where(np.isfinite(best), -best, 1e6))
     assigned = {int(r): int(c) for r, c in zip(rows, cols) if np.isfinite(best[r, c])}
